@@ -1,0 +1,78 @@
+"""engagement: reader comments and engagement for news sites.
+
+``create_app`` is the only place an application is built.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from engagement.api import register_api
+from engagement.api.guards import StrictJSONProvider, install_guards
+from engagement.cli import register_cli
+from engagement.config import Settings, load_config
+from engagement.errors import register_error_handlers
+from engagement.extensions import EngagementApi, configure_sqlite, cors, db, migrate
+from engagement.observability import configure_logging, install_request_logging
+from engagement.privacy import Keyring
+from engagement.schemas.common import ErrorSchema
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+API_VERSION = "1.0.0"
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build an engagement app: configuration from the environment, then ``overrides``."""
+    instance_path = os.environ.get("ENGAGEMENT_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+    app = Flask(__name__, instance_path=instance_path)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(load_config(app.instance_path, overrides=overrides))
+    app.config.update(
+        API_TITLE="engagement",
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    app.json = StrictJSONProvider(app)
+    configure_logging(app.config["LOG_LEVEL"])
+
+    db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+
+    app.extensions["engagement.settings"] = Settings.from_config(app.config)
+    app.extensions["engagement.keyring"] = Keyring(app.config["SECRET_KEY"])
+
+    api = EngagementApi(spec_kwargs={"info": {"description": "engagement HTTP API, version 1"}})
+    api.ERROR_SCHEMA = ErrorSchema
+    api.init_app(app)
+    app.extensions["engagement.api"] = api
+    register_api(app, api)
+
+    # Public endpoints only: moderation routes send no CORS headers.
+    cors.init_app(
+        app,
+        resources={r"/api/v1/(?!mod/).*": {"origins": app.config["CORS_ORIGINS"]}},
+        allow_headers=["Content-Type", "X-Reader-Token", "X-Edit-Token"],
+        expose_headers=["Retry-After", "ETag"],
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        supports_credentials=False,
+        max_age=86400,
+    )
+    install_guards(app)
+    install_request_logging(app)
+    register_error_handlers(app)
+    register_cli(app)
+
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # The one place the client address is derived: trust exactly N proxy hops.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
+    return app

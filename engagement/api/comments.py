@@ -1,0 +1,69 @@
+"""Public comment endpoints: thin adapters between HTTP and the comment service."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from engagement.api.common import current_reader, edit_token, keyring, now, settings, transactional
+from engagement.extensions import db
+from engagement.schemas.comments import (
+    CommentCreateSchema,
+    CommentEditSchema,
+    PostedCommentSchema,
+    PublicCommentSchema,
+    ThreadPageSchema,
+    ThreadQuerySchema,
+)
+from engagement.services import comments as service
+from engagement.services.comments import Draft, ThreadNode, ThreadPage
+
+blp = Blueprint("comments", __name__, url_prefix="/api/v1", description="Comment threads")
+
+COMMENT_ID = "<id:comment_id>"
+
+
+@blp.route("/articles/<article_key:key>/comments", methods=["POST"])
+@blp.arguments(CommentCreateSchema)
+@blp.response(201, PostedCommentSchema)
+@transactional
+def post_comment(draft: Draft, key: str) -> ThreadNode:
+    """Post a comment or a reply. The edit token in the response is shown once."""
+    return service.post_comment(
+        db.session, keyring(), settings(),
+        article_key=key, draft=draft, reader=current_reader(), now=now(),
+    )
+
+
+@blp.route("/articles/<article_key:key>/comments", methods=["GET"])
+@blp.arguments(ThreadQuerySchema, location="query")
+@blp.response(200, ThreadPageSchema)
+def list_comments(query: dict[str, Any], key: str) -> ThreadPage:
+    """A page of the thread: top-level comments with their replies nested."""
+    return service.list_thread(
+        db.session, keyring(), settings(),
+        article_key=key, sort=query["sort"], limit=query["limit"], cursor=query.get("cursor"),
+    )
+
+
+@blp.route(f"/comments/{COMMENT_ID}", methods=["PATCH"])
+@blp.arguments(CommentEditSchema)
+@blp.response(200, PublicCommentSchema)
+@transactional
+def edit_comment(body: dict[str, str], comment_id: int) -> ThreadNode:
+    """Edit your comment within the edit window (X-Edit-Token header)."""
+    return service.edit_comment(
+        db.session, settings(),
+        comment_id=comment_id, edit_token=edit_token(), body=body["body"],
+        reader=current_reader(), now=now(),
+    )
+
+
+@blp.route(f"/comments/{COMMENT_ID}", methods=["DELETE"])
+@blp.response(204)
+@transactional
+def delete_comment(comment_id: int) -> None:
+    """Delete your comment within the edit window (X-Edit-Token header)."""
+    service.delete_comment(
+        db.session, settings(), comment_id=comment_id, edit_token=edit_token(), now=now()
+    )

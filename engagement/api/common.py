@@ -1,0 +1,89 @@
+"""Helpers every blueprint uses: the request transaction, the reader, settings, the clock."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, TypeVar, cast
+
+from flask import current_app, g, request
+from werkzeug.routing import BaseConverter
+
+from engagement.clock import utcnow
+from engagement.config import Settings
+from engagement.errors import Unauthorized
+from engagement.extensions import db
+from engagement.privacy import Keyring, ReaderIdentity
+
+READER_TOKEN_HEADER = "X-Reader-Token"
+EDIT_TOKEN_HEADER = "X-Edit-Token"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+class ArticleKeyConverter(BaseConverter):
+    """The site's article key: 1-200 of A-Z a-z 0-9 . _ : - starting with a letter or digit."""
+
+    regex = r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}"
+    pattern = "^" + regex + "$"
+
+
+class IdConverter(BaseConverter):
+    """A numeric id. Out-of-range ids still match, so they get 404 rather than 405."""
+
+    regex = r"[0-9]{1,12}"
+    part_isolating = True
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+def transactional(view: View) -> View:
+    """Run the view as one unit of work: commit when it returns, roll back when it raises."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = view(*args, **kwargs)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        return result
+
+    return cast(View, wrapper)
+
+
+def settings() -> Settings:
+    return cast(Settings, current_app.extensions["engagement.settings"])
+
+
+def keyring() -> Keyring:
+    return cast(Keyring, current_app.extensions["engagement.keyring"])
+
+
+def now():  # type: ignore[no-untyped-def]
+    return utcnow()
+
+
+def current_reader() -> ReaderIdentity:
+    """The reader behind this request (verified token, else address + user agent hash).
+
+    Raises Unauthorized when an X-Reader-Token header is present but does not verify.
+    """
+    if "reader" not in g:
+        token = (request.headers.get(READER_TOKEN_HEADER) or "").strip() or None
+        identity = keyring().identify(
+            token=token,
+            address=request.remote_addr or "",
+            user_agent=request.user_agent.string or "",
+        )
+        if identity is None:
+            raise Unauthorized("The reader token does not verify. Request a new one.")
+        g.reader = identity
+    return cast(ReaderIdentity, g.reader)
+
+
+def edit_token() -> str | None:
+    return request.headers.get(EDIT_TOKEN_HEADER)

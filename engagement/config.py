@@ -1,0 +1,192 @@
+"""Configuration: defaults, then environment variables, then explicit overrides.
+
+Nothing here is read at import time; ``load_config`` is called by the app factory.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+DEFAULT_REACTION_KINDS = ("like", "love", "insightful", "surprised", "sad", "angry")
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the configuration is unsafe or malformed; the app refuses to start."""
+
+
+def _as_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigurationError(f"not a boolean: {value!r}")
+
+
+def _as_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+# Environment variable -> (Flask config key, parser). Documented in README's configuration table.
+ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
+    "ENGAGEMENT_ENV": ("ENGAGEMENT_ENV", str),
+    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "SECRET_KEY": ("SECRET_KEY", str),
+    "REDIS_URL": ("REDIS_URL", str),
+    "ENGAGEMENT_CORS_ORIGINS": ("CORS_ORIGINS", _as_list),
+    "ENGAGEMENT_EDIT_WINDOW_MINUTES": ("EDIT_WINDOW_MINUTES", int),
+    "ENGAGEMENT_MAX_DEPTH": ("MAX_DEPTH", int),
+    "ENGAGEMENT_FLAG_THRESHOLD": ("FLAG_THRESHOLD", int),
+    "ENGAGEMENT_REACTION_KINDS": ("REACTION_KINDS", _as_list),
+    "ENGAGEMENT_MODERATION": ("MODERATION", str),
+    "ENGAGEMENT_ANONYMOUS_NAME": ("ANONYMOUS_NAME", str),
+    "ENGAGEMENT_MAX_REQUEST_BYTES": ("MAX_CONTENT_LENGTH", int),
+    "ENGAGEMENT_TRUSTED_PROXIES": ("TRUSTED_PROXIES", int),
+    "ENGAGEMENT_DUPLICATE_WINDOW_MINUTES": ("DUPLICATE_WINDOW_MINUTES", int),
+    "ENGAGEMENT_SQLITE_BUSY_TIMEOUT_MS": ("SQLITE_BUSY_TIMEOUT_MS", int),
+    "ENGAGEMENT_DB_POOL_SIZE": ("DB_POOL_SIZE", int),
+    "ENGAGEMENT_RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _as_bool),
+    "ENGAGEMENT_LOG_LEVEL": ("LOG_LEVEL", str),
+}
+
+DEFAULTS: dict[str, Any] = {
+    "ENGAGEMENT_ENV": "development",
+    "SQLALCHEMY_DATABASE_URI": None,  # None: a SQLite file in the instance folder
+    "SECRET_KEY": None,
+    "REDIS_URL": None,
+    "CORS_ORIGINS": ["*"],
+    "EDIT_WINDOW_MINUTES": 15,
+    "MAX_DEPTH": 5,
+    "FLAG_THRESHOLD": 3,
+    "REACTION_KINDS": list(DEFAULT_REACTION_KINDS),
+    "MODERATION": "post",
+    "ANONYMOUS_NAME": "Anonymous",
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "TRUSTED_PROXIES": 0,
+    "DUPLICATE_WINDOW_MINUTES": 10,
+    "SQLITE_BUSY_TIMEOUT_MS": 5000,
+    "DB_POOL_SIZE": 5,
+    "RATELIMIT_ENABLED": True,
+    "LOG_LEVEL": "INFO",
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The domain settings services need, as plain values (services never read Flask config)."""
+
+    edit_window_minutes: int
+    max_depth: int
+    flag_threshold: int
+    reaction_kinds: tuple[str, ...]
+    moderation: str
+    anonymous_name: str
+    duplicate_window_minutes: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "Settings":
+        return cls(
+            edit_window_minutes=config["EDIT_WINDOW_MINUTES"],
+            max_depth=config["MAX_DEPTH"],
+            flag_threshold=config["FLAG_THRESHOLD"],
+            reaction_kinds=tuple(config["REACTION_KINDS"]),
+            moderation=config["MODERATION"],
+            anonymous_name=config["ANONYMOUS_NAME"],
+            duplicate_window_minutes=config["DUPLICATE_WINDOW_MINUTES"],
+        )
+
+
+def load_config(
+    instance_path: str,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build the Flask config mapping.
+
+    Raises ConfigurationError for malformed values and for unsafe production settings
+    (a missing SECRET_KEY with ENGAGEMENT_ENV=production).
+    """
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    for variable, (key, parse) in ENVIRONMENT_VARIABLES.items():
+        raw = environ.get(variable)
+        if raw is None or raw == "":
+            continue
+        try:
+            config[key] = parse(raw)
+        except ValueError as exc:
+            raise ConfigurationError(f"{variable}: {exc}") from exc
+    config.update(overrides or {})
+
+    if config["ENGAGEMENT_ENV"] not in {"development", "production"}:
+        raise ConfigurationError("ENGAGEMENT_ENV must be 'development' or 'production'")
+    if config["MODERATION"] not in {"post", "pre"}:
+        raise ConfigurationError("ENGAGEMENT_MODERATION must be 'post' or 'pre'")
+    if config["MAX_DEPTH"] < 0 or config["FLAG_THRESHOLD"] < 1 or config["EDIT_WINDOW_MINUTES"] < 0:
+        raise ConfigurationError("depth, flag threshold and edit window must not be negative")
+    if not config["REACTION_KINDS"]:
+        raise ConfigurationError("ENGAGEMENT_REACTION_KINDS must name at least one kind")
+
+    config["SQLALCHEMY_DATABASE_URI"] = _database_uri(config["SQLALCHEMY_DATABASE_URI"], instance_path)
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
+    config["SECRET_KEY"] = _secret_key(config, instance_path)
+    config["DEBUG"] = False if config["ENGAGEMENT_ENV"] == "production" else config.get("DEBUG", False)
+    return config
+
+
+def _database_uri(uri: str | None, instance_path: str) -> str:
+    if uri:
+        # Heroku-style URLs name the old driver; psycopg 3 is the one installed.
+        if uri.startswith("postgres://"):
+            uri = "postgresql+psycopg://" + uri[len("postgres://"):]
+        elif uri.startswith("postgresql://"):
+            uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
+        return uri
+    return "sqlite:///" + str(Path(instance_path) / "engagement.db")
+
+
+def _engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # The busy timeout itself is set by a PRAGMA on every connection (see extensions).
+        return {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": config["DB_POOL_SIZE"],
+        "max_overflow": config["DB_POOL_SIZE"],
+        "pool_recycle": 1800,
+        "connect_args": {"connect_timeout": 5},
+    }
+
+
+def _secret_key(config: Mapping[str, Any], instance_path: str) -> str:
+    key = config["SECRET_KEY"]
+    if key:
+        if config["ENGAGEMENT_ENV"] == "production" and len(key) < 32:
+            raise ConfigurationError("SECRET_KEY must be at least 32 characters in production")
+        return key
+    if config["ENGAGEMENT_ENV"] == "production":
+        raise ConfigurationError(
+            "SECRET_KEY is not set. In production engagement refuses to start without it: "
+            "generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'` "
+            "and pass it in the environment."
+        )
+    # Development: keep a generated key in the instance folder so tokens survive restarts.
+    path = Path(instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Write then hard-link: atomic, so concurrent workers all end up with the same key.
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()

@@ -1,0 +1,51 @@
+"""Storage models. Importing this package registers every table on ``Base.metadata``."""
+from engagement.models.article import Article, ModerationMode
+from engagement.models.base import Base
+from engagement.models.comment import (
+    AUTHOR_DELETABLE,
+    MODERATOR_TRANSITIONS,
+    Comment,
+    CommentStatus,
+)
+from engagement.models.engagement import (
+    ActivityBucket,
+    CommentVote,
+    Reaction,
+    ReactionTotal,
+    ViewMark,
+)
+from engagement.models.moderation import (
+    ApiToken,
+    AuditEntry,
+    Ban,
+    BlockedWord,
+    BlocklistAction,
+    Flag,
+    FlagReason,
+    Role,
+    SiteSetting,
+)
+
+__all__ = [
+    "AUTHOR_DELETABLE",
+    "MODERATOR_TRANSITIONS",
+    "ActivityBucket",
+    "ApiToken",
+    "Article",
+    "AuditEntry",
+    "Ban",
+    "Base",
+    "BlockedWord",
+    "BlocklistAction",
+    "Comment",
+    "CommentStatus",
+    "CommentVote",
+    "Flag",
+    "FlagReason",
+    "ModerationMode",
+    "Reaction",
+    "ReactionTotal",
+    "Role",
+    "SiteSetting",
+    "ViewMark",
+]

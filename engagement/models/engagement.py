@@ -1,0 +1,75 @@
+"""Reader engagement: votes on comments, reactions to articles, counted views, trend buckets."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engagement.models.base import Base
+
+
+class CommentVote(Base):
+    __tablename__ = "comment_votes"
+    __table_args__ = (sa.UniqueConstraint("comment_id", "reader_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comments.id", ondelete="CASCADE"))
+    reader_hash: Mapped[str] = mapped_column(sa.String(64))
+    value: Mapped[int] = mapped_column(sa.SmallInteger)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Reaction(Base):
+    __tablename__ = "reactions"
+    __table_args__ = (sa.UniqueConstraint("article_id", "reader_hash", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(sa.ForeignKey("articles.id", ondelete="CASCADE"))
+    reader_hash: Mapped[str] = mapped_column(sa.String(64))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime]
+
+
+class ReactionTotal(Base):
+    """Per-article, per-kind reaction counts, kept in step with ``reactions`` atomically."""
+
+    __tablename__ = "reaction_totals"
+
+    article_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class ViewMark(Base):
+    """One counted view of an article by one visitor, until ``expires_at``.
+
+    ``visitor_hash`` is keyed with a key that rotates daily for anonymous visitors;
+    expired marks are purged, so no long-lived visitor identifier is kept.
+    """
+
+    __tablename__ = "view_marks"
+    __table_args__ = (sa.UniqueConstraint("article_id", "visitor_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(sa.ForeignKey("articles.id", ondelete="CASCADE"))
+    visitor_hash: Mapped[str] = mapped_column(sa.String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ActivityBucket(Base):
+    """Per-article activity in one hour, for trending scores."""
+
+    __tablename__ = "activity_buckets"
+    __table_args__ = (sa.Index("ix_activity_buckets_hour", "hour"),)
+
+    article_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    views: Mapped[int] = mapped_column(default=0, server_default="0")
+    comments: Mapped[int] = mapped_column(default=0, server_default="0")
+    reactions: Mapped[int] = mapped_column(default=0, server_default="0")

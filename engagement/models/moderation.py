@@ -1,0 +1,98 @@
+"""Moderation: API tokens, flags, bans, the blocklist and the audit log."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engagement.models.base import Base, enum_column
+
+
+class Role(enum.Enum):
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+class FlagReason(enum.Enum):
+    SPAM = "spam"
+    ABUSE = "abuse"
+    OFF_TOPIC = "off_topic"
+    OTHER = "other"
+
+
+class BlocklistAction(enum.Enum):
+    HOLD = "hold"
+    REJECT = "reject"
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class Flag(Base):
+    __tablename__ = "flags"
+    __table_args__ = (sa.UniqueConstraint("comment_id", "reader_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comments.id", ondelete="CASCADE"))
+    reader_hash: Mapped[str] = mapped_column(sa.String(64))
+    reason: Mapped[FlagReason] = mapped_column(enum_column(FlagReason))
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class Ban(Base):
+    """A ban on the identities behind one comment; moderators never see the identities."""
+
+    __tablename__ = "bans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("comments.id", ondelete="SET NULL"))
+    reader_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    address_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    email_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    actor: Mapped[str] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    lifted_at: Mapped[datetime | None]
+
+
+class BlockedWord(Base):
+    __tablename__ = "blocked_words"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    word: Mapped[str] = mapped_column(sa.String(100), unique=True)  # as entered
+    normalized: Mapped[str] = mapped_column(sa.String(200))  # NFKC casefolded, what is matched
+
+
+class SiteSetting(Base):
+    """Small site-wide settings changed at run time (e.g. the blocklist action)."""
+
+    __tablename__ = "site_settings"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(200))
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(sa.String(80))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    target: Mapped[str] = mapped_column(sa.String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)

@@ -1,0 +1,1 @@
+"""marshmallow schemas: request and response shapes. No database access here."""

@@ -1,0 +1,103 @@
+"""Comment requests and the public comment shape."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+
+from engagement.schemas.common import (
+    Id,
+    OptionalEmail,
+    OptionalHttpUrl,
+    OptionalText,
+    SafeString,
+    Timestamp,
+)
+from engagement.models import CommentStatus
+from engagement.services.comments import Draft, Sort
+
+BODY_MAX_LENGTH = 10_000
+
+
+class BodyMixin(Schema):
+    body = SafeString(required=True, validate=validate.Length(min=1, max=BODY_MAX_LENGTH))
+
+    @validates("body")
+    def _not_blank(self, value: str, **_: Any) -> None:
+        if not value.strip():
+            raise ValidationError("The comment is empty.")
+
+
+class CommentCreateSchema(BodyMixin):
+    author_name = OptionalText(max_length=80)
+    author_email = OptionalEmail()
+    author_url = OptionalHttpUrl()
+    parent_id = Id(allow_none=True)
+    website = fields.String(allow_none=True, metadata={"description": "Honeypot: leave empty."})
+
+    @post_load
+    def _to_draft(self, data: dict[str, Any], **_: Any) -> Draft:
+        return Draft(
+            body=data["body"],
+            author_name=data.get("author_name"),
+            author_email=data.get("author_email"),
+            author_url=data.get("author_url"),
+            parent_id=data.get("parent_id"),
+            honeypot=(data.get("website") or "").strip() or None,
+        )
+
+
+class CommentEditSchema(BodyMixin):
+    pass
+
+
+class ThreadQuerySchema(Schema):
+    sort = fields.Enum(Sort, by_value=True, load_default=Sort.OLDEST)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(validate=validate.Length(max=500))
+
+
+class AuthorSchema(Schema):
+    name = fields.String(required=True)
+    url = fields.String(allow_none=True)
+    avatar = fields.String(required=True, metadata={"description": "Identicon seed (keyed hash)"})
+
+
+class PublicCommentSchema(Schema):
+    """A comment as anyone may see it: never an email, address, hash or token."""
+
+    id = fields.Integer(attribute="comment.id", required=True)
+    article = fields.String(attribute="article_key", required=True)
+    parent_id = fields.Integer(attribute="comment.parent_id", allow_none=True)
+    author = fields.Nested(AuthorSchema, allow_none=True)
+    body_html = fields.String(required=True)
+    status = fields.String(
+        attribute="comment.status.value",
+        required=True,
+        validate=validate.OneOf([status.value for status in CommentStatus]),
+    )
+    created_at = Timestamp(attribute="comment.created_at", required=True)
+    edited_at = Timestamp(attribute="comment.edited_at", allow_none=True)
+    score = fields.Integer(attribute="comment.score", required=True)
+    upvotes = fields.Integer(attribute="comment.upvotes", required=True)
+    downvotes = fields.Integer(attribute="comment.downvotes", required=True)
+    pinned = fields.Boolean(attribute="comment.pinned", required=True)
+    deleted = fields.Boolean(required=True)
+    reply_count = fields.Integer(attribute="comment.reply_count", required=True)
+    replies = fields.List(fields.Nested(lambda: PublicCommentSchema()), required=True)
+
+
+class PostedCommentSchema(PublicCommentSchema):
+    edit_token = fields.String(required=True, metadata={"description": "Shown once: keep it to edit or delete."})
+
+
+class ThreadArticleSchema(Schema):
+    key = fields.String(required=True)
+    comment_count = fields.Integer(required=True)
+    comments_closed = fields.Boolean(required=True)
+
+
+class ThreadPageSchema(Schema):
+    article = fields.Nested(ThreadArticleSchema, required=True)
+    comments = fields.List(fields.Nested(PublicCommentSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)

@@ -1,0 +1,105 @@
+"""Field types and shapes shared by every schema."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+from marshmallow import Schema, ValidationError, fields, validate
+
+from engagement.models.base import MAX_ID
+from engagement.text import clean_plain_text, strip_unsafe_codepoints
+
+
+
+class Timestamp(fields.Field):
+    """ISO 8601 in UTC with a Z suffix, e.g. 2025-09-13T08:00:00Z (dump only)."""
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SafeString(fields.String):
+    """Free text with NUL bytes and lone surrogates removed (PostgreSQL rejects NUL)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return strip_unsafe_codepoints(super()._deserialize(value, attr, data, **kwargs))
+
+
+class OptionalText(fields.String):
+    """Plain text where an empty or whitespace-only value means absent (forms send '')."""
+
+    def __init__(self, *, max_length: int, **kwargs: Any):
+        super().__init__(allow_none=True, **kwargs)
+        self.max_length = max_length
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+        text = clean_plain_text(super()._deserialize(value, attr, data, **kwargs))
+        if not text:
+            return None
+        if len(text) > self.max_length:
+            raise ValidationError(f"Longer than maximum length {self.max_length}.")
+        return text
+
+
+class OptionalEmail(OptionalText):
+    """An email address (syntax only, no DNS look-ups), normalised; blank means absent."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(max_length=254, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text is None:
+            return None
+        try:
+            return validate_email(text, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ValidationError(f"Not a valid email address: {exc}") from exc
+
+
+def is_http_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not any(ch.isspace() or ord(ch) < 32 for ch in value)
+    )
+
+
+class OptionalHttpUrl(OptionalText):
+    """An absolute http(s) URL; blank means absent."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(max_length=2000, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text is not None and not is_http_url(text):
+            raise ValidationError("Must be an absolute http:// or https:// URL.")
+        return text
+
+
+def Id(**kwargs: Any) -> fields.Integer:
+    """A comment or object id: a positive integer (numeric strings accepted, ids are opaque)."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    field_errors = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.String()), data_key="fields"
+    )
+
+
+class ErrorSchema(Schema):
+    """The one error envelope: {"error": {"code", "message", "fields"?}}."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)

@@ -1,0 +1,51 @@
+"""Articles: created on first use, looked up by the site's key."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from engagement.models import Article
+
+
+def dialect_insert(session: Session, table: sa.Table | type) -> sa.Insert:
+    """An INSERT that supports ON CONFLICT on both SQLite and PostgreSQL."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"unsupported database dialect: {name}")
+
+
+def find_article(session: Session, key: str) -> Article | None:
+    return session.scalars(sa.select(Article).where(Article.key == key)).one_or_none()
+
+
+def ensure_article(session: Session, key: str, now: datetime) -> Article:
+    """Return the article with this key, creating it if nobody has touched it yet.
+
+    Race-free: concurrent first uses insert at most one row (ON CONFLICT DO NOTHING).
+    """
+    article = find_article(session, key)
+    if article is not None:
+        return article
+    statement = (
+        dialect_insert(session, Article)
+        .values(key=key, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    session.execute(statement)
+    article = find_article(session, key)
+    assert article is not None  # inserted just now, or by the request we raced with
+    return article
+
+
+def touch_article(session: Session, article_id: int, *, comment_delta: int = 0) -> None:
+    """Record a public change: bump the version (for HTTP validators) and adjust the comment count."""
+    values: dict[str, object] = {"version": Article.version + 1}
+    if comment_delta:
+        values["comment_count"] = Article.comment_count + comment_delta
+    session.execute(sa.update(Article).where(Article.id == article_id).values(**values))

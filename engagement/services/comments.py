@@ -1,0 +1,373 @@
+"""Comment threads: posting, listing with keyset pagination, editing and deleting."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from engagement.config import Settings
+from engagement.errors import Forbidden, NotFound, ValidationFailed
+from engagement.models import AUTHOR_DELETABLE, Article, Comment, CommentStatus
+from engagement.models.base import MAX_ID
+from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
+from engagement.sanitize import render_markdown
+from engagement.services import policy
+from engagement.services.articles import ensure_article, find_article, touch_article
+
+
+class Sort(enum.Enum):
+    OLDEST = "oldest"
+    NEWEST = "newest"
+    TOP = "top"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A new comment as the reader sent it (shape already validated and cleaned)."""
+
+    body: str
+    author_name: str | None = None
+    author_email: str | None = None
+    author_url: str | None = None
+    parent_id: int | None = None
+    honeypot: str | None = None
+
+
+@dataclass
+class ThreadNode:
+    """A comment as the public sees it, with its visible replies nested."""
+
+    comment: Comment
+    article_key: str
+    anonymous_name: str
+    replies: list["ThreadNode"] = field(default_factory=list)
+    edit_token: str | None = None  # only right after posting, shown once
+
+    @property
+    def deleted(self) -> bool:
+        return self.comment.status is CommentStatus.DELETED or self.comment.purged_at is not None
+
+    @property
+    def body_html(self) -> str:
+        return "" if self.deleted else self.comment.body_html
+
+    @property
+    def author(self) -> dict[str, Any] | None:
+        if self.deleted:
+            return None
+        return {
+            "name": self.comment.author_name or self.anonymous_name,
+            "url": self.comment.author_url,
+            "avatar": self.comment.avatar_seed,
+        }
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    key: str
+    comment_count: int
+    comments_closed: bool
+
+
+@dataclass
+class ThreadPage:
+    article: ThreadSummary
+    comments: list[ThreadNode]
+    next_cursor: str | None
+
+
+# --- status bookkeeping --------------------------------------------------------------
+
+def change_status(session: Session, comment: Comment, new_status: CommentStatus) -> None:
+    """Move a comment to a new status, keeping the denormalised counters in step.
+
+    The article's visible comment count and the parent's visible reply count change
+    atomically in SQL, in the caller's transaction, whenever the comment enters or
+    leaves the public (approved) state.
+    """
+    old_status = comment.status
+    if old_status is new_status:
+        return
+    delta = int(new_status is CommentStatus.APPROVED) - int(old_status is CommentStatus.APPROVED)
+    comment.status = new_status
+    session.flush()
+    if delta and comment.parent_id is not None:
+        session.execute(
+            sa.update(Comment)
+            .where(Comment.id == comment.parent_id)
+            .values(reply_count=Comment.reply_count + delta)
+            .execution_options(synchronize_session=False)
+        )
+    touch_article(session, comment.article_id, comment_delta=delta)
+
+
+# --- posting ---------------------------------------------------------------------------
+
+def _resolve_parent(session: Session, article: Article, parent_id: int, max_depth: int) -> Comment:
+    parent = get_comment(session, parent_id)
+    if parent is None or parent.status is not CommentStatus.APPROVED:
+        raise NotFound("The comment you reply to does not exist or is not public.")
+    if parent.article_id != article.id:
+        raise ValidationFailed({"parent_id": ["The parent comment belongs to another article."]})
+    # Replies deeper than the maximum are attached beside the deepest allowed level.
+    while parent.depth >= max_depth and parent.parent_id is not None:
+        grandparent = session.get(Comment, parent.parent_id)
+        assert grandparent is not None
+        parent = grandparent
+    return parent
+
+
+def post_comment(
+    session: Session,
+    keyring: Keyring,
+    settings: Settings,
+    *,
+    article_key: str,
+    draft: Draft,
+    reader: ReaderIdentity,
+    now: datetime,
+) -> ThreadNode:
+    """Create a comment (and its article on first use).
+
+    Raises NotFound (parent missing or not public), ValidationFailed (parent in another
+    article, blocklisted word), CommentsClosed, Banned, Conflict (duplicate).
+    """
+    article = ensure_article(session, article_key, now)
+    parent = None
+    if draft.parent_id is not None:
+        parent = _resolve_parent(session, article, draft.parent_id, settings.max_depth)
+    submission = policy.Submission(
+        article=article,
+        body_source=draft.body,
+        reader=reader,
+        now=now,
+        author_email=draft.author_email,
+        honeypot=draft.honeypot,
+    )
+    verdict = policy.evaluate(session, submission, settings)
+
+    edit_token = new_secret()
+    comment = Comment(
+        article_id=article.id,
+        parent_id=parent.id if parent else None,
+        root_id=(parent.root_id or parent.id) if parent else None,
+        depth=parent.depth + 1 if parent else 0,
+        status=CommentStatus.PENDING,
+        moderation_reason=verdict.reason,
+        body_source=draft.body,
+        body_html=render_markdown(draft.body),
+        author_name=draft.author_name,
+        author_email=draft.author_email,
+        author_url=draft.author_url,
+        avatar_seed=keyring.avatar_seed(email=draft.author_email, reader_key=reader.key),
+        reader_hash=reader.key,
+        address_hash=reader.address_hash,
+        edit_token_hash=hash_secret(edit_token),
+        created_at=now,
+    )
+    session.add(comment)
+    session.flush()
+    if verdict.status is CommentStatus.PENDING:
+        touch_article(session, article.id)
+    else:
+        change_status(session, comment, verdict.status)
+    return ThreadNode(comment, article.key, settings.anonymous_name, edit_token=edit_token)
+
+
+# --- reading -----------------------------------------------------------------------------
+
+_ORDERINGS: dict[Sort, tuple[tuple[str, bool], ...]] = {
+    # (column, descending); pinned comments always come first.
+    Sort.OLDEST: (("pinned", True), ("id", False)),
+    Sort.NEWEST: (("pinned", True), ("id", True)),
+    Sort.TOP: (("pinned", True), ("score", True), ("id", False)),
+}
+
+
+def _sort_key(comment: Comment, sort: Sort) -> list[int]:
+    return [int(getattr(comment, name)) for name, _ in _ORDERINGS[sort]]
+
+
+def _after(sort: Sort, key: list[int]) -> sa.ColumnElement[bool]:
+    """Keyset predicate: rows strictly after ``key`` in this sort order."""
+    columns = [(getattr(Comment, name), descending) for name, descending in _ORDERINGS[sort]]
+    values = [bool(value) if name == "pinned" else value for (name, _), value in zip(_ORDERINGS[sort], key)]
+    clauses = []
+    for position, (column, descending) in enumerate(columns):
+        beyond = column < values[position] if descending else column > values[position]
+        ties = [columns[i][0] == values[i] for i in range(position)]
+        clauses.append(sa.and_(*ties, beyond))
+    return sa.or_(*clauses)
+
+
+def _decode_cursor(keyring: Keyring, cursor: str, sort: Sort) -> list[int]:
+    payload = keyring.read_cursor(cursor)
+    expected = len(_ORDERINGS[sort])
+    if (
+        not isinstance(payload, dict)
+        or payload.get("s") != sort.value
+        or not isinstance(payload.get("k"), list)
+        or len(payload["k"]) != expected
+        or not all(isinstance(part, int) and not isinstance(part, bool) for part in payload["k"])
+    ):
+        raise ValidationFailed({"cursor": ["Invalid cursor for this sort order."]})
+    return payload["k"]
+
+
+def _visible_top_level(article_id: int) -> sa.Select[tuple[Comment]]:
+    reply = aliased(Comment)
+    has_visible_reply = (
+        sa.select(reply.id)
+        .where(reply.root_id == Comment.id, reply.status == CommentStatus.APPROVED)
+        .exists()
+    )
+    return sa.select(Comment).where(
+        Comment.article_id == article_id,
+        Comment.depth == 0,
+        sa.or_(
+            Comment.status == CommentStatus.APPROVED,
+            sa.and_(Comment.status == CommentStatus.DELETED, has_visible_reply),
+        ),
+    )
+
+
+def _attach_replies(session: Session, roots: list[ThreadNode]) -> None:
+    """Nest every visible reply of these threads under its parent, in one query."""
+    by_id = {node.comment.id: node for node in roots}
+    if not by_id:
+        return
+    replies = session.scalars(
+        sa.select(Comment)
+        .where(
+            Comment.root_id.in_(list(by_id)),
+            Comment.status.in_([CommentStatus.APPROVED, CommentStatus.DELETED]),
+        )
+        .order_by(Comment.id)
+    ).all()
+    root = roots[0]
+    for comment in replies:  # ids ascend, so every parent is seen before its replies
+        parent = by_id.get(comment.parent_id or 0)
+        if parent is None:
+            continue  # under a hidden (pending, rejected) comment: hidden too
+        node = ThreadNode(comment, root.article_key, root.anonymous_name)
+        parent.replies.append(node)
+        by_id[comment.id] = node
+    for node in roots:
+        _prune_empty_placeholders(node)
+
+
+def _prune_empty_placeholders(node: ThreadNode) -> bool:
+    """Drop deleted replies with no visible descendants; True when ``node`` stays visible."""
+    node.replies = [child for child in node.replies if _prune_empty_placeholders(child)]
+    return not node.deleted or bool(node.replies)
+
+
+def list_thread(
+    session: Session,
+    keyring: Keyring,
+    settings: Settings,
+    *,
+    article_key: str,
+    sort: Sort,
+    limit: int,
+    cursor: str | None,
+) -> ThreadPage:
+    """One page of top-level comments, each with its visible replies nested oldest first.
+
+    Keyset pagination over (pinned, [score,] id): walking the cursors returns every
+    visible top-level comment once, even while new comments arrive. Three queries per
+    page whatever the thread size. Raises ValidationFailed for a malformed cursor.
+    """
+    after = _decode_cursor(keyring, cursor, sort) if cursor else None
+    article = find_article(session, article_key)
+    if article is None:
+        return ThreadPage(ThreadSummary(article_key, 0, False), [], None)
+
+    query = _visible_top_level(article.id)
+    if after is not None:
+        query = query.where(_after(sort, after))
+    order = [getattr(Comment, name).desc() if desc else getattr(Comment, name).asc() for name, desc in _ORDERINGS[sort]]
+    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+
+    page, more = rows[:limit], len(rows) > limit
+    roots = [ThreadNode(comment, article.key, settings.anonymous_name) for comment in page]
+    _attach_replies(session, roots)
+    next_cursor = keyring.sign_cursor({"s": sort.value, "k": _sort_key(page[-1], sort)}) if more else None
+    visible = [node for node in roots if not node.deleted or node.replies]
+    summary = ThreadSummary(article.key, article.comment_count, article.comments_closed)
+    return ThreadPage(summary, visible, next_cursor)
+
+
+# --- the author's own changes ------------------------------------------------------
+
+def get_comment(session: Session, comment_id: int) -> Comment | None:
+    """The comment with this id, or None (also for ids no column can hold)."""
+    if not 0 < comment_id <= MAX_ID:
+        return None
+    return session.get(Comment, comment_id)
+
+
+def _authorised_comment(
+    session: Session, settings: Settings, comment_id: int, edit_token: str | None, now: datetime
+) -> Comment:
+    comment = get_comment(session, comment_id)
+    if comment is None or comment.status not in AUTHOR_DELETABLE or comment.purged_at is not None:
+        raise NotFound("Comment not found.")
+    if not secret_matches(edit_token, comment.edit_token_hash):
+        raise Forbidden("The edit token is missing or wrong.")
+    if now - comment.created_at > timedelta(minutes=settings.edit_window_minutes):
+        raise Forbidden("The edit window for this comment has closed.")
+    return comment
+
+
+def edit_comment(
+    session: Session,
+    settings: Settings,
+    *,
+    comment_id: int,
+    edit_token: str | None,
+    body: str,
+    reader: ReaderIdentity,
+    now: datetime,
+) -> ThreadNode:
+    """Replace a comment's body within the edit window.
+
+    Raises NotFound, Forbidden (token or window), and whatever the policy raises; a
+    policy hold moves a published comment back to pending.
+    """
+    comment = _authorised_comment(session, settings, comment_id, edit_token, now)
+    article = session.get(Article, comment.article_id)
+    assert article is not None
+    submission = policy.Submission(
+        article=article,
+        body_source=body,
+        reader=reader,
+        now=now,
+        author_email=comment.author_email,
+        comment_id=comment.id,
+    )
+    verdict = policy.evaluate(session, submission, settings)
+    comment.body_source = body
+    comment.body_html = render_markdown(body)
+    comment.edited_at = now
+    if verdict.status is not CommentStatus.APPROVED:
+        comment.moderation_reason = verdict.reason
+        change_status(session, comment, verdict.status)
+    touch_article(session, comment.article_id)
+    session.flush()
+    return ThreadNode(comment, article.key, settings.anonymous_name)
+
+
+def delete_comment(
+    session: Session, settings: Settings, *, comment_id: int, edit_token: str | None, now: datetime
+) -> None:
+    """Withdraw a comment within the edit window; replies stay, under a placeholder.
+
+    Raises NotFound and Forbidden (token or window).
+    """
+    comment = _authorised_comment(session, settings, comment_id, edit_token, now)
+    change_status(session, comment, CommentStatus.DELETED)

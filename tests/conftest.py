@@ -1,0 +1,92 @@
+"""Fixtures: an app from the factory per test, against SQLite (default) or DATABASE_URL."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from engagement import create_app
+from engagement.config import _database_uri
+from engagement.extensions import db
+from engagement.models import Base
+
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-production-0123456789"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """DATABASE_URL when set (PostgreSQL in CI), else a SQLite file for this session."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        return _database_uri(configured, "")
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "engagement-test.db")
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def schema(database_url: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def _empty_all_tables(engine: sa.Engine) -> None:
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(table.name for table in tables)
+            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def app_factory(
+    database_url: str, schema: sa.Engine, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Flask]]:
+    """Build apps on the test database; ``overrides`` are Flask config keys."""
+    monkeypatch.setenv("ENGAGEMENT_INSTANCE_PATH", str(tmp_path / "instance"))
+    apps: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        config = {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": TEST_SECRET_KEY,
+            "RATELIMIT_ENABLED": False,
+            "TESTING": True,
+            **overrides,
+        }
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    _empty_all_tables(schema)
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Flask:
+    return app_factory()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

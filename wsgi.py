@@ -1,0 +1,3 @@
+from engagement import create_app
+
+app = create_app()
