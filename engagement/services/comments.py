@@ -198,7 +198,11 @@ def _after(sort: Sort, key: list[int]) -> sa.ColumnElement[bool]:
     values = [bool(value) if name == "pinned" else value for (name, _), value in zip(_ORDERINGS[sort], key)]
     clauses = []
     for position, (column, descending) in enumerate(columns):
-        beyond = column < values[position] if descending else column > values[position]
+        value = values[position]
+        if isinstance(value, bool):  # pinned, descending: only unpinned rows come after pinned ones
+            beyond = (column == sa.false()) if value else sa.false()
+        else:
+            beyond = column < value if descending else column > value
         ties = [columns[i][0] == values[i] for i in range(position)]
         clauses.append(sa.and_(*ties, beyond))
     return sa.or_(*clauses)

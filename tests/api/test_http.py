@@ -1,0 +1,155 @@
+"""HTTP conventions: the error envelope, JSON strictness, CORS, OpenAPI, probes, logs."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from openapi_spec_validator import validate as validate_openapi
+
+from tests.factories import DEFAULT_ARTICLE, assert_error, post_comment
+
+COMMENTS = f"/api/v1/articles/{DEFAULT_ARTICLE}/comments"
+
+
+class TestErrorEnvelope:
+    def test_unknown_path_is_json_404(self, client):
+        assert_error(client.get("/api/v1/nothing-here"), 404, "not_found")
+        assert_error(client.get("/not-even-api"), 404, "not_found")
+
+    def test_wrong_method_is_json_405(self, client):
+        response = client.put("/api/v1/readers")
+        assert_error(response, 405, "method_not_allowed")
+        assert "POST" in response.headers["Allow"]
+
+    def test_malformed_json_is_400(self, client):
+        response = client.post(COMMENTS, data='{"body": "x"', content_type="application/json")
+        assert_error(response, 400, "bad_request")
+
+    @pytest.mark.parametrize("raw", ['["body"]', '"body"', "42", "null", '{"body": NaN}', '{"body": "a", "body": "b"}'])
+    def test_non_object_or_non_strict_json_is_400(self, client, raw):
+        assert_error(client.post(COMMENTS, data=raw, content_type="application/json"), 400, "bad_request")
+
+    def test_other_content_type_is_415(self, client):
+        response = client.post(COMMENTS, data="body=hello", content_type="application/x-www-form-urlencoded")
+        assert_error(response, 415, "unsupported_media_type")
+
+    def test_oversized_body_is_413(self, app_factory):
+        client = app_factory(MAX_CONTENT_LENGTH=1024).test_client()
+        response = client.post(COMMENTS, json={"body": "x" * 2000})
+        assert_error(response, 413, "payload_too_large")
+
+    def test_default_body_limit_is_64_kib(self, client):
+        response = client.post(COMMENTS, json={"body": "x" * (65 * 1024)})
+        assert_error(response, 413, "payload_too_large")
+
+    def test_unexpected_error_is_a_json_500_without_detail(self, app, caplog):
+        @app.get("/boom")
+        def boom():
+            raise RuntimeError("secret internal detail")
+
+        with caplog.at_level(logging.ERROR, logger="engagement"):
+            response = app.test_client().get("/boom")
+        error = assert_error(response, 500, "internal_error")
+        assert "secret internal detail" not in response.get_data(as_text=True)
+        assert "Traceback" not in response.get_data(as_text=True)
+        assert error["message"]
+        assert any(record.exc_info for record in caplog.records), "the traceback is logged"
+
+
+class TestSecurityHeaders:
+    def test_json_responses_carry_security_headers(self, client):
+        response = client.get(COMMENTS)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+    def test_no_cookies_are_ever_set(self, client):
+        post_comment(client)
+        for response in (client.get(COMMENTS), client.post("/api/v1/readers")):
+            assert "Set-Cookie" not in response.headers
+
+
+class TestCors:
+    def test_preflight_allows_json_and_reader_headers(self, client):
+        response = client.options(
+            COMMENTS,
+            headers={
+                "Origin": "https://news.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type, x-reader-token, x-edit-token",
+            },
+        )
+        assert response.status_code == 200
+        assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://news.example")
+        allowed = response.headers["Access-Control-Allow-Headers"].lower()
+        for header in ("content-type", "x-reader-token", "x-edit-token"):
+            assert header in allowed
+        assert "POST" in response.headers["Access-Control-Allow-Methods"]
+        assert "Access-Control-Allow-Credentials" not in response.headers
+
+    def test_configured_origins_only(self, app_factory):
+        client = app_factory(CORS_ORIGINS=["https://news.example"]).test_client()
+        allowed = client.get(COMMENTS, headers={"Origin": "https://news.example"})
+        assert allowed.headers["Access-Control-Allow-Origin"] == "https://news.example"
+        refused = client.get(COMMENTS, headers={"Origin": "https://evil.example"})
+        assert "Access-Control-Allow-Origin" not in refused.headers
+
+    def test_error_responses_also_carry_cors_headers(self, client):
+        response = client.post(COMMENTS, json={"body": ""}, headers={"Origin": "https://news.example"})
+        assert response.status_code == 422
+        assert "Access-Control-Allow-Origin" in response.headers
+
+
+class TestOpenApi:
+    def test_document_is_valid_and_describes_every_endpoint(self, client):
+        response = client.get("/api/v1/openapi.json")
+        assert response.status_code == 200
+        spec = response.get_json()
+        validate_openapi(spec)
+        paths = spec["paths"]
+        assert "post" in paths["/api/v1/readers"]
+        assert {"get", "post"} <= set(paths["/api/v1/articles/{key}/comments"])
+        assert {"patch", "delete"} <= set(paths["/api/v1/comments/{comment_id}"])
+        create = paths["/api/v1/articles/{key}/comments"]["post"]
+        assert "requestBody" in create and "201" in create["responses"]
+        schemas = spec["components"]["schemas"]
+        assert "edit_token" in json.dumps(schemas)
+        assert "author_email" not in json.dumps(schemas.get("PublicComment", {}))
+
+
+class TestProbes:
+    def test_healthz(self, client):
+        response = client.get("/healthz")
+        assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+    def test_readyz_when_database_answers(self, client):
+        assert client.get("/readyz").status_code == 200
+
+    def test_readyz_is_503_when_database_is_down(self, app_factory, is_postgres):
+        unreachable = (
+            "postgresql+psycopg://postgres@127.0.0.1:1/none" if is_postgres else "sqlite:////nonexistent-dir/x/db.sqlite"
+        )
+        client = app_factory(SQLALCHEMY_DATABASE_URI=unreachable).test_client()
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.headers["Retry-After"]
+        # and a data request gets the JSON 503 shape, not a traceback
+        error = assert_error(client.get(COMMENTS), 503, "unavailable")
+        assert error["message"]
+
+
+def test_one_log_line_per_request_without_addresses_or_bodies(client, caplog):
+    with caplog.at_level(logging.INFO, logger="engagement.request"):
+        client.post(
+            COMMENTS, json={"body": "private words", "author_email": "me@example.org"},
+            environ_base={"REMOTE_ADDR": "198.51.100.9"},
+        )
+    records = [r for r in caplog.records if r.name == "engagement.request"]
+    assert len(records) == 1
+    record = records[0]
+    assert (record.method, record.path, record.status) == ("POST", COMMENTS, 201)
+    assert isinstance(record.duration_ms, float)
+    line = json.dumps(record.__dict__, default=str)
+    for secret in ("198.51.100.9", "private words", "me@example.org"):
+        assert secret not in line

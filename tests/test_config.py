@@ -1,0 +1,90 @@
+"""Configuration: defaults, environment, overrides, and the secret key rules."""
+from __future__ import annotations
+
+import pytest
+
+from engagement import create_app
+from engagement.config import ConfigurationError, load_config
+
+
+def test_defaults_apply_without_environment(tmp_path):
+    config = load_config(str(tmp_path), environ={})
+    assert config["SQLALCHEMY_DATABASE_URI"] == "sqlite:///" + str(tmp_path / "engagement.db")
+    assert config["EDIT_WINDOW_MINUTES"] == 15
+    assert config["MAX_DEPTH"] == 5
+    assert config["FLAG_THRESHOLD"] == 3
+    assert config["MAX_CONTENT_LENGTH"] == 64 * 1024
+    assert config["CORS_ORIGINS"] == ["*"]
+    assert config["REACTION_KINDS"] == ["like", "love", "insightful", "surprised", "sad", "angry"]
+    assert config["RATELIMIT_ENABLED"] is True
+
+
+def test_environment_variables_are_parsed(tmp_path):
+    environ = {
+        "DATABASE_URL": "postgres://u@db/engagement",
+        "ENGAGEMENT_CORS_ORIGINS": "https://news.example, https://www.news.example",
+        "ENGAGEMENT_EDIT_WINDOW_MINUTES": "30",
+        "ENGAGEMENT_REACTION_KINDS": "like,wow",
+        "ENGAGEMENT_RATELIMIT_ENABLED": "false",
+        "ENGAGEMENT_TRUSTED_PROXIES": "2",
+    }
+    config = load_config(str(tmp_path), environ=environ)
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/engagement"
+    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    assert config["CORS_ORIGINS"] == ["https://news.example", "https://www.news.example"]
+    assert config["EDIT_WINDOW_MINUTES"] == 30
+    assert config["REACTION_KINDS"] == ["like", "wow"]
+    assert config["RATELIMIT_ENABLED"] is False
+    assert config["TRUSTED_PROXIES"] == 2
+
+
+def test_overrides_win_over_environment(tmp_path):
+    config = load_config(str(tmp_path), environ={"ENGAGEMENT_MAX_DEPTH": "3"}, overrides={"MAX_DEPTH": 7})
+    assert config["MAX_DEPTH"] == 7
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"ENGAGEMENT_EDIT_WINDOW_MINUTES": "soon"},
+        {"ENGAGEMENT_RATELIMIT_ENABLED": "perhaps"},
+        {"ENGAGEMENT_MODERATION": "sometimes"},
+        {"ENGAGEMENT_ENV": "staging"},
+        {"ENGAGEMENT_REACTION_KINDS": " , "},
+    ],
+)
+def test_malformed_values_refuse_to_start(tmp_path, environ):
+    with pytest.raises(ConfigurationError):
+        load_config(str(tmp_path), environ=environ)
+
+
+def test_development_generates_and_keeps_a_secret_key(tmp_path):
+    first = load_config(str(tmp_path), environ={})["SECRET_KEY"]
+    second = load_config(str(tmp_path), environ={})["SECRET_KEY"]
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "secret_key").read_text().strip() == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    with pytest.raises(ConfigurationError, match="SECRET_KEY is not set"):
+        load_config(str(tmp_path), environ={"ENGAGEMENT_ENV": "production"})
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_production_refuses_a_short_secret_key(tmp_path):
+    with pytest.raises(ConfigurationError, match="at least 32"):
+        load_config(str(tmp_path), environ={"ENGAGEMENT_ENV": "production", "SECRET_KEY": "short"})
+
+
+def test_production_app_never_runs_in_debug(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENGAGEMENT_INSTANCE_PATH", str(tmp_path))
+    app = create_app(
+        {
+            "ENGAGEMENT_ENV": "production",
+            "SECRET_KEY": "k" * 40,
+            "DEBUG": True,
+            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "p.db"),
+        }
+    )
+    assert app.debug is False

@@ -1,0 +1,67 @@
+"""The Alembic history creates exactly what the models declare, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+
+from engagement.extensions import db
+from engagement.models import Base
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str, tmp_path) -> Iterator[str]:
+    """An empty database of the same kind as the suite's: a new file, or a new PostgreSQL database."""
+    if not database_url.startswith("postgresql"):
+        yield "sqlite:///" + str(tmp_path / "migrated.db")
+        return
+    name = "engagement_migrations_" + uuid.uuid4().hex[:8]
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_migrations_match_the_models(app_factory, fresh_database_url):
+    app = app_factory(SQLALCHEMY_DATABASE_URI=fresh_database_url)
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert diff == [], f"models and migrations differ: {diff}"
+
+        downgrade(revision="base")
+        with db.engine.connect() as connection:
+            remaining = set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
+        assert remaining == set()
+        upgrade()  # and back up again: the downgrade left a clean slate
+
+
+def test_sqlite_connections_use_wal_and_safe_pragmas(app_factory, tmp_path, database_url):
+    if database_url.startswith("postgresql"):
+        pytest.skip("SQLite PRAGMAs")
+    app = app_factory(SQLALCHEMY_DATABASE_URI="sqlite:///" + str(tmp_path / "pragmas.db"), SQLITE_BUSY_TIMEOUT_MS=4321)
+    with app.app_context(), db.engine.connect() as connection:
+        pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+        assert pragma("journal_mode") == "wal"
+        assert pragma("synchronous") == 1  # NORMAL
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") == 4321
+
+
+def test_postgresql_pool_pre_pings(app_factory, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL pool settings")
+    app = app_factory()
+    with app.app_context():
+        assert db.engine.pool._pre_ping is True
