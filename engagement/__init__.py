@@ -19,6 +19,7 @@ from engagement.errors import register_error_handlers
 from engagement.extensions import EngagementApi, configure_sqlite, cors, db, migrate
 from engagement.observability import configure_logging, install_request_logging
 from engagement.privacy import Keyring
+from engagement.ratelimits import configure_rate_limits
 from engagement.schemas.common import ErrorSchema
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,8 @@ API_VERSION = "1.0.0"
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build an engagement app: configuration from the environment, then ``overrides``."""
     instance_path = os.environ.get("ENGAGEMENT_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
-    app = Flask(__name__, instance_path=instance_path)
+    # No implicit /static route: engagement/static is served by api/web.py with its own cache rules.
+    app = Flask(__name__, instance_path=instance_path, static_folder=None)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(app.instance_path, overrides=overrides))
     app.config.update(
@@ -67,6 +69,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         max_age=86400,
     )
     install_guards(app)
+    configure_rate_limits(app)  # after every blueprint is registered
     install_request_logging(app)
     register_error_handlers(app)
     register_cli(app)

@@ -4,6 +4,7 @@ Nothing here is read at import time; ``load_config`` is called by the app factor
 """
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import tempfile
@@ -11,7 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from limits import parse_many
+
 DEFAULT_REACTION_KINDS = ("like", "love", "insightful", "surprised", "sad", "angry")
+
+
+@dataclass(frozen=True)
+class TrendingWeights:
+    """How much one view, one visible comment and one reaction add to a trending score."""
+
+    views: float = 1.0
+    comments: float = 5.0
+    reactions: float = 3.0
 
 
 class ConfigurationError(RuntimeError):
@@ -51,6 +63,11 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_DB_POOL_SIZE": ("DB_POOL_SIZE", int),
     "ENGAGEMENT_RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _as_bool),
     "ENGAGEMENT_LOG_LEVEL": ("LOG_LEVEL", str),
+    "ENGAGEMENT_VIEW_WINDOW_MINUTES": ("VIEW_WINDOW_MINUTES", int),
+    "ENGAGEMENT_TRENDING_VIEW_WEIGHT": ("TRENDING_VIEW_WEIGHT", float),
+    "ENGAGEMENT_TRENDING_COMMENT_WEIGHT": ("TRENDING_COMMENT_WEIGHT", float),
+    "ENGAGEMENT_TRENDING_REACTION_WEIGHT": ("TRENDING_REACTION_WEIGHT", float),
+    "ENGAGEMENT_AUTO_CLOSE_DAYS": ("AUTO_CLOSE_DAYS", int),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -73,6 +90,11 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLED": True,
     "LOG_LEVEL": "INFO",
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "VIEW_WINDOW_MINUTES": 30,
+    "TRENDING_VIEW_WEIGHT": 1.0,
+    "TRENDING_COMMENT_WEIGHT": 5.0,
+    "TRENDING_REACTION_WEIGHT": 3.0,
+    "AUTO_CLOSE_DAYS": 0,  # 0: threads never close by age
 }
 
 
@@ -87,6 +109,9 @@ class Settings:
     moderation: str
     anonymous_name: str
     duplicate_window_minutes: int
+    view_window_minutes: int = 30
+    trending_weights: TrendingWeights = TrendingWeights()
+    auto_close_days: int = 0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Settings":
@@ -98,7 +123,41 @@ class Settings:
             moderation=config["MODERATION"],
             anonymous_name=config["ANONYMOUS_NAME"],
             duplicate_window_minutes=config["DUPLICATE_WINDOW_MINUTES"],
+            view_window_minutes=config["VIEW_WINDOW_MINUTES"],
+            trending_weights=TrendingWeights(
+                views=config["TRENDING_VIEW_WEIGHT"],
+                comments=config["TRENDING_COMMENT_WEIGHT"],
+                reactions=config["TRENDING_REACTION_WEIGHT"],
+            ),
+            auto_close_days=config["AUTO_CLOSE_DAYS"],
         )
+
+
+# action -> (per reader, per address); each overridable by ENGAGEMENT_RATELIMIT_<ACTION>[_PER_ADDRESS].
+# The address budget is larger: several readers can share one address.
+DEFAULT_RATE_LIMITS: dict[str, tuple[str, str]] = {
+    "comments": ("5/minute;60/day", "20/minute;600/day"),
+    "votes": ("60/minute", "240/minute"),
+    "reactions": ("60/minute", "240/minute"),
+    "flags": ("20/minute;200/day", "60/minute"),
+    "views": ("120/minute", "600/minute"),
+    "readers": ("10/minute", "10/minute"),
+}
+
+
+def _rate_limits(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Per-action (per reader, per address) limits, each overridable by environment."""
+    limits = {}
+    for action, (per_reader, per_address) in DEFAULT_RATE_LIMITS.items():
+        variable = f"ENGAGEMENT_RATELIMIT_{action.upper()}"
+        chosen = (environ.get(variable) or per_reader, environ.get(variable + "_PER_ADDRESS") or per_address)
+        for value in chosen:
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ConfigurationError(f"{variable}: not a rate limit: {value!r}") from exc
+        limits[action] = chosen
+    return limits
 
 
 def load_config(
@@ -121,6 +180,7 @@ def load_config(
             config[key] = parse(raw)
         except ValueError as exc:
             raise ConfigurationError(f"{variable}: {exc}") from exc
+    config["RATE_LIMITS"] = _rate_limits(environ)
     config.update(overrides or {})
 
     if config["ENGAGEMENT_ENV"] not in {"development", "production"}:
@@ -129,6 +189,15 @@ def load_config(
         raise ConfigurationError("ENGAGEMENT_MODERATION must be 'post' or 'pre'")
     if config["MAX_DEPTH"] < 0 or config["FLAG_THRESHOLD"] < 1 or config["EDIT_WINDOW_MINUTES"] < 0:
         raise ConfigurationError("depth, flag threshold and edit window must not be negative")
+    if config["AUTO_CLOSE_DAYS"] < 0:
+        raise ConfigurationError("ENGAGEMENT_AUTO_CLOSE_DAYS must not be negative (0 turns it off)")
+    if config["VIEW_WINDOW_MINUTES"] < 1:
+        raise ConfigurationError("ENGAGEMENT_VIEW_WINDOW_MINUTES must be at least 1")
+    if not all(
+        math.isfinite(config[key]) and config[key] >= 0
+        for key in ("TRENDING_VIEW_WEIGHT", "TRENDING_COMMENT_WEIGHT", "TRENDING_REACTION_WEIGHT")
+    ):
+        raise ConfigurationError("trending weights must be finite and not negative")
     if not config["REACTION_KINDS"]:
         raise ConfigurationError("ENGAGEMENT_REACTION_KINDS must name at least one kind")
 

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from engagement.api.common import current_reader, edit_token, keyring, now, settings, transactional
 from engagement.extensions import db
+from engagement.ratelimits import limit
 from engagement.schemas.comments import (
     CommentCreateSchema,
     CommentEditSchema,
@@ -26,6 +27,7 @@ COMMENT_ID = "<id:comment_id>"
 @blp.route("/articles/<article_key:key>/comments", methods=["POST"])
 @blp.arguments(CommentCreateSchema)
 @blp.response(201, PostedCommentSchema)
+@limit("comments")
 @transactional
 def post_comment(draft: Draft, key: str) -> ThreadNode:
     """Post a comment or a reply. The edit token in the response is shown once."""
@@ -49,6 +51,7 @@ def list_comments(query: dict[str, Any], key: str) -> ThreadPage:
 @blp.route(f"/comments/{COMMENT_ID}", methods=["PATCH"])
 @blp.arguments(CommentEditSchema)
 @blp.response(200, PublicCommentSchema)
+@limit("comments")
 @transactional
 def edit_comment(body: dict[str, str], comment_id: int) -> ThreadNode:
     """Edit your comment within the edit window (X-Edit-Token header)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from engagement.api.common import keyring
+from engagement.ratelimits import limit
 from engagement.schemas.readers import ReaderTokenSchema
 
 blp = Blueprint("readers", __name__, url_prefix="/api/v1", description="Anonymous reader identity")
@@ -11,6 +12,7 @@ blp = Blueprint("readers", __name__, url_prefix="/api/v1", description="Anonymou
 
 @blp.route("/readers", methods=["POST"])
 @blp.response(201, ReaderTokenSchema)
+@limit("readers")
 def mint_reader_token() -> dict[str, str]:
     """Mint a signed anonymous reader token; send it back as X-Reader-Token."""
     return {"reader_token": keyring().mint_reader_token()}
