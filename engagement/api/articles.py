@@ -1,0 +1,99 @@
+"""Article endpoints: summary, view beacon, reactions, batch counts and trending."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_smorest import Blueprint
+
+from engagement import bots
+from engagement.api import caching
+from engagement.api.common import current_reader, keyring, now, settings, transactional
+from engagement.extensions import db
+from engagement.schemas.engagement import (
+    ArticleSummarySchema,
+    CountsQuerySchema,
+    CountsSchema,
+    ReactionStateSchema,
+    TrendingQuerySchema,
+    TrendingSchema,
+    ViewCountSchema,
+)
+from engagement.services import engagement as service
+from engagement.services.engagement import ArticleCounts, ArticleSummary, ReactionState, TrendingEntry
+
+blp = Blueprint("articles", __name__, url_prefix="/api/v1", description="Articles, views, reactions and trending")
+
+ARTICLE = "/articles/<article_key:key>"
+REACTION = ARTICLE + "/reactions/<string:kind>"
+
+
+@blp.route(ARTICLE, methods=["GET"])
+@blp.response(200, ArticleSummarySchema)
+def get_article(key: str) -> tuple[ArticleSummary, dict[str, str]]:
+    """An article's counters; 404 for an article nobody has touched."""
+    cache_headers = caching.validate_articles([key])
+    return service.article_summary(db.session, settings(), article_key=key, now=now()), cache_headers
+
+
+@blp.route(ARTICLE + "/views", methods=["POST"])
+@blp.response(202, ViewCountSchema)
+@transactional
+def record_view(key: str) -> dict[str, int]:
+    """View beacon: counted once per reader per window; bots and prefetches are not counted."""
+    reader = current_reader()
+    views = service.record_view(
+        db.session, keyring(), settings(),
+        article_key=key, reader=reader, automated=bots.is_automated(reader.user_agent, request.headers),
+        now=now(),
+    )
+    return {"views": views}
+
+
+@blp.route(ARTICLE + "/reactions", methods=["GET"])
+@blp.response(200, ReactionStateSchema)
+def get_reactions(key: str) -> tuple[ReactionState, dict[str, str]]:
+    """Reaction counts per kind and the kinds this reader chose."""
+    cache_headers = caching.validate_articles([key], per_reader=True)
+    return service.reactions(db.session, settings(), article_key=key, reader=current_reader()), cache_headers
+
+
+@blp.route(REACTION, methods=["PUT"])
+@blp.response(200, ReactionStateSchema)
+@transactional
+def add_reaction(key: str, kind: str) -> ReactionState:
+    """React to the article (idempotent); 404 for a kind that is not configured."""
+    return service.add_reaction(
+        db.session, settings(), article_key=key, kind=kind, reader=current_reader(), now=now()
+    )
+
+
+@blp.route(REACTION, methods=["DELETE"])
+@blp.response(200, ReactionStateSchema)
+@transactional
+def remove_reaction(key: str, kind: str) -> ReactionState:
+    """Withdraw your reaction (idempotent); 404 for a kind that is not configured."""
+    return service.remove_reaction(
+        db.session, settings(), article_key=key, kind=kind, reader=current_reader(), now=now()
+    )
+
+
+@blp.route("/counts", methods=["GET"])
+@blp.arguments(CountsQuerySchema, location="query")
+@blp.response(200, CountsSchema)
+def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[str, str]]:
+    """Views, comments and reactions for up to 100 articles (zeros for unknown keys)."""
+    counts = service.article_counts(db.session, settings(), article_keys=query["articles"])
+    # Validated on the counts themselves: no third query on this hot path.
+    return counts, caching.validate_result(sorted(counts.items()))
+
+
+@blp.route("/trending", methods=["GET"])
+@blp.arguments(TrendingQuerySchema, location="query")
+@blp.response(200, TrendingSchema)
+def get_trending(query: dict[str, Any]) -> tuple[dict[str, list[TrendingEntry]], dict[str, str]]:
+    """Articles ranked by weighted engagement in the window, newer activity weighing more."""
+    articles = service.trending_articles(
+        db.session, settings(), window=query["window"], limit=query["limit"], now=now()
+    )
+    return {"articles": articles}, caching.validate_result(articles)

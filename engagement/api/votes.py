@@ -1,0 +1,25 @@
+"""Comment votes."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from engagement.api.common import current_reader, now, settings, transactional
+from engagement.extensions import db
+from engagement.schemas.engagement import VoteSchema, VoteStateSchema
+from engagement.services import engagement as service
+from engagement.services.engagement import VoteState
+
+blp = Blueprint("votes", __name__, url_prefix="/api/v1", description="Comment votes")
+
+
+@blp.route("/comments/<id:comment_id>/vote", methods=["POST"])
+@blp.arguments(VoteSchema)
+@blp.response(200, VoteStateSchema)
+@transactional
+def vote(body: dict[str, Any], comment_id: int) -> VoteState:
+    """Vote 1 or -1 on a public comment, or 0 to withdraw; not on your own comment (403)."""
+    return service.vote(
+        db.session, settings(), comment_id=comment_id, value=body["value"], reader=current_reader(), now=now()
+    )

@@ -1,0 +1,104 @@
+"""Views, reactions, votes, counts and trending: request and response shapes."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, post_dump, validate
+
+from engagement.services.trending import TrendingWindow
+
+ARTICLE_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}$"
+MAX_COUNTS_KEYS = 100
+MAX_TRENDING_LIMIT = 50
+
+
+def _reaction_counts(**kwargs: Any) -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "Count per configured reaction kind (zeros included)."},
+        **kwargs,
+    )
+
+
+class ArticleSummarySchema(Schema):
+    key = fields.String(required=True)
+    title = fields.String(allow_none=True, required=True)
+    url = fields.String(allow_none=True, required=True)
+    views = fields.Integer(required=True)
+    comment_count = fields.Integer(required=True, metadata={"description": "Visible comments, replies included."})
+    reactions = _reaction_counts(required=True)
+    comments_closed = fields.Boolean(required=True)
+
+
+class ViewCountSchema(Schema):
+    views = fields.Integer(
+        required=True, metadata={"description": "The article's views, this one included if it counted."}
+    )
+
+
+class ReactionStateSchema(Schema):
+    counts = _reaction_counts(required=True)
+    mine = fields.List(fields.String(), required=True, metadata={"description": "The kinds this reader chose."})
+
+
+class VoteSchema(Schema):
+    value = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.OneOf([1, -1, 0]),
+        metadata={"description": "1 up, -1 down, 0 withdraws your vote."},
+    )
+
+
+class VoteStateSchema(Schema):
+    score = fields.Integer(required=True)
+    upvotes = fields.Integer(required=True)
+    downvotes = fields.Integer(required=True)
+    my_vote = fields.Integer(required=True, validate=validate.OneOf([1, -1, 0]))
+
+
+class CountsQuerySchema(Schema):
+    articles = fields.List(
+        fields.String(validate=validate.Regexp(ARTICLE_KEY_PATTERN, error="Not a valid article key.")),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_COUNTS_KEYS),
+        metadata={"description": f"Article keys (repeat the parameter), 1 to {MAX_COUNTS_KEYS}."},
+    )
+
+
+class ArticleCountsSchema(Schema):
+    views = fields.Integer(required=True)
+    comments = fields.Integer(required=True, metadata={"description": "Visible comments, replies included."})
+    reactions = _reaction_counts(required=True)
+
+
+class CountsSchema(Schema):
+    """{article key: {"views", "comments", "reactions"}} for every requested key."""
+
+    class Meta:
+        unknown = "include"  # documented as additionalProperties: the keys are the article keys
+
+    @post_dump(pass_original=True)
+    def _per_article(self, _data: dict[str, Any], original: dict[str, Any], **_: Any) -> dict[str, Any]:
+        entry = ArticleCountsSchema()
+        return {key: entry.dump(counts) for key, counts in original.items()}
+
+
+class TrendingQuerySchema(Schema):
+    window = fields.Enum(TrendingWindow, by_value=True, load_default=TrendingWindow.DAY)
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MAX_TRENDING_LIMIT))
+
+
+class TrendingArticleSchema(Schema):
+    key = fields.String(required=True)
+    title = fields.String(allow_none=True, required=True)
+    url = fields.String(allow_none=True, required=True)
+    score = fields.Float(required=True, metadata={"description": "Decayed, weighted engagement in the window."})
+    views = fields.Integer(required=True, metadata={"description": "All-time views."})
+    comments = fields.Integer(required=True, metadata={"description": "Visible comments now."})
+    reactions = _reaction_counts(required=True)
+
+
+class TrendingSchema(Schema):
+    articles = fields.List(fields.Nested(TrendingArticleSchema), required=True)

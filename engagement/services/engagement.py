@@ -1,0 +1,392 @@
+"""Reader engagement: counted views, article reactions, comment votes and article counts.
+
+Every counter changes by an atomic SQL statement in the request's transaction, and a
+unique constraint decides every race (INSERT ... ON CONFLICT, UPDATE/DELETE ...
+RETURNING), so concurrent requests from many processes never lose or double a count.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engagement.config import Settings
+from engagement.errors import CommentsClosed, Forbidden, NotFound
+from engagement.models import Article, Comment, CommentStatus, CommentVote, Reaction, ReactionTotal, ViewMark
+from engagement.privacy import Keyring, ReaderIdentity
+from engagement.services import trending
+from engagement.services.articles import dialect_insert, ensure_article, find_article, is_closed, touch_article
+from engagement.services.comments import get_comment
+
+# Expired view marks deleted along the way by each counted view (the prune command does the rest).
+OPPORTUNISTIC_PURGE = 16
+
+# A vote change is retried this often when a concurrent request changed the same vote row.
+VOTE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    key: str
+    title: str | None
+    url: str | None
+    views: int
+    comment_count: int
+    reactions: dict[str, int]
+    comments_closed: bool
+
+
+@dataclass(frozen=True)
+class ArticleCounts:
+    views: int
+    comments: int
+    reactions: dict[str, int]
+
+
+@dataclass(frozen=True)
+class TrendingEntry:
+    key: str
+    title: str | None
+    url: str | None
+    score: float
+    views: int
+    comments: int
+    reactions: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ReactionState:
+    counts: dict[str, int]
+    mine: list[str]
+
+
+@dataclass(frozen=True)
+class VoteState:
+    score: int
+    upvotes: int
+    downvotes: int
+    my_vote: int
+
+
+def _reaction_totals(session: Session, article_ids: list[int], kinds: tuple[str, ...]) -> dict[int, dict[str, int]]:
+    """Reaction counts of every configured kind (zeros included) per article, in one query."""
+    totals = {article_id: dict.fromkeys(kinds, 0) for article_id in article_ids}
+    if not article_ids:
+        return totals
+    rows = session.execute(
+        sa.select(ReactionTotal.article_id, ReactionTotal.kind, ReactionTotal.count).where(
+            ReactionTotal.article_id.in_(article_ids), ReactionTotal.kind.in_(kinds)
+        )
+    )
+    for article_id, kind, count in rows:
+        totals[article_id][kind] = count
+    return totals
+
+
+# --- articles ----------------------------------------------------------------------------
+
+def article_summary(session: Session, settings: Settings, *, article_key: str, now: datetime) -> ArticleSummary:
+    """An article's public counters. Raises NotFound when nobody has touched the article."""
+    article = find_article(session, article_key)
+    if article is None:
+        raise NotFound("No such article.")
+    reactions = _reaction_totals(session, [article.id], settings.reaction_kinds)[article.id]
+    return ArticleSummary(
+        key=article.key,
+        title=article.title,
+        url=article.url,
+        views=article.views,
+        comment_count=article.comment_count,
+        reactions=reactions,
+        comments_closed=is_closed(article, settings, now),
+    )
+
+
+def article_counts(session: Session, settings: Settings, *, article_keys: list[str]) -> dict[str, ArticleCounts]:
+    """Views, visible comments and reactions for each key (zeros for unknown keys).
+
+    Two queries whatever the number of keys: the articles, then their reaction totals.
+    """
+    keys = list(dict.fromkeys(article_keys))
+    found = [
+        tuple(row)
+        for row in session.execute(
+            sa.select(Article.id, Article.key, Article.views, Article.comment_count).where(Article.key.in_(keys))
+        )
+    ]
+    reactions = _reaction_totals(session, [article_id for article_id, *_ in found], settings.reaction_kinds)
+    by_key = {key: ArticleCounts(views, comments, reactions[article_id]) for article_id, key, views, comments in found}
+    empty = dict.fromkeys(settings.reaction_kinds, 0)
+    return {key: by_key.get(key) or ArticleCounts(0, 0, dict(empty)) for key in keys}
+
+
+def trending_articles(
+    session: Session, settings: Settings, *, window: trending.TrendingWindow, limit: int, now: datetime
+) -> list[TrendingEntry]:
+    """The articles trending in ``window`` (see ``trending.rank``) with their totals; three queries."""
+    ranked = trending.rank(session, settings.trending_weights, window=window, limit=limit, now=now)
+    reactions = _reaction_totals(session, [article.id for article, _ in ranked], settings.reaction_kinds)
+    return [
+        TrendingEntry(
+            key=article.key,
+            title=article.title,
+            url=article.url,
+            score=round(score, 3),
+            views=article.views,
+            comments=article.comment_count,
+            reactions=reactions[article.id],
+        )
+        for article, score in ranked
+    ]
+
+
+# --- views --------------------------------------------------------------------------------
+
+def _current_views(session: Session, article_id: int) -> int:
+    return session.scalars(sa.select(Article.views).where(Article.id == article_id)).one()
+
+
+def record_view(
+    session: Session,
+    keyring: Keyring,
+    settings: Settings,
+    *,
+    article_key: str,
+    reader: ReaderIdentity,
+    automated: bool,
+    now: datetime,
+) -> int:
+    """Count a view of the article unless this reader was counted within the window.
+
+    Returns the article's view count, including this view if it counted. Automated
+    requests (bots, prefetches) are never counted and never create the article.
+
+    The visitor hash is keyed with a key that rotates every UTC day. A reader is not
+    counted while an unexpired mark exists under today's or yesterday's hash, so a
+    window spanning midnight does not count twice. The mark is claimed by one upsert
+    that succeeds only if no unexpired mark exists: of two racing requests, one counts.
+    """
+    if automated:
+        article = find_article(session, article_key)
+        return article.views if article is not None else 0
+
+    article = ensure_article(session, article_key, now)
+    today = now.astimezone(timezone.utc).date()
+    current_hash = keyring.daily_visitor_hash(reader, today)
+    previous_hash = keyring.daily_visitor_hash(reader, today - timedelta(days=1))
+
+    marked_yesterday = session.scalar(
+        sa.select(ViewMark.id).where(
+            ViewMark.article_id == article.id,
+            ViewMark.visitor_hash == previous_hash,
+            ViewMark.expires_at > now,
+        )
+    )
+    if marked_yesterday is not None:
+        return _current_views(session, article.id)
+
+    claim = dialect_insert(session, ViewMark).values(
+        article_id=article.id,
+        visitor_hash=current_hash,
+        expires_at=now + timedelta(minutes=settings.view_window_minutes),
+    )
+    claim = claim.on_conflict_do_update(
+        index_elements=["article_id", "visitor_hash"],
+        set_={"expires_at": claim.excluded.expires_at},
+        where=ViewMark.expires_at <= now,  # an unexpired mark is left alone: no count
+    ).returning(ViewMark.id)
+    if session.execute(claim).first() is None:
+        return _current_views(session, article.id)
+
+    views = session.execute(
+        sa.update(Article)
+        .where(Article.id == article.id)
+        .values(views=Article.views + 1)
+        .returning(Article.views)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    trending.record_activity(session, article.id, now, views=1)
+    trending.purge_expired_view_marks(session, now, limit=OPPORTUNISTIC_PURGE)
+    return views
+
+
+# --- reactions -----------------------------------------------------------------------------
+
+def _require_kind(settings: Settings, kind: str) -> None:
+    if kind not in settings.reaction_kinds:
+        raise NotFound(f"Unknown reaction kind. Kinds: {', '.join(settings.reaction_kinds)}.")
+
+
+def _reaction_state(
+    session: Session, settings: Settings, article_id: int | None, reader: ReaderIdentity
+) -> ReactionState:
+    if article_id is None:
+        return ReactionState(dict.fromkeys(settings.reaction_kinds, 0), [])
+    counts = _reaction_totals(session, [article_id], settings.reaction_kinds)[article_id]
+    mine = set(
+        session.scalars(
+            sa.select(Reaction.kind).where(Reaction.article_id == article_id, Reaction.reader_hash == reader.key)
+        )
+    )
+    return ReactionState(counts, [kind for kind in settings.reaction_kinds if kind in mine])
+
+
+def reactions(session: Session, settings: Settings, *, article_key: str, reader: ReaderIdentity) -> ReactionState:
+    """Reaction counts (every configured kind) and the reader's own kinds; zeros for unknown articles."""
+    article = find_article(session, article_key)
+    return _reaction_state(session, settings, article.id if article else None, reader)
+
+
+def add_reaction(
+    session: Session, settings: Settings, *, article_key: str, kind: str, reader: ReaderIdentity, now: datetime
+) -> ReactionState:
+    """React to an article (creating it on first use); repeating it changes nothing.
+
+    Raises NotFound for a kind that is not configured.
+    """
+    _require_kind(settings, kind)
+    article = ensure_article(session, article_key, now)
+    inserted = session.execute(
+        dialect_insert(session, Reaction)
+        .values(article_id=article.id, reader_hash=reader.key, kind=kind, created_at=now)
+        .on_conflict_do_nothing(index_elements=["article_id", "reader_hash", "kind"])
+        .returning(Reaction.id)
+    ).first()
+    if inserted is not None:
+        touch_article(session, article.id)
+        total = dialect_insert(session, ReactionTotal).values(article_id=article.id, kind=kind, count=1)
+        session.execute(
+            total.on_conflict_do_update(
+                index_elements=["article_id", "kind"], set_={"count": ReactionTotal.count + 1}
+            )
+        )
+        trending.record_activity(session, article.id, now, reactions=1)
+    return _reaction_state(session, settings, article.id, reader)
+
+
+def remove_reaction(
+    session: Session, settings: Settings, *, article_key: str, kind: str, reader: ReaderIdentity, now: datetime
+) -> ReactionState:
+    """Withdraw a reaction; withdrawing one that does not exist changes nothing.
+
+    Raises NotFound for a kind that is not configured. Never creates the article.
+    """
+    _require_kind(settings, kind)
+    article = find_article(session, article_key)
+    if article is None:
+        return _reaction_state(session, settings, None, reader)
+    removed = session.execute(
+        sa.delete(Reaction)
+        .where(Reaction.article_id == article.id, Reaction.reader_hash == reader.key, Reaction.kind == kind)
+        .returning(Reaction.created_at)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if removed is not None:
+        touch_article(session, article.id)
+        session.execute(
+            sa.update(ReactionTotal)
+            .where(ReactionTotal.article_id == article.id, ReactionTotal.kind == kind)
+            .values(count=ReactionTotal.count - 1)
+            .execution_options(synchronize_session=False)
+        )
+        # Take it back from the hour it was counted in, so toggling cannot inflate trending.
+        trending.withdraw_activity(session, article.id, removed.created_at, reactions=1)
+    return _reaction_state(session, settings, article.id, reader)
+
+
+# --- votes ---------------------------------------------------------------------------------
+
+def _vote_delta(old: int, new: int) -> dict[str, int]:
+    return {
+        "score": new - old,
+        "upvotes": int(new == 1) - int(old == 1),
+        "downvotes": int(new == -1) - int(old == -1),
+    }
+
+
+def _change_vote(session: Session, comment_id: int, reader_key: str, value: int, now: datetime) -> int | None:
+    """Store the reader's vote; return the previous value if it changed, None if it did not.
+
+    Each step is one statement whose own row lock or unique index decides races: a
+    stored vote is always 1 or -1, so a row flipped by the UPDATE held -value.
+    """
+    mine = (CommentVote.comment_id == comment_id, CommentVote.reader_hash == reader_key)
+    if value == 0:
+        deleted = session.execute(
+            sa.delete(CommentVote)
+            .where(*mine)
+            .returning(CommentVote.value)
+            .execution_options(synchronize_session=False)
+        ).first()
+        return deleted.value if deleted is not None else None
+    for _ in range(VOTE_ATTEMPTS):
+        flipped = session.execute(
+            sa.update(CommentVote)
+            .where(*mine, CommentVote.value == -value)
+            .values(value=value, updated_at=now)
+            .returning(CommentVote.id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if flipped is not None:
+            return -value
+        inserted = session.execute(
+            dialect_insert(session, CommentVote)
+            .values(comment_id=comment_id, reader_hash=reader_key, value=value, created_at=now, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["comment_id", "reader_hash"])
+            .returning(CommentVote.id)
+        ).first()
+        if inserted is not None:
+            return 0
+        stored = session.scalar(sa.select(CommentVote.value).where(*mine))
+        if stored == value:
+            return None
+        # The row changed between our statements (another request of this reader): try again.
+    return None
+
+
+def vote(
+    session: Session, settings: Settings, *, comment_id: int, value: int, reader: ReaderIdentity, now: datetime
+) -> VoteState:
+    """Set the reader's vote on a comment to 1, -1 or 0 (withdrawn); repeating a vote changes nothing.
+
+    The comment's score, upvotes and downvotes change by the difference between the old
+    and the new vote, atomically and in the same transaction as the vote row.
+    Raises NotFound (no such public comment), CommentsClosed, Forbidden (own comment).
+    """
+    comment = get_comment(session, comment_id)
+    if comment is None or comment.status is not CommentStatus.APPROVED or comment.purged_at is not None:
+        raise NotFound("Comment not found.")
+    article = session.get(Article, comment.article_id)
+    assert article is not None
+    if is_closed(article, settings, now):
+        raise CommentsClosed()
+    if comment.reader_hash == reader.key:
+        raise Forbidden("You cannot vote on your own comment.")
+
+    previous = _change_vote(session, comment.id, reader.key, value, now)
+    counters = (Comment.score, Comment.upvotes, Comment.downvotes)
+    if previous is None:
+        row = session.execute(sa.select(*counters).where(Comment.id == comment.id)).one()
+        stored = session.scalar(
+            sa.select(CommentVote.value).where(
+                CommentVote.comment_id == comment.id, CommentVote.reader_hash == reader.key
+            )
+        )
+        return VoteState(row.score, row.upvotes, row.downvotes, stored or 0)
+
+    delta = _vote_delta(previous, value)
+    row = session.execute(
+        sa.update(Comment)
+        .where(Comment.id == comment.id)
+        .values(
+            score=Comment.score + delta["score"],
+            upvotes=Comment.upvotes + delta["upvotes"],
+            downvotes=Comment.downvotes + delta["downvotes"],
+        )
+        .returning(*counters)
+        .execution_options(synchronize_session=False)
+    ).one()
+    touch_article(session, article.id)
+    return VoteState(row.score, row.upvotes, row.downvotes, value)

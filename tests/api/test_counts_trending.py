@@ -1,0 +1,226 @@
+"""Article summary, batch counts and trending through HTTP."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from engagement.config import DEFAULT_REACTION_KINDS
+from engagement.extensions import db
+from tests.factories import (
+    assert_error,
+    browser_headers,
+    get_article,
+    mint_reader,
+    post_comment,
+    react,
+    send_view,
+)
+
+ZEROS = dict.fromkeys(DEFAULT_REACTION_KINDS, 0)
+NOW = datetime(2025, 9, 13, 12, 30, tzinfo=timezone.utc)
+
+
+def views_from(client, article, readers):
+    for n in range(readers):
+        send_view(client, article, address=f"198.51.100.{n + 1}")
+
+
+def trending(client, **params):
+    response = client.get("/api/v1/trending", query_string=params)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["articles"]
+
+
+@contextmanager
+def counted_statements(app):
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+# --- article summary ---------------------------------------------------------------------
+
+def test_summary_of_an_untouched_article_is_not_found(client):
+    assert_error(client.get("/api/v1/articles/nobody-touched"), 404, "not_found")
+    assert_error(client.get("/api/v1/articles/-bad-key"), 404, "not_found")
+
+
+def test_summary_shows_every_counter(client):
+    post_comment(client, "story")
+    post_comment(client, "story", body="second")
+    send_view(client, "story")
+    react(client, "love", "story")
+    assert get_article(client, "story") == {
+        "key": "story",
+        "title": None,
+        "url": None,
+        "views": 1,
+        "comment_count": 2,
+        "reactions": {**ZEROS, "love": 1},
+        "comments_closed": False,
+    }
+
+
+# --- counts --------------------------------------------------------------------------------
+
+def test_counts_give_zeros_for_unknown_keys_and_accept_duplicates(client):
+    send_view(client, "known")
+    post_comment(client, "known")
+    react(client, "like", "known")
+    response = client.get("/api/v1/counts", query_string={"articles": ["known", "unknown", "known"]})
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "known": {"views": 1, "comments": 1, "reactions": {**ZEROS, "like": 1}},
+        "unknown": {"views": 0, "comments": 0, "reactions": ZEROS},
+    }
+    assert_error(client.get("/api/v1/articles/unknown"), 404, "not_found")
+
+
+def test_counts_accept_100_keys_in_two_queries(app, client):
+    keys = [f"article-{n}" for n in range(100)]
+    for key in keys[:3]:
+        react(client, "sad", key)
+    with counted_statements(app) as statements:
+        response = client.get("/api/v1/counts", query_string={"articles": keys})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert list(body) == keys
+    assert body["article-0"]["reactions"]["sad"] == 1
+    assert body["article-99"] == {"views": 0, "comments": 0, "reactions": ZEROS}
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert 1 <= len(selects) <= 2
+    assert len(statements) == len(selects)  # reading writes nothing
+
+
+def test_counts_refuse_more_than_100_keys(client):
+    keys = [f"article-{n}" for n in range(101)]
+    error = assert_error(client.get("/api/v1/counts", query_string={"articles": keys}), 422, "validation_error")
+    assert "articles" in error["fields"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{}, {"articles": ""}, {"articles": "-starts-with-dash"}, {"articles": "has space"}, {"articles": "x" * 201}],
+    ids=["none", "empty", "dash", "space", "too-long"],
+)
+def test_counts_refuse_missing_or_malformed_keys(client, query):
+    assert_error(client.get("/api/v1/counts", query_string=query), 422, "validation_error")
+
+
+# --- trending -----------------------------------------------------------------------------
+
+def test_trending_is_empty_without_activity(client):
+    assert trending(client) == []
+
+
+def test_trending_order_on_a_constructed_data_set(client):
+    with time_machine.travel(NOW - timedelta(hours=20), tick=False):
+        views_from(client, "old-crowd", 12)  # 12 views, 20 hours ago
+    with time_machine.travel(NOW - timedelta(days=3), tick=False):
+        views_from(client, "last-week", 40)  # outside 24h, inside 7d
+    with time_machine.travel(NOW - timedelta(minutes=30), tick=False):
+        views_from(client, "fresh", 3)  # 3 views, just now
+        for n in range(2):
+            react(client, "like", "reacted", headers=browser_headers(mint_reader(client)))
+        post_comment(client, "discussed")
+    with time_machine.travel(NOW, tick=False):
+        day = trending(client)
+        week = trending(client, window="7d")
+        month = trending(client, window="30d", limit=2)
+
+    # 24h: decayed (half-life 6 h) weighted sums; "last-week" is outside the window.
+    assert [a["key"] for a in day] == ["reacted", "discussed", "fresh", "old-crowd"]
+    scores = {a["key"]: a["score"] for a in day}
+    assert scores["reacted"] == pytest.approx(2 * 3 * 0.5 ** (0.5 / 6), abs=1e-3)
+    assert scores["discussed"] == pytest.approx(5 * 0.5 ** (0.5 / 6), abs=1e-3)
+    assert scores["fresh"] == pytest.approx(3 * 0.5 ** (0.5 / 6), abs=1e-3)
+    assert scores["old-crowd"] == pytest.approx(12 * 0.5 ** (20.5 / 6), abs=1e-3)
+
+    # 7d (half-life 48 h): three days' old volume still wins.
+    assert [a["key"] for a in week] == ["last-week", "old-crowd", "reacted", "discussed", "fresh"]
+    assert [a["key"] for a in month] == ["last-week", "old-crowd"]
+
+    entry = next(a for a in day if a["key"] == "reacted")
+    assert entry == {
+        "key": "reacted", "title": None, "url": None, "score": entry["score"],
+        "views": 0, "comments": 0, "reactions": {**ZEROS, "like": 2},
+    }
+    assert next(a for a in day if a["key"] == "discussed")["comments"] == 1
+
+
+def test_trending_breaks_ties_by_key_and_honours_limit(client):
+    with time_machine.travel(NOW, tick=False):
+        for key in ("b-tie", "c-tie", "a-tie"):
+            send_view(client, key)
+        assert [a["key"] for a in trending(client)] == ["a-tie", "b-tie", "c-tie"]
+        assert [a["key"] for a in trending(client, limit=2)] == ["a-tie", "b-tie"]
+
+
+def test_activity_leaves_the_window(client):
+    with time_machine.travel(NOW, tick=False) as clock:
+        send_view(client, "passing")
+        assert [a["key"] for a in trending(client)] == ["passing"]
+        clock.move_to(NOW + timedelta(hours=25))
+        assert trending(client) == []
+        assert [a["key"] for a in trending(client, window="7d")] == ["passing"]
+
+
+def test_withdrawn_reactions_and_comments_leave_trending(client):
+    headers = browser_headers(mint_reader(client))
+    react(client, "like", "toggled", headers=headers)
+    react(client, "like", "toggled", method="DELETE", headers=headers)
+    react(client, "like", "toggled", headers=headers)
+    react(client, "like", "toggled", method="DELETE", headers=headers)
+    posted = post_comment(client, "withdrawn")
+    deleted = client.delete(f"/api/v1/comments/{posted['id']}", headers={"X-Edit-Token": posted["edit_token"]})
+    assert deleted.status_code == 204
+    assert trending(client) == []
+
+
+def test_held_comments_do_not_trend(app_factory):
+    client = app_factory(MODERATION="pre").test_client()
+    post_comment(client, "held")
+    assert trending(client) == []
+
+
+def test_weights_are_configurable(app_factory):
+    client = app_factory(TRENDING_VIEW_WEIGHT=10.0, TRENDING_REACTION_WEIGHT=0.0).test_client()
+    with time_machine.travel(NOW, tick=False):
+        send_view(client, "viewed")
+        react(client, "like", "liked")
+        ranked = trending(client)
+    assert [a["key"] for a in ranked] == ["viewed"]
+    assert ranked[0]["score"] == pytest.approx(10 * 0.5 ** (0.5 / 6), abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "query", [{"window": "1d"}, {"window": ""}, {"limit": 0}, {"limit": 51}, {"limit": "ten"}]
+)
+def test_trending_refuses_bad_parameters(client, query):
+    assert_error(client.get("/api/v1/trending", query_string=query), 422, "validation_error")
+
+
+def test_every_endpoint_is_documented(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    paths = spec["paths"]
+    assert {"get"} <= set(paths["/api/v1/articles/{key}"])
+    assert {"post"} <= set(paths["/api/v1/articles/{key}/views"])
+    assert {"get"} <= set(paths["/api/v1/articles/{key}/reactions"])
+    assert {"put", "delete"} <= set(paths["/api/v1/articles/{key}/reactions/{kind}"])
+    assert {"get"} <= set(paths["/api/v1/counts"])
+    assert {"get"} <= set(paths["/api/v1/trending"])
+    assert "requestBody" in paths["/api/v1/comments/{comment_id}/vote"]["post"]
+    assert "202" in paths["/api/v1/articles/{key}/views"]["post"]["responses"]

@@ -1,0 +1,101 @@
+"""Article reactions: configured kinds, one of each per reader, idempotent PUT and DELETE."""
+from __future__ import annotations
+
+import pytest
+
+from engagement.config import DEFAULT_REACTION_KINDS
+from tests.factories import assert_error, browser_headers, get_article, mint_reader, react
+
+ZEROS = dict.fromkeys(DEFAULT_REACTION_KINDS, 0)
+
+
+def counts(**nonzero: int) -> dict[str, int]:
+    return {**ZEROS, **nonzero}
+
+
+def test_unknown_article_has_zero_counts_and_is_not_created(client):
+    response = client.get("/api/v1/articles/untouched/reactions")
+    assert response.status_code == 200
+    assert response.get_json() == {"counts": ZEROS, "mine": []}
+    assert_error(client.get("/api/v1/articles/untouched"), 404, "not_found")
+
+
+def test_put_is_idempotent(client):
+    headers = browser_headers(mint_reader(client))
+    first = react(client, "like", headers=headers)
+    assert first == {"counts": counts(like=1), "mine": ["like"]}
+    assert react(client, "like", headers=headers) == first
+    assert react(client, "like", headers=headers) == first
+    assert get_article(client)["reactions"] == counts(like=1)
+
+
+def test_delete_is_idempotent(client):
+    headers = browser_headers(mint_reader(client))
+    react(client, "love", headers=headers)
+    emptied = react(client, "love", method="DELETE", headers=headers)
+    assert emptied == {"counts": ZEROS, "mine": []}
+    assert react(client, "love", method="DELETE", headers=headers) == emptied
+    assert get_article(client)["reactions"] == ZEROS
+
+
+def test_one_of_each_kind_per_reader_and_mine_is_per_reader(client):
+    ana, ben = browser_headers(mint_reader(client)), browser_headers(mint_reader(client))
+    react(client, "like", headers=ana)
+    react(client, "sad", headers=ana)
+    state = react(client, "like", headers=ben)
+    assert state == {"counts": counts(like=2, sad=1), "mine": ["like"]}
+
+    mine = client.get("/api/v1/articles/an-article/reactions", headers=ana).get_json()
+    assert mine == {"counts": counts(like=2, sad=1), "mine": ["like", "sad"]}
+
+    state = react(client, "like", method="DELETE", headers=ana)
+    assert state == {"counts": counts(like=1, sad=1), "mine": ["sad"]}
+    assert client.get("/api/v1/articles/an-article/reactions", headers=ben).get_json()["mine"] == ["like"]
+
+
+def test_readers_without_token_are_told_apart_by_address_and_agent(client):
+    react(client, "insightful", headers=browser_headers())
+    state = react(client, "insightful", headers=browser_headers(user_agent="Mozilla/5.0 Safari/605.1"))
+    assert state["counts"]["insightful"] == 2
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_unknown_kind_is_not_found_and_creates_nothing(client, method):
+    assert_error(
+        client.open("/api/v1/articles/new-one/reactions/meh", method=method, headers=browser_headers()),
+        404,
+        "not_found",
+    )
+    assert_error(client.get("/api/v1/articles/new-one"), 404, "not_found")
+
+
+def test_delete_on_an_untouched_article_gives_zeros_without_creating_it(client):
+    assert react(client, "like", "never-seen", method="DELETE") == {"counts": ZEROS, "mine": []}
+    assert_error(client.get("/api/v1/articles/never-seen"), 404, "not_found")
+
+
+def test_put_creates_the_article(client):
+    react(client, "surprised", "brand-new")
+    assert get_article(client, "brand-new")["reactions"] == counts(surprised=1)
+
+
+def test_kinds_are_configurable(app_factory):
+    client = app_factory(REACTION_KINDS=["up", "down"]).test_client()
+    assert react(client, "up") == {"counts": {"up": 1, "down": 0}, "mine": ["up"]}
+    assert_error(client.put("/api/v1/articles/an-article/reactions/like", headers=browser_headers()), 404, "not_found")
+    assert get_article(client)["reactions"] == {"up": 1, "down": 0}
+
+
+def test_reactions_appear_in_counts(client):
+    react(client, "angry", "a")
+    react(client, "angry", "a", headers=browser_headers(mint_reader(client)))
+    body = client.get("/api/v1/counts", query_string={"articles": ["a"]}).get_json()
+    assert body["a"]["reactions"] == counts(angry=2)
+
+
+def test_bad_token_is_refused(client):
+    assert_error(
+        client.put("/api/v1/articles/a/reactions/like", headers={"X-Reader-Token": "forged"}),
+        401,
+        "unauthorized",
+    )

@@ -1,0 +1,138 @@
+"""A real server for concurrency tests: gunicorn with 4 workers on a free 127.0.0.1 port.
+
+Runs against a freshly migrated SQLite file, and against a fresh PostgreSQL database
+(created beside the one in DATABASE_URL and dropped afterwards) when DATABASE_URL
+points at PostgreSQL.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from engagement.config import _database_uri
+from tests.conftest import TEST_SECRET_KEY
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+WORKERS = 4
+STARTUP_SECONDS = 30
+COMMAND_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    backend: str
+    secret_key: str
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _postgres_url() -> str | None:
+    configured = os.environ.get("DATABASE_URL")
+    if not configured:
+        return None
+    url = _database_uri(configured, "")
+    return url if url.startswith("postgresql") else None
+
+
+def _recreate_postgres_database(url: sa.URL, *, drop_only: bool = False) -> None:
+    maintenance = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with maintenance.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+            if not drop_only:
+                connection.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+    finally:
+        maintenance.dispose()
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(base_url + "/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not become ready in {STARTUP_SECONDS}s:\n{log.read_text()[-4000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """gunicorn serving the app with 4 workers on a fresh, migrated database."""
+    backend = request.param
+    workdir = tmp_path_factory.mktemp(f"server-{backend}")
+    postgres_url: sa.URL | None = None
+    if backend == "sqlite":
+        database_url = "sqlite:///" + str(workdir / "engagement.db")
+    else:
+        configured = _postgres_url()
+        if configured is None:
+            pytest.skip("DATABASE_URL does not point at PostgreSQL")
+        base = sa.make_url(configured)
+        postgres_url = base.set(database=f"{base.database}_server")
+        _recreate_postgres_database(postgres_url)
+        database_url = postgres_url.render_as_string(hide_password=False)
+        request.addfinalizer(lambda: _recreate_postgres_database(postgres_url, drop_only=True))
+
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "ENGAGEMENT_RATELIMIT_ENABLED": "false",
+        "ENGAGEMENT_INSTANCE_PATH": str(workdir / "instance"),
+        "ENGAGEMENT_LOG_LEVEL": "WARNING",
+    }
+    environment.pop("GUNICORN_ACCESS_LOG", None)
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+        cwd=PROJECT_ROOT, env=environment, check=True, capture_output=True, timeout=COMMAND_TIMEOUT_SECONDS,
+    )
+
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    config = workdir / "gunicorn.conf.py"
+    config.write_text("")  # only what the command line says: no project or user defaults
+    log = workdir / "gunicorn.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"), "--config", str(config),
+                "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}",
+                "--timeout", "30", "--graceful-timeout", "5", "wsgi:app",
+            ],
+            cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT,
+        )
+    request.addfinalizer(lambda: _stop(process))
+    _wait_until_ready(process, base_url, log)
+    yield LiveServer(base_url=base_url, backend=backend, secret_key=TEST_SECRET_KEY)

@@ -1,0 +1,172 @@
+"""Trending scores, activity buckets and pruning, tested on the services directly."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from engagement.config import TrendingWeights
+from engagement.extensions import db
+from engagement.models import ActivityBucket, ViewMark
+from engagement.services import trending
+from engagement.services.articles import ensure_article
+from engagement.services.trending import TrendingWindow
+
+NOW = datetime(2025, 9, 13, 12, 0, tzinfo=timezone.utc)
+WEIGHTS = TrendingWeights(views=1, comments=5, reactions=3)
+
+
+@pytest.fixture
+def session(app):
+    with app.app_context():
+        yield db.session
+        db.session.rollback()
+
+
+def ranked(
+    session, window: TrendingWindow = TrendingWindow.DAY, *, limit: int = 10, now: datetime = NOW
+) -> list[tuple[str, float]]:
+    ranking = trending.rank(session, WEIGHTS, window=window, limit=limit, now=now)
+    return [(article.key, score) for article, score in ranking]
+
+
+def article_id(session, key: str) -> int:
+    return ensure_article(session, key, NOW).id
+
+
+def buckets(session) -> dict[tuple[int, datetime], tuple[int, int, int]]:
+    rows = session.execute(
+        sa.select(
+            ActivityBucket.article_id,
+            ActivityBucket.hour,
+            ActivityBucket.views,
+            ActivityBucket.comments,
+            ActivityBucket.reactions,
+        )
+    )
+    return {(row[0], row[1]): tuple(row[2:]) for row in rows}
+
+
+def test_decay_halves_every_half_life():
+    assert trending.decay(0, 6) == 1
+    assert trending.decay(6, 6) == pytest.approx(0.5)
+    assert trending.decay(18, 6) == pytest.approx(0.125)
+    assert trending.decay(-3, 6) == 1  # a bucket from a clock running ahead never weighs more
+
+
+def test_bucket_hour_truncates_to_the_utc_hour():
+    moment = datetime(2025, 9, 13, 14, 59, 59, 999, tzinfo=timezone(timedelta(hours=2)))
+    assert trending.bucket_hour(moment) == datetime(2025, 9, 13, 12, 0, tzinfo=timezone.utc)
+
+
+def test_activity_accumulates_in_one_bucket_per_hour(session):
+    article = article_id(session, "a")
+    trending.record_activity(session, article, NOW, views=1)
+    trending.record_activity(session, article, NOW + timedelta(minutes=59), views=2, reactions=1)
+    trending.record_activity(session, article, NOW + timedelta(minutes=60), comments=1)
+    assert buckets(session) == {
+        (article, NOW): (3, 0, 1),
+        (article, NOW + timedelta(hours=1)): (0, 1, 0),
+    }
+
+
+def test_withdrawn_activity_never_goes_below_zero(session):
+    article = article_id(session, "a")
+    trending.record_activity(session, article, NOW, reactions=1)
+    trending.withdraw_activity(session, article, NOW, reactions=1)
+    trending.withdraw_activity(session, article, NOW, reactions=1)
+    trending.count_comment(session, article, NOW, -1)
+    assert buckets(session) == {(article, NOW): (0, 0, 0)}
+
+
+def test_score_is_the_decayed_weighted_sum(session):
+    article = article_id(session, "a")
+    trending.record_activity(session, article, NOW - timedelta(hours=6), views=10, comments=1, reactions=2)
+    trending.record_activity(session, article, NOW, views=4)
+    assert ranked(session) == [("a", pytest.approx((10 * 1 + 1 * 5 + 2 * 3) * 0.5 + 4))]
+    assert ranked(session, TrendingWindow.WEEK) == [("a", pytest.approx(21 * 0.5 ** (6 / 48) + 4))]
+    assert ranked(session, TrendingWindow.MONTH) == [("a", pytest.approx(21 * 0.5 ** (6 / 168) + 4))]
+
+
+def test_window_covers_exactly_its_hourly_buckets(session):
+    inside, outside = article_id(session, "inside"), article_id(session, "outside")
+    trending.record_activity(session, inside, NOW - timedelta(hours=23), views=1)
+    trending.record_activity(session, outside, NOW - timedelta(hours=24), views=1)
+    assert [key for key, _ in ranked(session, now=NOW + timedelta(minutes=59))] == ["inside"]
+
+
+def test_fresh_activity_beats_more_but_older_activity_beyond_the_first_candidates(session):
+    # Seven articles with heavy activity 23 hours ago outrank the fresh one by raw sum, so
+    # the first round (5 candidates per requested article) does not even read it.
+    for n in range(7):
+        trending.record_activity(session, article_id(session, f"heavy-{n}"), NOW - timedelta(hours=23), views=100)
+    trending.record_activity(session, article_id(session, "fresh"), NOW, views=50)
+    assert ranked(session, limit=1) == [("fresh", 50.0)]
+    assert [key for key, _ in ranked(session, limit=3)] == ["fresh", "heavy-0", "heavy-1"]
+
+
+def test_zero_scores_are_left_out(session):
+    article = article_id(session, "quiet")
+    trending.record_activity(session, article, NOW, reactions=1)
+    trending.withdraw_activity(session, article, NOW, reactions=1)
+    assert ranked(session) == []
+
+
+# --- pruning -------------------------------------------------------------------------------
+
+def add_marks(session, article: int, expires: list[datetime]) -> None:
+    session.execute(
+        sa.insert(ViewMark),
+        [{"article_id": article, "visitor_hash": f"{n:064x}", "expires_at": at} for n, at in enumerate(expires)],
+    )
+
+
+def test_prune_batch_deletes_only_what_has_expired(session):
+    article = article_id(session, "a")
+    add_marks(session, article, [NOW - timedelta(minutes=1), NOW, NOW + timedelta(minutes=1)])
+    cutoff = NOW - trending.BUCKET_RETENTION
+    trending.record_activity(session, article, cutoff - timedelta(hours=1), views=1)
+    trending.record_activity(session, article, cutoff, views=1)
+    trending.record_activity(session, article, NOW - timedelta(days=30), views=1)
+
+    result = trending.prune_batch(session, NOW, batch_size=100)
+    assert result == trending.PruneResult(view_marks=2, buckets=1)
+    assert session.scalars(sa.select(ViewMark.expires_at)).all() == [NOW + timedelta(minutes=1)]
+    assert sorted(hour for _, hour in buckets(session)) == [cutoff, NOW - timedelta(days=30)]
+    assert trending.prune_batch(session, NOW, batch_size=100) == trending.PruneResult(0, 0)
+
+
+def test_prune_command_works_in_batches_and_is_idempotent(app):
+    with app.app_context():
+        article = article_id(db.session, "a")
+        add_marks(db.session, article, [NOW - timedelta(minutes=n + 1) for n in range(25)] + [NOW + timedelta(hours=1)])
+        for hours in range(40 * 24, 31 * 24, -24):
+            trending.record_activity(db.session, article, NOW - timedelta(hours=hours), views=1)
+        db.session.commit()
+
+    runner = app.test_cli_runner()
+    with time_machine.travel(NOW, tick=False):
+        first = runner.invoke(args=["engagement", "prune", "--batch-size", "4"])
+        second = runner.invoke(args=["engagement", "prune"])
+    assert first.exit_code == 0, first.output
+    assert "pruned 25 expired view mark(s) and 9 old activity bucket(s)" in first.output
+    assert second.exit_code == 0 and "pruned 0 expired view mark(s) and 0 old activity bucket(s)" in second.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ViewMark)) == 1
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ActivityBucket)) == 0
+
+
+def test_counted_views_purge_expired_marks_along_the_way(app, client):
+    with app.app_context():
+        article = article_id(db.session, "an-article")
+        add_marks(db.session, article, [NOW - timedelta(days=2)] * 20)
+        db.session.commit()
+    with time_machine.travel(NOW, tick=False):
+        response = client.post("/api/v1/articles/an-article/views", headers={"User-Agent": "Mozilla/5.0 Firefox/128.0"})
+    assert response.status_code == 202
+    with app.app_context():
+        remaining = db.session.scalar(sa.select(sa.func.count()).select_from(ViewMark))
+    # The new mark, plus what exceeded one view's purge allowance.
+    assert remaining == 1 + 20 - 16
