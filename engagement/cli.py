@@ -1,14 +1,19 @@
 """Command-line tools: `flask --app wsgi engagement ...` (or the `engagement` script)."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 import sqlalchemy as sa
 from flask import Flask
 from flask.cli import with_appcontext
 
+from engagement.clock import utcnow
+from engagement.errors import DomainError
 from engagement.extensions import db
-from engagement.models import Comment
+from engagement.models import Comment, Role
 from engagement.sanitize import render_markdown
+from engagement.services import audit, tokens, trending
 
 engagement_group = click.Group("engagement", help="engagement maintenance commands.")
 
@@ -35,5 +40,77 @@ def rerender_comments(batch_size: int) -> None:
     click.echo(f"re-rendered {changed} comment(s)")
 
 
+@engagement_group.command("prune")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1))
+@with_appcontext
+def prune(batch_size: int) -> None:
+    """Delete expired view marks and activity buckets older than every trending window.
+
+    Safe to run from cron, as often as wanted: idempotent, and each batch is its own
+    short transaction so live traffic is never blocked for long.
+    """
+    marks, buckets = 0, 0
+    while True:
+        result = trending.prune_batch(db.session, utcnow(), batch_size=batch_size)
+        db.session.commit()
+        marks += result.view_marks
+        buckets += result.buckets
+        if result.view_marks < batch_size and result.buckets < batch_size:
+            break
+    click.echo(f"pruned {marks} expired view mark(s) and {buckets} old activity bucket(s)")
+
+
+tokens_group = click.Group("tokens", help="API tokens for moderators and admins.")
+
+
+@tokens_group.command("create")
+@click.option("--name", required=True, help="Who or what uses the token (shown in the audit log).")
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
+@with_appcontext
+def create_token(name: str, role: str) -> None:
+    """Create a token and print it once; only its hash is stored."""
+    try:
+        issued = tokens.create_token(db.session, name=name, role=Role(role), now=utcnow(), actor=audit.CLI_ACTOR)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Created {issued.token.role.value} token {issued.token.name!r}. It is shown only this once:", err=True)
+    click.echo(issued.secret)
+
+
+@tokens_group.command("list")
+@with_appcontext
+def list_tokens() -> None:
+    """List tokens: name, role, created, last used, revoked (never the token itself)."""
+    rows = [("NAME", "ROLE", "CREATED", "LAST USED", "REVOKED")]
+    for token in tokens.list_tokens(db.session):
+        rows.append((
+            token.name, token.role.value, _when(token.created_at), _when(token.last_used_at), _when(token.revoked_at),
+        ))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@tokens_group.command("revoke")
+@click.argument("name")
+@with_appcontext
+def revoke_token(name: str) -> None:
+    """Revoke the token called NAME; it stops working at once."""
+    try:
+        tokens.revoke_token(db.session, name=name, now=utcnow(), actor=audit.CLI_ACTOR)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Revoked token {name!r}.")
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(engagement_group)
+    app.cli.add_command(tokens_group)

@@ -1,12 +1,13 @@
 """Articles: created on first use, looked up by the site's key."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from engagement.config import Settings
 from engagement.models import Article
 
 
@@ -22,6 +23,18 @@ def dialect_insert(session: Session, table: sa.Table | type) -> sa.Insert:
 
 def find_article(session: Session, key: str) -> Article | None:
     return session.scalars(sa.select(Article).where(Article.key == key)).one_or_none()
+
+
+def article_versions(session: Session, keys: list[str]) -> dict[str, tuple[int, int]]:
+    """(version, views) of each existing article among ``keys``, in one indexed query.
+
+    Views are counted without bumping the version (a thread page does not show them),
+    so responses that show views validate on both.
+    """
+    if not keys:
+        return {}
+    rows = session.execute(sa.select(Article.key, Article.version, Article.views).where(Article.key.in_(keys)))
+    return {key: (version, views) for key, version, views in rows}
 
 
 def ensure_article(session: Session, key: str, now: datetime) -> Article:
@@ -49,3 +62,15 @@ def touch_article(session: Session, article_id: int, *, comment_delta: int = 0) 
     if comment_delta:
         values["comment_count"] = Article.comment_count + comment_delta
     session.execute(sa.update(Article).where(Article.id == article_id).values(**values))
+
+
+def is_closed(article: Article, settings: Settings, now: datetime) -> bool:
+    """Whether the thread refuses new comments, votes and flags.
+
+    Closed by a moderator (``comments_closed``), or by age: older than
+    ``settings.auto_close_days`` days since the article was first seen (0 turns that off).
+    """
+    if article.comments_closed:
+        return True
+    days = settings.auto_close_days
+    return days > 0 and now - article.created_at > timedelta(days=days)

@@ -1,0 +1,27 @@
+"""Readers flag comments for moderators."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from engagement.api.common import current_reader, keyring, now, settings, transactional
+from engagement.extensions import db
+from engagement.schemas.moderation import FlagAcceptedSchema, FlagCreateSchema
+from engagement.services import flags as service
+
+blp = Blueprint("flags", __name__, url_prefix="/api/v1", description="Reader flags")
+
+
+@blp.route("/comments/<id:comment_id>/flags", methods=["POST"])
+@blp.arguments(FlagCreateSchema)
+@blp.response(202, FlagAcceptedSchema)
+@transactional
+def flag_comment(body: dict[str, Any], comment_id: int) -> dict[str, str]:
+    """Flag a public comment; one flag per reader per comment (a repeat changes nothing)."""
+    service.flag_comment(
+        db.session, keyring(), settings(),
+        comment_id=comment_id, reason=body["reason"], note=body.get("note"),
+        reader=current_reader(), now=now(),
+    )
+    return {"status": "accepted"}

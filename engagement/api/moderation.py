@@ -1,0 +1,170 @@
+"""Moderation endpoints (Authorization: Bearer <api token>); no CORS headers are sent here."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from engagement.api.auth import current_actor, install_token_auth, protected
+from engagement.api.common import keyring, now, settings, transactional
+from engagement.extensions import db
+from engagement.models import Ban, Role
+from engagement.schemas.moderation import (
+    ArticleUpdateSchema,
+    AuditPageSchema,
+    AuditQuerySchema,
+    BanCreateSchema,
+    BanListSchema,
+    BanSchema,
+    BlocklistSchema,
+    BlocklistUpdateSchema,
+    BulkDecisionSchema,
+    BulkResultSchema,
+    DecisionSchema,
+    ModeratedArticleSchema,
+    ModeratorCommentSchema,
+    QueuePageSchema,
+    QueueQuerySchema,
+    StatsSchema,
+)
+from engagement.services import audit, bans, blocklist, moderation
+from engagement.services.audit import AuditPage
+from engagement.services.blocklist import Blocklist
+from engagement.services.moderation import (
+    ModeratedArticle,
+    BanRequest,
+    Decision,
+    ModeratedComment,
+    QueuePage,
+)
+
+blp = Blueprint(
+    "moderation", __name__, url_prefix="/api/v1/mod",
+    description="Moderation: the queue, decisions, bans, blocklist, audit (API token required)",
+)
+install_token_auth(blp)
+
+COMMENT_ID = "<id:comment_id>"
+
+
+@blp.route("/comments", methods=["GET"])
+@protected(blp)
+@blp.arguments(QueueQuerySchema, location="query")
+@blp.response(200, QueuePageSchema)
+def list_queue(query: dict[str, Any]) -> QueuePage:
+    """The moderation queue, newest first: by status (default pending), article, text."""
+    return moderation.list_queue(
+        db.session, keyring(), settings(),
+        status=query["status"], article_key=query.get("article"), text=query.get("q"),
+        limit=query["limit"], cursor=query.get("cursor"),
+    )
+
+
+@blp.route(f"/comments/{COMMENT_ID}", methods=["PATCH"])
+@protected(blp)
+@blp.arguments(DecisionSchema)
+@blp.response(200, ModeratorCommentSchema)
+@transactional
+def moderate_comment(decision: Decision, comment_id: int) -> ModeratedComment:
+    """Decide on a comment: status, pinned, or a body edit (re-sanitised, sets edited_at)."""
+    return moderation.moderate_comment(
+        db.session, settings(), comment_id=comment_id, decision=decision, actor=current_actor(), now=now()
+    )
+
+
+@blp.route("/comments/bulk", methods=["POST"])
+@protected(blp)
+@blp.arguments(BulkDecisionSchema)
+@blp.response(200, BulkResultSchema)
+@transactional
+def bulk_moderate(body: dict[str, Any]) -> dict[str, int]:
+    """Move up to 500 comments to one status, all or nothing."""
+    updated = moderation.bulk_set_status(
+        db.session, ids=body["ids"], status=body["status"], actor=current_actor(), now=now()
+    )
+    return {"updated": updated}
+
+
+@blp.route(f"/comments/{COMMENT_ID}", methods=["DELETE"])
+@protected(blp, Role.ADMIN)
+@blp.response(204)
+@transactional
+def purge_comment(comment_id: int) -> None:
+    """Admin only: erase a comment's content, name, email and URL, keeping a tombstone."""
+    moderation.purge_comment(db.session, comment_id=comment_id, actor=current_actor(), now=now())
+
+
+@blp.route("/articles/<article_key:key>", methods=["PUT"])
+@protected(blp)
+@blp.arguments(ArticleUpdateSchema)
+@blp.response(200, ModeratedArticleSchema)
+@transactional
+def update_article(changes: dict[str, Any], key: str) -> ModeratedArticle:
+    """Set an article's title, url, closing and moderation mode (created if missing)."""
+    return moderation.update_article(
+        db.session, settings(), key=key, changes=changes, actor=current_actor(), now=now()
+    )
+
+
+@blp.route("/bans", methods=["POST"])
+@protected(blp)
+@blp.arguments(BanCreateSchema)
+@blp.response(201, BanSchema)
+@transactional
+def create_ban(request: BanRequest) -> Ban:
+    """Ban the author behind a comment (identities are never shown)."""
+    return moderation.ban_author(db.session, keyring(), request=request, actor=current_actor(), now=now())
+
+
+@blp.route("/bans", methods=["GET"])
+@protected(blp)
+@blp.response(200, BanListSchema)
+def list_bans() -> dict[str, list[Ban]]:
+    """Bans in force, newest first."""
+    return {"bans": bans.list_active_bans(db.session, now())}
+
+
+@blp.route("/bans/<id:ban_id>", methods=["DELETE"])
+@protected(blp)
+@blp.response(204)
+@transactional
+def lift_ban(ban_id: int) -> None:
+    """Lift a ban."""
+    bans.lift_ban(db.session, ban_id=ban_id, actor=current_actor(), now=now())
+
+
+@blp.route("/blocklist", methods=["GET"])
+@protected(blp)
+@blp.response(200, BlocklistSchema)
+def get_blocklist() -> Blocklist:
+    """The blocked words and what happens to comments containing one."""
+    return blocklist.get_blocklist(db.session)
+
+
+@blp.route("/blocklist", methods=["PUT"])
+@protected(blp)
+@blp.arguments(BlocklistUpdateSchema)
+@blp.response(200, BlocklistSchema)
+@transactional
+def replace_blocklist(body: dict[str, Any]) -> Blocklist:
+    """Replace the blocked words (and the action); takes effect at once."""
+    return blocklist.replace_blocklist(
+        db.session, words=body["words"], action=body.get("action"), actor=current_actor(), now=now()
+    )
+
+
+@blp.route("/audit", methods=["GET"])
+@protected(blp)
+@blp.arguments(AuditQuerySchema, location="query")
+@blp.response(200, AuditPageSchema)
+def list_audit(query: dict[str, Any]) -> AuditPage:
+    """The audit log, newest first."""
+    return audit.list_entries(db.session, keyring(), limit=query["limit"], cursor=query.get("cursor"))
+
+
+@blp.route("/stats", methods=["GET"])
+@protected(blp)
+@blp.response(200, StatsSchema)
+def get_stats() -> dict[str, int]:
+    """Comment counts per status, and comments with open flags."""
+    return moderation.stats(db.session)

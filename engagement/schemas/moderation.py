@@ -1,0 +1,261 @@
+"""Moderation requests and responses: the queue, decisions, articles, bans, blocklist, flags, audit."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from engagement.models import BlocklistAction, CommentStatus, FlagReason, ModerationMode
+from engagement.schemas.comments import BODY_MAX_LENGTH, PublicCommentSchema
+from engagement.schemas.common import Id, OptionalHttpUrl, OptionalText, SafeString, Timestamp
+from engagement.services.blocklist import MAX_WORDS, WORD_MAX_LENGTH
+from engagement.services.moderation import BanRequest, Decision, QueueFilter
+from engagement.text import clean_plain_text
+
+ARTICLE_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}$"
+MODERATOR_STATUSES = [
+    CommentStatus.APPROVED.value,
+    CommentStatus.REJECTED.value,
+    CommentStatus.SPAM.value,
+    CommentStatus.PENDING.value,
+]
+BULK_MAX_IDS = 500
+MAX_BAN_HOURS = 87_600  # ten years
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only (no "yes", "1" or 0)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+def ModeratorStatus(**kwargs: Any) -> fields.Enum:
+    return fields.Enum(
+        CommentStatus, by_value=True, validate=validate.OneOf([CommentStatus(v) for v in MODERATOR_STATUSES]),
+        **kwargs,
+    )
+
+
+class PlainText(fields.String):
+    """Required plain text, cleaned like names (one line, no control characters); blank is an error."""
+
+    def __init__(self, *, max_length: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = clean_plain_text(super()._deserialize(value, attr, data, **kwargs))
+        if not text:
+            raise ValidationError("Must not be empty.")
+        if len(text) > self.max_length:
+            raise ValidationError(f"Longer than maximum length {self.max_length}.")
+        return text
+
+
+# --- the queue ----------------------------------------------------------------------------------
+
+class QueueQuerySchema(Schema):
+    status = fields.Enum(
+        QueueFilter, by_value=True, load_default=QueueFilter.PENDING,
+        metadata={"description": "`flagged`: comments with open flags, whatever their status."},
+    )
+    article = fields.String(validate=validate.Regexp(ARTICLE_KEY_PATTERN))
+    q = SafeString(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Case-insensitive text in the body or the author's name."},
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(validate=validate.Length(max=500))
+
+
+class FlagNoteSchema(Schema):
+    reason = fields.String(required=True)
+    note = fields.String(required=True)
+    created_at = Timestamp(required=True)
+
+
+class FlagSummarySchema(Schema):
+    open = fields.Integer(required=True, metadata={"description": "Open (undecided) flags."})
+    reasons = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), required=True,
+        metadata={"description": "Open flags per reason."},
+    )
+    notes = fields.List(
+        fields.Nested(FlagNoteSchema), required=True, metadata={"description": "The latest notes (up to 10)."}
+    )
+
+
+class ModeratorCommentSchema(PublicCommentSchema):
+    """A comment with what moderators need: the real body, the email, why it is held, the flags."""
+
+    status = fields.String(
+        attribute="comment.status.value",
+        required=True,
+        validate=validate.OneOf([status.value for status in CommentStatus]),
+        metadata={"description": "The stored status (moderators see spam as spam)."},
+    )
+    author_email = fields.String(attribute="comment.author_email", allow_none=True)
+    moderation_reason = fields.String(
+        attribute="comment.moderation_reason", allow_none=True,
+        metadata={"description": "Why it was held or decided, e.g. premoderation, blocklist, flagged."},
+    )
+    purged_at = Timestamp(attribute="comment.purged_at", allow_none=True)
+    flags = fields.Nested(FlagSummarySchema, required=True)
+
+
+class QueuePageSchema(Schema):
+    comments = fields.List(fields.Nested(ModeratorCommentSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+# --- decisions ----------------------------------------------------------------------------------
+
+class DecisionSchema(Schema):
+    status = ModeratorStatus()
+    pinned = StrictBoolean()
+    body = SafeString(validate=validate.Length(min=1, max=BODY_MAX_LENGTH))
+
+    @validates_schema
+    def _something_to_do(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("Give at least one of status, pinned or body.")
+        body = data.get("body")
+        if body is not None and not body.strip():
+            raise ValidationError("The comment is empty.", "body")
+
+    @post_load
+    def _to_decision(self, data: dict[str, Any], **_: Any) -> Decision:
+        return Decision(status=data.get("status"), pinned=data.get("pinned"), body=data.get("body"))
+
+
+class BulkDecisionSchema(Schema):
+    ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=BULK_MAX_IDS))
+    status = ModeratorStatus(required=True)
+
+
+class BulkResultSchema(Schema):
+    updated = fields.Integer(required=True, metadata={"description": "Comments that changed."})
+
+
+# --- articles -----------------------------------------------------------------------------------
+
+class ArticleUpdateSchema(Schema):
+    """Any of these; null (or a blank title or url) resets the field."""
+
+    title = OptionalText(max_length=300)
+    url = OptionalHttpUrl()
+    comments_closed = StrictBoolean()
+    moderation = fields.Enum(
+        ModerationMode, by_value=True, allow_none=True,
+        metadata={"description": "`pre`: hold every comment for approval; null: the site default."},
+    )
+
+
+class ModeratedArticleSchema(Schema):
+    key = fields.String(required=True)
+    title = fields.String(allow_none=True, required=True)
+    url = fields.String(allow_none=True, required=True)
+    views = fields.Integer(required=True)
+    comment_count = fields.Integer(required=True)
+    reactions = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    comments_closed = fields.Boolean(required=True)
+    moderation = fields.String(required=True, validate=validate.OneOf([mode.value for mode in ModerationMode]))
+
+
+# --- bans ---------------------------------------------------------------------------------------
+
+class BanCreateSchema(Schema):
+    comment_id = Id(required=True)
+    reason = PlainText(max_length=500, required=True)
+    duration_hours = fields.Integer(
+        allow_none=True, validate=validate.Range(min=1, max=MAX_BAN_HOURS),
+        metadata={"description": "Absent or null: permanent."},
+    )
+    purge_comments = StrictBoolean(
+        load_default=False,
+        metadata={"description": "Also reject every pending and published comment by this author."},
+    )
+
+    @post_load
+    def _to_request(self, data: dict[str, Any], **_: Any) -> BanRequest:
+        return BanRequest(
+            comment_id=data["comment_id"],
+            reason=data["reason"],
+            duration_hours=data.get("duration_hours"),
+            purge_comments=data["purge_comments"],
+        )
+
+
+class BanSchema(Schema):
+    id = fields.Integer(required=True)
+    comment_id = fields.Integer(allow_none=True)
+    reason = fields.String(required=True)
+    created_at = Timestamp(required=True)
+    expires_at = Timestamp(allow_none=True, required=True, metadata={"description": "null: permanent."})
+    actor = fields.String(required=True)
+
+
+class BanListSchema(Schema):
+    bans = fields.List(fields.Nested(BanSchema), required=True)
+
+
+# --- the blocklist ------------------------------------------------------------------------------
+
+class BlocklistUpdateSchema(Schema):
+    words = fields.List(
+        PlainText(max_length=WORD_MAX_LENGTH), required=True, validate=validate.Length(max=MAX_WORDS),
+        metadata={"description": "Matched as whole words, case-insensitively (NFKC casefolded)."},
+    )
+    action = fields.Enum(
+        BlocklistAction, by_value=True,
+        metadata={"description": "hold: publish as pending; reject: refuse with 422. Absent: unchanged."},
+    )
+
+
+class BlocklistSchema(Schema):
+    words = fields.List(fields.String(), required=True)
+    action = fields.Enum(BlocklistAction, by_value=True, required=True)
+
+
+# --- flags --------------------------------------------------------------------------------------
+
+class FlagCreateSchema(Schema):
+    reason = fields.Enum(FlagReason, by_value=True, required=True)
+    note = OptionalText(max_length=500)
+
+
+class FlagAcceptedSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "Always `accepted`."})
+
+
+# --- audit and stats ----------------------------------------------------------------------------
+
+class AuditQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(validate=validate.Length(max=500))
+
+
+class AuditEntrySchema(Schema):
+    id = fields.Integer(required=True)
+    at = Timestamp(required=True)
+    actor = fields.String(required=True, metadata={"description": "API token name, or `cli`."})
+    action = fields.String(required=True)
+    target = fields.String(required=True)
+    details = fields.Dict(required=True)
+
+
+class AuditPageSchema(Schema):
+    entries = fields.List(fields.Nested(AuditEntrySchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class StatsSchema(Schema):
+    pending = fields.Integer(required=True)
+    flagged = fields.Integer(required=True, metadata={"description": "Comments with open flags."})
+    approved = fields.Integer(required=True)
+    rejected = fields.Integer(required=True)
+    spam = fields.Integer(required=True)
+    deleted = fields.Integer(required=True)

@@ -1,0 +1,139 @@
+"""Reader flags on comments: one per reader per comment; enough of them hold the comment."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from engagement.config import Settings
+from engagement.errors import CommentsClosed, NotFound
+from engagement.models import Article, Comment, CommentStatus, Flag, FlagReason
+from engagement.privacy import Keyring, ReaderIdentity
+from engagement.services.articles import dialect_insert, is_closed
+from engagement.services.bans import ensure_not_banned
+from engagement.services.comments import change_status, get_comment
+
+FLAGGED_REASON = "flagged"
+RECENT_NOTES = 10
+
+
+@dataclass(frozen=True)
+class FlagNote:
+    reason: str
+    note: str
+    created_at: datetime
+
+
+@dataclass
+class FlagSummary:
+    """What moderators see of a comment's open flags."""
+
+    open: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    notes: list[FlagNote] = field(default_factory=list)
+
+
+def flag_comment(
+    session: Session,
+    keyring: Keyring,
+    settings: Settings,
+    *,
+    comment_id: int,
+    reason: FlagReason,
+    note: str | None,
+    reader: ReaderIdentity,
+    now: datetime,
+) -> None:
+    """Record a reader's flag; a repeat by the same reader changes nothing.
+
+    When the comment's open flags reach ``settings.flag_threshold`` it is held
+    (pending, reason "flagged") until a moderator decides.
+    Raises NotFound (unknown or not public), CommentsClosed, Banned.
+    """
+    comment = get_comment(session, comment_id)
+    if comment is None or not comment.is_public or comment.purged_at is not None:
+        raise NotFound("Comment not found.")
+    article = session.get_one(Article, comment.article_id)
+    if is_closed(article, settings, now):
+        raise CommentsClosed()
+    ensure_not_banned(session, keyring, reader, now)
+
+    inserted = session.execute(
+        dialect_insert(session, Flag)
+        .values(comment_id=comment.id, reader_hash=reader.key, reason=reason, note=note, created_at=now)
+        .on_conflict_do_nothing(index_elements=["comment_id", "reader_hash"])
+        .returning(Flag.id)
+    ).scalar_one_or_none()
+    if inserted is None:
+        return
+    open_flags = session.execute(
+        sa.update(Comment)
+        .where(Comment.id == comment.id)
+        .values(open_flag_count=Comment.open_flag_count + 1)
+        .returning(Comment.open_flag_count)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    if open_flags < settings.flag_threshold:
+        return
+    # The increment holds the row lock: re-read the status so concurrent flags hold it once.
+    session.refresh(comment, attribute_names=["status"])
+    if comment.status is CommentStatus.APPROVED:
+        comment.moderation_reason = FLAGGED_REASON
+        change_status(session, comment, CommentStatus.PENDING)
+
+
+def resolve_flags(session: Session, comments: Sequence[Comment], now: datetime) -> None:
+    """Close the open flags of these comments (a moderator has decided on them)."""
+    ids = [comment.id for comment in comments]
+    if not ids:
+        return
+    session.execute(
+        sa.update(Flag)
+        .where(Flag.comment_id.in_(ids), Flag.resolved_at.is_(None))
+        .values(resolved_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        sa.update(Comment)
+        .where(Comment.id.in_(ids), Comment.open_flag_count != 0)
+        .values(open_flag_count=0)
+        .execution_options(synchronize_session=False)
+    )
+    for comment in comments:
+        # Keep the loaded objects truthful without marking them changed.
+        set_committed_value(comment, "open_flag_count", 0)
+
+
+def summarize_open_flags(session: Session, comments: Sequence[Comment]) -> dict[int, FlagSummary]:
+    """Open flag counts by reason and the latest notes, per comment, in two queries."""
+    summaries = {comment.id: FlagSummary(open=comment.open_flag_count) for comment in comments}
+    flagged = [comment.id for comment in comments if comment.open_flag_count > 0]
+    if not flagged:
+        return summaries
+    counts = session.execute(
+        sa.select(Flag.comment_id, Flag.reason, sa.func.count())
+        .where(Flag.comment_id.in_(flagged), Flag.resolved_at.is_(None))
+        .group_by(Flag.comment_id, Flag.reason)
+    ).all()
+    for comment_id, reason, count in counts:
+        summaries[comment_id].reasons[reason.value] = count
+    position = (
+        sa.func.row_number().over(partition_by=Flag.comment_id, order_by=Flag.id.desc()).label("position")
+    )
+    latest = (
+        sa.select(Flag.comment_id, Flag.reason, Flag.note, Flag.created_at, position)
+        .where(Flag.comment_id.in_(flagged), Flag.resolved_at.is_(None), Flag.note.is_not(None))
+        .subquery()
+    )
+    notes = session.execute(
+        sa.select(latest.c.comment_id, latest.c.reason, latest.c.note, latest.c.created_at)
+        .where(latest.c.position <= RECENT_NOTES)
+        .order_by(latest.c.comment_id, latest.c.position)
+    ).all()
+    for comment_id, reason, note, created_at in notes:
+        summaries[comment_id].notes.append(FlagNote(reason.value, note, created_at))
+    return summaries

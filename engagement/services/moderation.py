@@ -1,0 +1,404 @@
+"""Moderation: the queue, decisions on comments, purging, article settings, bans by comment, stats.
+
+Every state-changing function writes its audit entries in the caller's transaction, so
+the change and its record commit (or roll back) together. ``actor`` is the API token's name.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engagement.config import Settings
+from engagement.errors import Conflict, NotFound, ValidationFailed
+from engagement.models import (
+    MODERATOR_TRANSITIONS,
+    Article,
+    Ban,
+    Comment,
+    CommentStatus,
+    Flag,
+    ModerationMode,
+)
+from engagement.privacy import Keyring
+from engagement.sanitize import render_markdown
+from engagement.services import audit, bans
+from engagement.services.articles import ensure_article, find_article, touch_article
+from engagement.services.comments import ThreadNode, change_status, get_comment
+from engagement.services.engagement import ArticleSummary, article_summary
+from engagement.services.flags import FlagSummary, resolve_flags, summarize_open_flags
+
+# A decision on these statuses answers the readers' reports, so their open flags close.
+RESOLVING = frozenset({CommentStatus.APPROVED, CommentStatus.REJECTED, CommentStatus.SPAM})
+MODERATOR_HOLD_REASON = "moderator"
+BAN_REASON = "banned"
+PURGE_REASON = "purged"
+AUDIT_TARGET_MAX = 200  # audit_log.target; the full article key is also in the details
+
+
+class QueueFilter(enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SPAM = "spam"
+    DELETED = "deleted"
+    FLAGGED = "flagged"  # any open flags, whatever the status
+
+
+@dataclass
+class ModeratedComment(ThreadNode):
+    """A comment as moderators see it: the real body and author, and why it is where it is."""
+
+    flags: FlagSummary = field(default_factory=FlagSummary)
+
+    @property
+    def body_html(self) -> str:
+        return self.comment.body_html
+
+    @property
+    def author(self) -> dict[str, Any] | None:
+        return {
+            "name": self.comment.author_name or self.anonymous_name,
+            "url": self.comment.author_url,
+            "avatar": self.comment.avatar_seed,
+        }
+
+
+@dataclass
+class QueuePage:
+    comments: list[ModeratedComment]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A moderator's change to one comment; None means leave as is."""
+
+    status: CommentStatus | None = None
+    pinned: bool | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class BanRequest:
+    comment_id: int
+    reason: str
+    duration_hours: int | None = None
+    purge_comments: bool = False
+
+
+@dataclass(frozen=True)
+class ModeratedArticle(ArticleSummary):
+    """The public article summary plus its effective moderation mode."""
+
+    moderation: str = ModerationMode.POST.value
+
+
+# --- the queue ----------------------------------------------------------------------------
+
+def _views(
+    session: Session, settings: Settings, rows: Sequence[tuple[Comment, str]]
+) -> list[ModeratedComment]:
+    summaries = summarize_open_flags(session, [comment for comment, _ in rows])
+    return [
+        ModeratedComment(comment, key, settings.anonymous_name, flags=summaries[comment.id])
+        for comment, key in rows
+    ]
+
+
+def list_queue(
+    session: Session,
+    keyring: Keyring,
+    settings: Settings,
+    *,
+    status: QueueFilter,
+    article_key: str | None,
+    text: str | None,
+    limit: int,
+    cursor: str | None,
+) -> QueuePage:
+    """One page of the moderation queue, newest first (keyset over id).
+
+    ``text`` is a case-insensitive substring of the body source or author name.
+    At most three queries per page. Raises ValidationFailed for a bad cursor.
+    """
+    query = sa.select(Comment, Article.key).join(Article, Article.id == Comment.article_id)
+    if status is QueueFilter.FLAGGED:
+        query = query.where(Comment.open_flag_count > 0)
+    else:
+        query = query.where(Comment.status == CommentStatus(status.value))
+    if article_key is not None:
+        query = query.where(Article.key == article_key)
+    if text:
+        query = query.where(
+            sa.or_(
+                Comment.body_source.icontains(text, autoescape=True),
+                Comment.author_name.icontains(text, autoescape=True),
+            )
+        )
+    if cursor is not None:
+        query = query.where(Comment.id < audit.read_id_cursor(keyring, cursor, "queue"))
+    rows = [(comment, key) for comment, key in session.execute(query.order_by(Comment.id.desc()).limit(limit + 1))]
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = keyring.sign_cursor({"queue": page[-1][0].id}) if more else None
+    return QueuePage(_views(session, settings, page), next_cursor)
+
+
+def _moderated(session: Session, settings: Settings, comment: Comment) -> ModeratedComment:
+    key = session.scalar(sa.select(Article.key).where(Article.id == comment.article_id))
+    assert key is not None
+    return _views(session, settings, [(comment, key)])[0]
+
+
+# --- decisions ------------------------------------------------------------------------------
+
+def _can_move(comment: Comment, status: CommentStatus) -> bool:
+    if comment.purged_at is not None:
+        return False
+    return status is comment.status or status in MODERATOR_TRANSITIONS[comment.status]
+
+
+def _set_status(session: Session, comment: Comment, status: CommentStatus) -> None:
+    if status is CommentStatus.PENDING and comment.status is not CommentStatus.PENDING:
+        comment.moderation_reason = MODERATOR_HOLD_REASON
+    change_status(session, comment, status)
+
+
+def _move(session: Session, comment: Comment, status: CommentStatus, now: datetime) -> None:
+    _set_status(session, comment, status)
+    if status in RESOLVING:
+        resolve_flags(session, [comment], now)
+
+
+def moderate_comment(
+    session: Session,
+    settings: Settings,
+    *,
+    comment_id: int,
+    decision: Decision,
+    actor: str,
+    now: datetime,
+) -> ModeratedComment:
+    """Apply a moderator's decision (status, pin, body) and audit it as one entry.
+
+    Approving, rejecting or marking as spam closes the open flags. A body edit is
+    re-rendered through the sanitiser and sets ``edited_at``. Raises NotFound;
+    Conflict for a comment withdrawn by its author or purged; ValidationFailed for
+    pinning a reply.
+    """
+    comment = get_comment(session, comment_id)
+    if comment is None:
+        raise NotFound("Comment not found.")
+    if comment.purged_at is not None:
+        raise Conflict("This comment was purged; it cannot be changed.")
+    before = comment.status
+    details: dict[str, Any] = {"before": before.value}
+    changed: list[str] = []
+    if decision.status is not None:
+        if not _can_move(comment, decision.status):
+            raise Conflict(f"A {before.value} comment cannot be made {decision.status.value}.")
+        details["open_flags_resolved"] = comment.open_flag_count if decision.status in RESOLVING else 0
+        _move(session, comment, decision.status, now)
+        changed.append("status")
+    if decision.pinned is not None:
+        if decision.pinned and comment.depth != 0:
+            raise ValidationFailed({"pinned": ["Only top-level comments can be pinned."]})
+        details["pinned"] = {"before": comment.pinned, "after": decision.pinned}
+        comment.pinned = decision.pinned
+        changed.append("pin")
+    if decision.body is not None:
+        comment.body_source = decision.body
+        comment.body_html = render_markdown(decision.body)
+        comment.edited_at = now
+        changed.append("edit")
+    if "pin" in changed or "edit" in changed:
+        touch_article(session, comment.article_id)
+    details["after"] = comment.status.value
+    action = f"comment.{changed[0]}" if len(changed) == 1 else "comment.update"
+    audit.record(session, actor=actor, action=action, target=f"comment:{comment.id}", details=details, now=now)
+    session.flush()
+    return _moderated(session, settings, comment)
+
+
+def bulk_set_status(
+    session: Session, *, ids: Sequence[int], status: CommentStatus, actor: str, now: datetime
+) -> int:
+    """Move many comments to one status, all or nothing; returns how many changed.
+
+    A comment counts (and gets its own audit entry) when its status changed or its
+    open flags were closed. Raises ValidationFailed on ``ids`` when any id is unknown
+    or any comment cannot take that status; then nothing changes.
+    """
+    wanted = list(dict.fromkeys(ids))
+    comments = session.scalars(sa.select(Comment).where(Comment.id.in_(wanted)).order_by(Comment.id)).all()
+    found = {comment.id for comment in comments}
+    unknown = [comment_id for comment_id in wanted if comment_id not in found]
+    if unknown:
+        raise ValidationFailed({"ids": [f"Unknown comment ids: {', '.join(map(str, unknown))}."]})
+    refused = [comment.id for comment in comments if not _can_move(comment, status)]
+    if refused:
+        raise ValidationFailed(
+            {"ids": [f"These comments cannot be made {status.value}: {', '.join(map(str, refused))}."]}
+        )
+    updated = 0
+    for comment in comments:
+        before = comment.status
+        resolved = comment.open_flag_count if status in RESOLVING else 0
+        if before is status and not resolved:
+            continue
+        _set_status(session, comment, status)
+        audit.record(
+            session, actor=actor, action="comment.status", target=f"comment:{comment.id}",
+            details={"before": before.value, "after": status.value, "open_flags_resolved": resolved, "bulk": True},
+            now=now,
+        )
+        updated += 1
+    if status in RESOLVING:
+        resolve_flags(session, comments, now)
+    session.flush()
+    return updated
+
+
+def purge_comment(session: Session, *, comment_id: int, actor: str, now: datetime) -> None:
+    """Erase a comment's content and author details, keeping a rejected tombstone.
+
+    The row stays so replies keep their parent; the public thread shows it as a
+    deleted placeholder while it has visible replies. Purging twice changes nothing.
+    Raises NotFound.
+    """
+    comment = get_comment(session, comment_id)
+    if comment is None:
+        raise NotFound("Comment not found.")
+    if comment.purged_at is not None:
+        return
+    before = comment.status
+    comment.body_source = comment.body_html = ""
+    comment.author_name = comment.author_email = comment.author_url = None
+    comment.avatar_seed = ""
+    comment.edit_token_hash = None
+    comment.pinned = False
+    comment.purged_at = now
+    comment.moderation_reason = PURGE_REASON
+    if before is CommentStatus.REJECTED:
+        touch_article(session, comment.article_id)  # change_status touches it otherwise
+    change_status(session, comment, CommentStatus.REJECTED)
+    resolve_flags(session, [comment], now)
+    # Readers' notes may quote what was erased.
+    session.execute(
+        sa.update(Flag).where(Flag.comment_id == comment.id).values(note=None)
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(
+        session, actor=actor, action="comment.purge", target=f"comment:{comment.id}",
+        details={"before": before.value, "after": CommentStatus.REJECTED.value}, now=now,
+    )
+    session.flush()
+
+
+# --- bans by comment ------------------------------------------------------------------------
+
+def ban_author(session: Session, keyring: Keyring, *, request: BanRequest, actor: str, now: datetime) -> Ban:
+    """Ban the identities behind a comment; with ``purge_comments`` also reject every
+    pending and published comment by the same reader, address or email.
+
+    Raises NotFound for an unknown comment.
+    """
+    comment = get_comment(session, request.comment_id)
+    if comment is None:
+        raise NotFound("Comment not found.")
+    ban = bans.create_ban(
+        session, keyring, comment=comment, reason=request.reason,
+        duration_hours=request.duration_hours, actor=actor, now=now,
+    )
+    rejected: list[int] = []
+    if request.purge_comments:
+        victims = session.scalars(
+            sa.select(Comment)
+            .where(Comment.status.in_([CommentStatus.PENDING, CommentStatus.APPROVED]), bans.same_author(comment))
+            .order_by(Comment.id)
+        ).all()
+        for victim in victims:
+            before = victim.status
+            victim.moderation_reason = BAN_REASON
+            _move(session, victim, CommentStatus.REJECTED, now)
+            audit.record(
+                session, actor=actor, action="comment.status", target=f"comment:{victim.id}",
+                details={"before": before.value, "after": CommentStatus.REJECTED.value, "ban_id": ban.id},
+                now=now,
+            )
+            rejected.append(victim.id)
+    audit.record(
+        session, actor=actor, action="ban.create", target=f"ban:{ban.id}",
+        details={
+            "comment_id": comment.id,
+            "reason": request.reason,
+            "expires_at": ban.expires_at.isoformat() if ban.expires_at else None,
+            "rejected_comment_ids": rejected,
+        },
+        now=now,
+    )
+    session.flush()
+    return ban
+
+
+# --- articles -------------------------------------------------------------------------------
+
+def _moderated_article(session: Session, settings: Settings, article: Article, now: datetime) -> ModeratedArticle:
+    summary = article_summary(session, settings, article_key=article.key, now=now)
+    mode = article.moderation or ModerationMode(settings.moderation)
+    return ModeratedArticle(**dataclasses.asdict(summary), moderation=mode.value)
+
+
+def _audit_value(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def update_article(
+    session: Session,
+    settings: Settings,
+    *,
+    key: str,
+    changes: Mapping[str, Any],
+    actor: str,
+    now: datetime,
+) -> ModeratedArticle:
+    """Set any of title, url, comments_closed and moderation (None: the site default),
+    creating the article if nobody has touched it yet. Values arrive validated.
+    """
+    created = find_article(session, key) is None
+    article = ensure_article(session, key, now)
+    before = {name: _audit_value(getattr(article, name)) for name in changes}
+    for name, value in changes.items():
+        setattr(article, name, value)
+    if changes:
+        article.updated_at = now
+        touch_article(session, article.id)
+    audit.record(
+        session, actor=actor, action="article.update", target=f"article:{key}"[:AUDIT_TARGET_MAX],
+        details={
+            "key": key,
+            "created": created,
+            "before": before,
+            "after": {name: _audit_value(value) for name, value in changes.items()},
+        },
+        now=now,
+    )
+    session.flush()
+    return _moderated_article(session, settings, article, now)
+
+
+# --- stats ----------------------------------------------------------------------------------
+
+def stats(session: Session) -> dict[str, int]:
+    """Comment counts per status, plus comments with open flags (two indexed queries)."""
+    counts = {status.value: 0 for status in CommentStatus}
+    for status, count in session.execute(sa.select(Comment.status, sa.func.count()).group_by(Comment.status)):
+        counts[status.value] = count
+    counts["flagged"] = session.scalar(sa.select(sa.func.count()).where(Comment.open_flag_count > 0)) or 0
+    return counts
