@@ -12,6 +12,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engagement.api import register_api
+from engagement.api.caching import install_caching
 from engagement.api.guards import StrictJSONProvider, install_guards
 from engagement.cli import register_cli
 from engagement.config import Settings, load_config
@@ -72,6 +73,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     configure_rate_limits(app)  # after every blueprint is registered
     install_request_logging(app)
     register_error_handlers(app)
+    install_caching(app)
     register_cli(app)
 
     proxies = app.config["TRUSTED_PROXIES"]

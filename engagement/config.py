@@ -4,13 +4,14 @@ Nothing here is read at import time; ``load_config`` is called by the app factor
 """
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from limits import parse_many
 
@@ -68,6 +69,8 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_TRENDING_COMMENT_WEIGHT": ("TRENDING_COMMENT_WEIGHT", float),
     "ENGAGEMENT_TRENDING_REACTION_WEIGHT": ("TRENDING_REACTION_WEIGHT", float),
     "ENGAGEMENT_AUTO_CLOSE_DAYS": ("AUTO_CLOSE_DAYS", int),
+    "ENGAGEMENT_SPAM_MAX_LINKS": ("SPAM_MAX_LINKS", int),
+    "ENGAGEMENT_SPAM_CHECKS": ("SPAM_CHECKS", _as_list),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -95,7 +98,21 @@ DEFAULTS: dict[str, Any] = {
     "TRENDING_COMMENT_WEIGHT": 5.0,
     "TRENDING_REACTION_WEIGHT": 3.0,
     "AUTO_CLOSE_DAYS": 0,  # 0: threads never close by age
+    "SPAM_MAX_LINKS": 3,
+    "SPAM_CHECKS": [],  # "package.module:callable" policy checks, e.g. an Akismet client
 }
+
+
+def _load_callable(path: str) -> Callable[..., Any]:
+    """Import ``package.module:attribute``; ConfigurationError when it is not there."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigurationError(f"ENGAGEMENT_SPAM_CHECKS: cannot load {path!r}: {exc}") from exc
+    if not callable(found):
+        raise ConfigurationError(f"ENGAGEMENT_SPAM_CHECKS: {path!r} is not callable")
+    return found
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,9 @@ class Settings:
     view_window_minutes: int = 30
     trending_weights: TrendingWeights = TrendingWeights()
     auto_close_days: int = 0
+    spam_max_links: int = 3
+    # Extra publish-time checks loaded from ENGAGEMENT_SPAM_CHECKS (services.policy.Check).
+    extra_checks: tuple[Callable[..., Any], ...] = ()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Settings":
@@ -130,6 +150,8 @@ class Settings:
                 reactions=config["TRENDING_REACTION_WEIGHT"],
             ),
             auto_close_days=config["AUTO_CLOSE_DAYS"],
+            spam_max_links=config["SPAM_MAX_LINKS"],
+            extra_checks=tuple(_load_callable(path) for path in config["SPAM_CHECKS"]),
         )
 
 

@@ -51,3 +51,100 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     assert isinstance(error["message"], str) and error["message"]
     assert set(error) <= {"code", "message", "fields"}
     return error
+
+
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def browser_headers(token: str | None = None, user_agent: str = BROWSER_UA, **extra: str) -> dict[str, str]:
+    """Headers of an ordinary browser request, optionally with a reader token."""
+    headers = {"User-Agent": user_agent, **extra}
+    if token is not None:
+        headers["X-Reader-Token"] = token
+    return headers
+
+
+def send_view(
+    client: FlaskClient,
+    article: str = DEFAULT_ARTICLE,
+    *,
+    headers: dict[str, str] | None = None,
+    address: str = "203.0.113.7",
+) -> int:
+    """Send the view beacon; return the view count it reports."""
+    response = client.post(
+        f"/api/v1/articles/{article}/views",
+        headers=browser_headers() if headers is None else headers,
+        environ_base={"REMOTE_ADDR": address},
+    )
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["views"]
+
+
+def react(
+    client: FlaskClient,
+    kind: str,
+    article: str = DEFAULT_ARTICLE,
+    *,
+    method: str = "PUT",
+    headers: dict[str, str] | None = None,
+    expect: int = 200,
+) -> dict[str, Any]:
+    response = client.open(
+        f"/api/v1/articles/{article}/reactions/{kind}", method=method, headers=headers or browser_headers()
+    )
+    assert response.status_code == expect, response.get_json()
+    return response.get_json()
+
+
+def vote(
+    client: FlaskClient, comment_id: int, value: Any, *, headers: dict[str, str] | None = None, expect: int = 200
+) -> dict[str, Any]:
+    response = client.post(
+        f"/api/v1/comments/{comment_id}/vote", json={"value": value}, headers=headers or browser_headers()
+    )
+    assert response.status_code == expect, response.get_json()
+    return response.get_json()
+
+
+def get_article(client: FlaskClient, article: str = DEFAULT_ARTICLE) -> dict[str, Any]:
+    response = client.get(f"/api/v1/articles/{article}")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def create_api_token(app: Any, role: str = "moderator", name: str | None = None) -> str:
+    """Create an API token through the token service (as the CLI does); return the plaintext."""
+    import secrets
+
+    from engagement.clock import utcnow
+    from engagement.extensions import db
+    from engagement.models import Role
+    from engagement.services import tokens
+
+    with app.app_context():
+        issued = tokens.create_token(
+            db.session, name=name or f"{role}-{secrets.token_hex(4)}", role=Role(role), now=utcnow(), actor="test"
+        )
+        db.session.commit()
+        return issued.secret
+
+
+def mod_headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def flag_comment(
+    client: FlaskClient,
+    comment_id: int,
+    reason: str = "spam",
+    *,
+    headers: dict[str, str] | None = None,
+    expect: int = 202,
+    **fields: Any,
+) -> Any:
+    response = client.post(
+        f"/api/v1/comments/{comment_id}/flags", json={"reason": reason, **fields}, headers=headers or {}
+    )
+    assert response.status_code == expect, response.get_json()
+    return response

@@ -5,6 +5,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from engagement.api import caching
 from engagement.api.common import current_reader, edit_token, keyring, now, settings, transactional
 from engagement.extensions import db
 from engagement.ratelimits import limit
@@ -40,12 +41,14 @@ def post_comment(draft: Draft, key: str) -> ThreadNode:
 @blp.route("/articles/<article_key:key>/comments", methods=["GET"])
 @blp.arguments(ThreadQuerySchema, location="query")
 @blp.response(200, ThreadPageSchema)
-def list_comments(query: dict[str, Any], key: str) -> ThreadPage:
+def list_comments(query: dict[str, Any], key: str) -> tuple[ThreadPage, dict[str, str]]:
     """A page of the thread: top-level comments with their replies nested."""
-    return service.list_thread(
+    cache_headers = caching.validate_articles([key])
+    page = service.list_thread(
         db.session, keyring(), settings(),
-        article_key=key, sort=query["sort"], limit=query["limit"], cursor=query.get("cursor"),
+        article_key=key, sort=query["sort"], limit=query["limit"], cursor=query.get("cursor"), now=now(),
     )
+    return page, cache_headers
 
 
 @blp.route(f"/comments/{COMMENT_ID}", methods=["PATCH"])

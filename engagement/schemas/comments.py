@@ -72,7 +72,7 @@ class PublicCommentSchema(Schema):
     author = fields.Nested(AuthorSchema, allow_none=True)
     body_html = fields.String(required=True)
     status = fields.String(
-        attribute="comment.status.value",
+        attribute="public_status",
         required=True,
         validate=validate.OneOf([status.value for status in CommentStatus]),
     )

@@ -15,8 +15,8 @@ from engagement.models import AUTHOR_DELETABLE, Article, Comment, CommentStatus
 from engagement.models.base import MAX_ID
 from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
 from engagement.sanitize import render_markdown
-from engagement.services import policy
-from engagement.services.articles import ensure_article, find_article, touch_article
+from engagement.services import policy, trending
+from engagement.services.articles import ensure_article, find_article, is_closed, touch_article
 
 
 class Sort(enum.Enum):
@@ -46,6 +46,12 @@ class ThreadNode:
     anonymous_name: str
     replies: list["ThreadNode"] = field(default_factory=list)
     edit_token: str | None = None  # only right after posting, shown once
+
+    @property
+    def public_status(self) -> str:
+        # A spam verdict is never revealed to the sender: it looks held for review.
+        status = self.comment.status
+        return CommentStatus.PENDING.value if status is CommentStatus.SPAM else status.value
 
     @property
     def deleted(self) -> bool:
@@ -103,6 +109,7 @@ def change_status(session: Session, comment: Comment, new_status: CommentStatus)
             .execution_options(synchronize_session=False)
         )
     touch_article(session, comment.article_id, comment_delta=delta)
+    trending.count_comment(session, comment.article_id, comment.created_at, delta)
 
 
 # --- posting ---------------------------------------------------------------------------
@@ -147,6 +154,7 @@ def post_comment(
         now=now,
         author_email=draft.author_email,
         honeypot=draft.honeypot,
+        email_hash=keyring.email_hash(draft.author_email) if draft.author_email else None,
     )
     verdict = policy.evaluate(session, submission, settings)
 
@@ -222,6 +230,11 @@ def _decode_cursor(keyring: Keyring, cursor: str, sort: Sort) -> list[int]:
     return payload["k"]
 
 
+# Shown as an empty placeholder when it has visible replies: withdrawn by its author, or
+# purged by an admin (purged comments are rejected, but their replies stay in the thread).
+_PLACEHOLDER = sa.or_(Comment.status == CommentStatus.DELETED, Comment.purged_at.is_not(None))
+
+
 def _visible_top_level(article_id: int) -> sa.Select[tuple[Comment]]:
     reply = aliased(Comment)
     has_visible_reply = (
@@ -234,7 +247,7 @@ def _visible_top_level(article_id: int) -> sa.Select[tuple[Comment]]:
         Comment.depth == 0,
         sa.or_(
             Comment.status == CommentStatus.APPROVED,
-            sa.and_(Comment.status == CommentStatus.DELETED, has_visible_reply),
+            sa.and_(_PLACEHOLDER, has_visible_reply),
         ),
     )
 
@@ -248,7 +261,7 @@ def _attach_replies(session: Session, roots: list[ThreadNode]) -> None:
         sa.select(Comment)
         .where(
             Comment.root_id.in_(list(by_id)),
-            Comment.status.in_([CommentStatus.APPROVED, CommentStatus.DELETED]),
+            sa.or_(Comment.status == CommentStatus.APPROVED, _PLACEHOLDER),
         )
         .order_by(Comment.id)
     ).all()
@@ -279,12 +292,14 @@ def list_thread(
     sort: Sort,
     limit: int,
     cursor: str | None,
+    now: datetime,
 ) -> ThreadPage:
     """One page of top-level comments, each with its visible replies nested oldest first.
 
     Keyset pagination over (pinned, [score,] id): walking the cursors returns every
     visible top-level comment once, even while new comments arrive. Three queries per
-    page whatever the thread size. Raises ValidationFailed for a malformed cursor.
+    page whatever the thread size. ``comments_closed`` includes closing by age at
+    ``now``. Raises ValidationFailed for a malformed cursor.
     """
     after = _decode_cursor(keyring, cursor, sort) if cursor else None
     article = find_article(session, article_key)
@@ -302,7 +317,8 @@ def list_thread(
     _attach_replies(session, roots)
     next_cursor = keyring.sign_cursor({"s": sort.value, "k": _sort_key(page[-1], sort)}) if more else None
     visible = [node for node in roots if not node.deleted or node.replies]
-    summary = ThreadSummary(article.key, article.comment_count, article.comments_closed)
+    closed = is_closed(article, settings, now)
+    summary = ThreadSummary(article.key, article.comment_count, closed)
     return ThreadPage(summary, visible, next_cursor)
 
 

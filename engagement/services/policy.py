@@ -7,6 +7,8 @@ without touching routes or the comment service.
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Sequence
@@ -15,9 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engagement.config import Settings
-from engagement.errors import CommentsClosed, Conflict
-from engagement.models import Article, Comment, CommentStatus, ModerationMode
+from engagement.errors import Banned, CommentsClosed, Conflict, ValidationFailed
+from engagement.models import Article, BlocklistAction, Comment, CommentStatus, ModerationMode
 from engagement.privacy import ReaderIdentity
+from engagement.services import blocklist
+from engagement.services.articles import is_closed
+from engagement.services.bans import find_active_ban
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class Submission:
     author_email: str | None = None
     honeypot: str | None = None
     comment_id: int | None = None
+    # Keyed hash of author_email (the policy has no keyring), for email bans.
+    email_hash: str | None = None
 
     @property
     def is_edit(self) -> bool:
@@ -54,8 +61,29 @@ Check = Callable[[Session, Submission, Settings], Verdict | None]
 
 
 def refuse_closed_threads(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
-    if submission.article.comments_closed:
+    if is_closed(submission.article, settings, submission.now):
         raise CommentsClosed()
+    return None
+
+
+def refuse_banned(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
+    """Refuse a banned reader, address or email; edits also check the comment's own author."""
+    readers = {submission.reader.key}
+    addresses = {submission.reader.address_hash}
+    if submission.comment_id is not None:
+        edited = session.get(Comment, submission.comment_id)
+        if edited is not None:
+            readers.add(edited.reader_hash)
+            addresses.add(edited.address_hash)
+    ban = find_active_ban(
+        session,
+        submission.now,
+        reader_hashes=tuple(readers),
+        address_hashes=tuple(addresses),
+        email_hash=submission.email_hash,
+    )
+    if ban is not None:
+        raise Banned()
     return None
 
 
@@ -92,11 +120,59 @@ def hold_for_premoderation(session: Session, submission: Submission, settings: S
     return None
 
 
+def screen_blocked_words(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
+    action = blocklist.screen(session, submission.body_source)
+    if action is BlocklistAction.REJECT:
+        raise ValidationFailed({"body": ["The comment contains a word that is not allowed here."]})
+    if action is BlocklistAction.HOLD:
+        return Verdict(CommentStatus.PENDING, ("blocklist",))
+    return None
+
+
+_LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
+_URL = re.compile(r"\S*(?:https?://|www\.)\S*", re.IGNORECASE)
+# Letters, digits, combining marks and pictographs count as text; punctuation and symbols do not.
+_TEXT_CATEGORIES = ("L", "N", "M", "So")
+NON_TEXT_MIN_LENGTH = 12  # shorter bodies ("ok", "+1!") are never judged
+NON_TEXT_MAX_SHARE = 0.7
+MAX_REPEATED_RUN = 15
+
+
+def hold_link_heavy(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
+    if len(_LINK.findall(submission.body_source)) > settings.spam_max_links:
+        return Verdict(CommentStatus.PENDING, ("too_many_links",))
+    return None
+
+
+def is_mostly_non_text(body: str) -> bool:
+    """Bodies that are only links, long runs of one character, or mostly punctuation/symbols."""
+    compact = "".join(body.split())
+    if len(compact) < NON_TEXT_MIN_LENGTH:
+        return False
+    if max(len(run.group()) for run in re.finditer(r"(.)\1*", compact)) >= MAX_REPEATED_RUN:
+        return True
+    words = "".join(_URL.sub(" ", body).split())
+    if not words:
+        return True  # nothing but links
+    text = sum(1 for ch in words if unicodedata.category(ch).startswith(_TEXT_CATEGORIES))
+    return 1 - text / len(words) > NON_TEXT_MAX_SHARE
+
+
+def hold_non_text(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
+    if is_mostly_non_text(submission.body_source):
+        return Verdict(CommentStatus.PENDING, ("mostly_non_text",))
+    return None
+
+
 DEFAULT_CHECKS: tuple[Check, ...] = (
     refuse_closed_threads,
+    refuse_banned,
     refuse_duplicates,
     drop_honeypot_hits,
     hold_for_premoderation,
+    screen_blocked_words,
+    hold_link_heavy,
+    hold_non_text,
 )
 
 # Strongest verdict wins: spam over pending over approved.
@@ -107,13 +183,18 @@ def evaluate(
     session: Session,
     submission: Submission,
     settings: Settings,
-    checks: Sequence[Check] = DEFAULT_CHECKS,
+    checks: Sequence[Check] | None = None,
 ) -> Verdict:
     """Run every check in order and combine their verdicts.
+
+    ``checks`` defaults to DEFAULT_CHECKS followed by the configured extra checks
+    (``settings.extra_checks``, e.g. an external spam service).
 
     Raises whatever a refusing check raises (CommentsClosed, Banned, Conflict,
     ValidationFailed). Returns the strongest verdict with every reason given.
     """
+    if checks is None:
+        checks = (*DEFAULT_CHECKS, *settings.extra_checks)
     status = CommentStatus.APPROVED
     reasons: list[str] = []
     for check in checks:

@@ -1,0 +1,145 @@
+"""HTTP caching: validators from article versions, 304s, and invalidation on every change."""
+from __future__ import annotations
+
+from tests.factories import (
+    DEFAULT_ARTICLE,
+    browser_headers,
+    create_api_token,
+    mint_reader,
+    mod_headers,
+    post_comment,
+    react,
+    send_view,
+    vote,
+)
+
+THREAD = f"/api/v1/articles/{DEFAULT_ARTICLE}/comments"
+
+
+def _etag(client, url, **kwargs):
+    response = client.get(url, **kwargs)
+    assert response.status_code == 200
+    return response.headers["ETag"]
+
+
+def test_thread_page_is_publicly_cacheable_with_a_validator(client):
+    post_comment(client)
+    response = client.get(THREAD)
+    assert response.headers["ETag"].startswith('"')
+    cache_control = response.headers["Cache-Control"]
+    assert "public" in cache_control and "max-age=" in cache_control and "stale-while-revalidate=" in cache_control
+
+
+def test_matching_if_none_match_gives_304_without_body(client):
+    post_comment(client)
+    etag = _etag(client, THREAD)
+    response = client.get(THREAD, headers={"If-None-Match": etag})
+    assert response.status_code == 304
+    assert response.data == b""
+    assert response.headers["ETag"] == etag
+    assert "public" in response.headers["Cache-Control"]
+    assert client.get(THREAD, headers={"If-None-Match": '"something-else"'}).status_code == 200
+
+
+def test_different_pages_and_sorts_have_different_validators(client):
+    post_comment(client)
+    assert len({_etag(client, THREAD), _etag(client, THREAD + "?sort=top"), _etag(client, THREAD + "?limit=1")}) == 3
+
+
+def test_every_comment_change_invalidates_the_thread(client):
+    created = post_comment(client, body="first")
+    seen = {_etag(client, THREAD)}
+    edit = {"X-Edit-Token": created["edit_token"]}
+
+    post_comment(client, body="second")
+    seen.add(_etag(client, THREAD))
+    client.patch(f"/api/v1/comments/{created['id']}", json={"body": "edited"}, headers=edit)
+    seen.add(_etag(client, THREAD))
+    client.delete(f"/api/v1/comments/{created['id']}", headers=edit)
+    seen.add(_etag(client, THREAD))
+    assert len(seen) == 4
+
+    # ... and the next uncached read shows the change
+    old = _etag(client, THREAD)
+    post_comment(client, body="third")
+    response = client.get(THREAD, headers={"If-None-Match": old})
+    assert response.status_code == 200
+    assert "third" in response.get_data(as_text=True)
+
+
+def test_untouched_article_thread_is_cacheable_until_first_comment(client):
+    other = "/api/v1/articles/quiet-one/comments"
+    etag = _etag(client, other)
+    assert client.get(other, headers={"If-None-Match": etag}).status_code == 304
+    post_comment(client, "quiet-one")
+    assert client.get(other, headers={"If-None-Match": etag}).status_code == 200
+
+
+# --- article summary, counts, reactions, trending ------------------------------------
+
+SUMMARY = f"/api/v1/articles/{DEFAULT_ARTICLE}"
+COUNTS = f"/api/v1/counts?articles={DEFAULT_ARTICLE}&articles=another"
+REACTIONS = f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions"
+
+
+def _still_fresh(client, url, etag, **kwargs):
+    return client.get(url, headers={"If-None-Match": etag, **kwargs.pop("headers", {})}, **kwargs).status_code == 304
+
+
+def test_summary_and_counts_revalidate_and_change_with_views_and_reactions(client):
+    post_comment(client)
+    for url in (SUMMARY, COUNTS):
+        etag = _etag(client, url)
+        assert _still_fresh(client, url, etag)
+        assert "public" in client.get(url).headers["Cache-Control"]
+
+    for change in (lambda: send_view(client), lambda: react(client, "like")):
+        before = {url: _etag(client, url) for url in (SUMMARY, COUNTS)}
+        change()
+        for url, etag in before.items():
+            assert not _still_fresh(client, url, etag), url
+
+
+def test_reactions_depend_on_the_reader_so_they_are_private(client):
+    token = mint_reader(client)
+    headers = browser_headers(token)
+    response = client.get(REACTIONS, headers=headers)
+    assert "private" in response.headers["Cache-Control"]
+    assert "X-Reader-Token" in response.headers["Vary"]
+    etag = response.headers["ETag"]
+    assert _still_fresh(client, REACTIONS, etag, headers=headers)
+    # another reader's "mine" differs, so they never share a validator
+    other = client.get(REACTIONS, headers=browser_headers(mint_reader(client))).headers["ETag"]
+    assert other != etag
+    react(client, "love", headers=headers)
+    assert not _still_fresh(client, REACTIONS, etag, headers=headers)
+
+
+def test_votes_invalidate_the_thread(client):
+    created = post_comment(client)
+    etag = _etag(client, THREAD)
+    vote(client, created["id"], 1, headers=browser_headers(mint_reader(client)))
+    assert not _still_fresh(client, THREAD, etag)
+
+
+def test_moderation_changes_invalidate_the_thread(app, client):
+    created = post_comment(client)
+    headers = mod_headers(create_api_token(app, role="admin"))
+    changes = [
+        lambda: client.patch(f"/api/v1/mod/comments/{created['id']}", json={"pinned": True}, headers=headers),
+        lambda: client.patch(f"/api/v1/mod/comments/{created['id']}", json={"body": "moderated"}, headers=headers),
+        lambda: client.patch(f"/api/v1/mod/comments/{created['id']}", json={"status": "rejected"}, headers=headers),
+        lambda: client.put(f"/api/v1/mod/articles/{DEFAULT_ARTICLE}", json={"comments_closed": True}, headers=headers),
+    ]
+    for change in changes:
+        etag = _etag(client, THREAD)
+        assert change().status_code == 200
+        assert not _still_fresh(client, THREAD, etag)
+
+
+def test_trending_has_a_validator_that_follows_the_ranking(client):
+    url = "/api/v1/trending?window=24h"
+    etag = _etag(client, url)
+    assert _still_fresh(client, url, etag)
+    send_view(client)
+    assert not _still_fresh(client, url, etag)

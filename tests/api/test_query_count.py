@@ -1,0 +1,79 @@
+"""A thread page costs the same, small number of SQL statements whatever the thread size."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import event
+
+from engagement.extensions import db
+from engagement.models import Comment, CommentStatus
+from engagement.services.articles import ensure_article
+
+
+def _seed_thread(app, key: str, total: int) -> None:
+    """``total`` approved comments: a third top-level, the rest replies nested under them."""
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with app.app_context():
+        article = ensure_article(db.session, key, now)
+        tops: list[Comment] = []
+        for n in range(total):
+            parent = tops[n % len(tops)] if n % 3 and tops else None
+            comment = Comment(
+                article_id=article.id,
+                parent_id=parent.id if parent else None,
+                root_id=parent.id if parent else None,
+                depth=1 if parent else 0,
+                status=CommentStatus.APPROVED,
+                body_source=f"comment {n}",
+                body_html=f"<p>comment {n}</p>",
+                avatar_seed="0" * 16,
+                reader_hash="r" * 64,
+                address_hash="a" * 64,
+                created_at=now,
+                score=n % 5,
+            )
+            db.session.add(comment)
+            if parent is None:
+                db.session.flush()
+                tops.append(comment)
+        db.session.commit()
+
+
+@contextmanager
+def _counting_statements(app):
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("sort", ["oldest", "newest", "top"])
+def test_thread_page_statement_count_does_not_grow_with_the_thread(app, client, sort):
+    _seed_thread(app, "small", 10)
+    _seed_thread(app, "large", 1000)
+    counts = {}
+    for key in ("small", "large"):
+        client.get(f"/api/v1/articles/{key}/comments?sort={sort}")  # warm the pool
+        with _counting_statements(app) as statements:
+            response = client.get(f"/api/v1/articles/{key}/comments?sort={sort}&limit=50")
+        assert response.status_code == 200
+        counts[key] = len(statements)
+    assert counts["small"] == counts["large"], counts
+    assert counts["large"] <= 4, counts
+
+
+def test_the_large_thread_page_really_carries_its_replies(app, client):
+    _seed_thread(app, "large", 1000)
+    page = client.get("/api/v1/articles/large/comments?limit=100").get_json()
+    assert len(page["comments"]) == 100
+    assert sum(len(c["replies"]) for c in page["comments"]) > 100
