@@ -10,6 +10,7 @@ from engagement import bots
 from engagement.api import caching
 from engagement.api.common import current_reader, keyring, now, settings, transactional
 from engagement.extensions import db
+from engagement.ratelimits import limit
 from engagement.schemas.engagement import (
     ArticleSummarySchema,
     CountsQuerySchema,
@@ -38,6 +39,7 @@ def get_article(key: str) -> tuple[ArticleSummary, dict[str, str]]:
 
 @blp.route(ARTICLE + "/views", methods=["POST"])
 @blp.response(202, ViewCountSchema)
+@limit("views")
 @transactional
 def record_view(key: str) -> dict[str, int]:
     """View beacon: counted once per reader per window; bots and prefetches are not counted."""
@@ -60,6 +62,7 @@ def get_reactions(key: str) -> tuple[ReactionState, dict[str, str]]:
 
 @blp.route(REACTION, methods=["PUT"])
 @blp.response(200, ReactionStateSchema)
+@limit("reactions")
 @transactional
 def add_reaction(key: str, kind: str) -> ReactionState:
     """React to the article (idempotent); 404 for a kind that is not configured."""
@@ -70,6 +73,7 @@ def add_reaction(key: str, kind: str) -> ReactionState:
 
 @blp.route(REACTION, methods=["DELETE"])
 @blp.response(200, ReactionStateSchema)
+@limit("reactions")
 @transactional
 def remove_reaction(key: str, kind: str) -> ReactionState:
     """Withdraw your reaction (idempotent); 404 for a kind that is not configured."""

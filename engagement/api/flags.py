@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from engagement.api.common import current_reader, keyring, now, settings, transactional
 from engagement.extensions import db
+from engagement.ratelimits import limit
 from engagement.schemas.moderation import FlagAcceptedSchema, FlagCreateSchema
 from engagement.services import flags as service
 
@@ -16,6 +17,7 @@ blp = Blueprint("flags", __name__, url_prefix="/api/v1", description="Reader fla
 @blp.route("/comments/<id:comment_id>/flags", methods=["POST"])
 @blp.arguments(FlagCreateSchema)
 @blp.response(202, FlagAcceptedSchema)
+@limit("flags")
 @transactional
 def flag_comment(body: dict[str, Any], comment_id: int) -> dict[str, str]:
     """Flag a public comment; one flag per reader per comment (a repeat changes nothing)."""

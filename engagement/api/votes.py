@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from engagement.api.common import current_reader, now, settings, transactional
 from engagement.extensions import db
+from engagement.ratelimits import limit
 from engagement.schemas.engagement import VoteSchema, VoteStateSchema
 from engagement.services import engagement as service
 from engagement.services.engagement import VoteState
@@ -17,6 +18,7 @@ blp = Blueprint("votes", __name__, url_prefix="/api/v1", description="Comment vo
 @blp.route("/comments/<id:comment_id>/vote", methods=["POST"])
 @blp.arguments(VoteSchema)
 @blp.response(200, VoteStateSchema)
+@limit("votes")
 @transactional
 def vote(body: dict[str, Any], comment_id: int) -> VoteState:
     """Vote 1 or -1 on a public comment, or 0 to withdraw; not on your own comment (403)."""

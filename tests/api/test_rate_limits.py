@@ -97,3 +97,26 @@ def test_two_app_instances_share_one_budget_through_redis(app_factory):
     for n, app in enumerate([first, second, first, second]):
         statuses.append(app.test_client().post(url, json={"body": f"n{n}"}, headers=headers).status_code)
     assert statuses == [201, 201, 201, 429]
+
+
+@pytest.mark.parametrize(
+    "action, method, path, body",
+    [
+        ("views", "POST", "/api/v1/articles/a1/views", None),
+        ("reactions", "PUT", "/api/v1/articles/a1/reactions/like", None),
+        ("reactions", "DELETE", "/api/v1/articles/a1/reactions/like", None),
+        ("votes", "POST", "/api/v1/comments/{comment}/vote", {"value": 1}),
+        ("flags", "POST", "/api/v1/comments/{comment}/flags", {"reason": "spam"}),
+        ("comments", "PATCH", "/api/v1/comments/{comment}", {"body": "edited"}),
+    ],
+)
+def test_every_reader_action_is_limited(app_factory, action, method, path, body):
+    from engagement.config import DEFAULT_RATE_LIMITS
+
+    limits = {**DEFAULT_RATE_LIMITS, action: ("1/minute", "100/minute")}
+    client = app_factory(RATELIMIT_ENABLED=True, RATE_LIMITS=limits, REDIS_URL=None).test_client()
+    author = client.post(COMMENTS, json={"body": "target"}, headers={"User-Agent": "author"}).get_json()
+    url = path.format(comment=author["id"])
+    headers = {"User-Agent": "Mozilla/5.0 reader", "X-Edit-Token": author["edit_token"]}
+    statuses = [client.open(url, method=method, json=body, headers=headers).status_code for _ in range(2)]
+    assert statuses[0] < 400 and statuses[1] == 429, statuses
