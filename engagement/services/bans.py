@@ -45,13 +45,12 @@ def find_active_ban(
 
 
 def ensure_not_banned(
-    session: Session, keyring: Keyring, reader: ReaderIdentity, now: datetime, email: str | None = None
+    session: Session, reader: ReaderIdentity, now: datetime, email_hash: str | None = None
 ) -> None:
-    """Refuse a banned reader: matched by reader identity, address hash, or the email given.
+    """Refuse a banned reader: matched by reader identity, address hash, or the email hash given.
 
     Raises Banned.
     """
-    email_hash = keyring.email_hash(email) if email else None
     if find_active_ban(
         session, now, reader_hashes=(reader.key,), address_hashes=(reader.address_hash,), email_hash=email_hash
     ) is not None:

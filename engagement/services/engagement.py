@@ -18,6 +18,7 @@ from engagement.models import Article, Comment, CommentStatus, CommentVote, Reac
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import trending
 from engagement.services.articles import dialect_insert, ensure_article, find_article, is_closed, touch_article
+from engagement.services.bans import ensure_not_banned
 from engagement.services.comments import get_comment
 
 # Expired view marks deleted along the way by each counted view (the prune command does the rest).
@@ -244,9 +245,10 @@ def add_reaction(
 ) -> ReactionState:
     """React to an article (creating it on first use); repeating it changes nothing.
 
-    Raises NotFound for a kind that is not configured.
+    Raises NotFound for a kind that is not configured, Banned for a banned reader.
     """
     _require_kind(settings, kind)
+    ensure_not_banned(session, reader, now)
     article = ensure_article(session, article_key, now)
     inserted = session.execute(
         dialect_insert(session, Reaction)
@@ -271,9 +273,11 @@ def remove_reaction(
 ) -> ReactionState:
     """Withdraw a reaction; withdrawing one that does not exist changes nothing.
 
-    Raises NotFound for a kind that is not configured. Never creates the article.
+    Raises NotFound for a kind that is not configured, Banned for a banned reader.
+    Never creates the article.
     """
     _require_kind(settings, kind)
+    ensure_not_banned(session, reader, now)
     article = find_article(session, article_key)
     if article is None:
         return _reaction_state(session, settings, None, reader)
@@ -362,6 +366,7 @@ def vote(
     assert article is not None
     if is_closed(article, settings, now):
         raise CommentsClosed()
+    ensure_not_banned(session, reader, now)
     if comment.reader_hash == reader.key:
         raise Forbidden("You cannot vote on your own comment.")
 

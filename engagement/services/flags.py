@@ -60,7 +60,7 @@ def flag_comment(
     article = session.get_one(Article, comment.article_id)
     if is_closed(article, settings, now):
         raise CommentsClosed()
-    ensure_not_banned(session, keyring, reader, now)
+    ensure_not_banned(session, reader, now)
 
     inserted = session.execute(
         dialect_insert(session, Flag)

@@ -51,6 +51,11 @@ class Reader:
             headers=self._headers(), environ_base={"REMOTE_ADDR": self.address},
         )
 
+    def open(self, method, path, **kwargs):
+        return self.client.open(
+            path, method=method, headers=self._headers(), environ_base={"REMOTE_ADDR": self.address}, **kwargs
+        )
+
     def edit(self, comment, body):
         return self.client.patch(
             f"/api/v1/comments/{comment['id']}", json={"body": body},
@@ -127,6 +132,20 @@ def test_banned_reader_cannot_flag_or_edit(client, mod):
     assert_error(troll.edit(own, "edited after the ban"), 403, "banned")
     # existing comments stay until a moderator acts
     assert [c["id"] for c in list_comments(client)["comments"]] == [own["id"], other["id"]]
+
+
+def test_banned_reader_cannot_vote_or_react(client, mod):
+    troll = Reader(client, TROLL_ADDRESS, token=mint_reader(client))
+    own = posted(troll.post("mine"))
+    other = posted(Reader(client, OTHER_ADDRESS).post("someone else's"))
+    assert troll.open("PUT", f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions/like").status_code == 200
+    ban(client, mod, own["id"])
+    assert_error(troll.open("POST", f"/api/v1/comments/{other['id']}/vote", json={"value": 1}), 403, "banned")
+    assert_error(troll.open("PUT", f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions/love"), 403, "banned")
+    assert_error(troll.open("DELETE", f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions/like"), 403, "banned")
+    counts = client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions").get_json()["counts"]
+    assert counts["like"] == 1 and counts["love"] == 0
+    assert client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}/comments").get_json()["comments"][1]["score"] == 0
 
 
 def test_purge_comments_rejects_their_pending_and_public_comments_in_the_same_call(app_factory):
