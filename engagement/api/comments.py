@@ -59,7 +59,7 @@ def list_comments(query: dict[str, Any], key: str) -> tuple[ThreadPage, dict[str
 def edit_comment(body: dict[str, str], comment_id: int) -> ThreadNode:
     """Edit your comment within the edit window (X-Edit-Token header)."""
     return service.edit_comment(
-        db.session, settings(),
+        db.session, keyring(), settings(),
         comment_id=comment_id, edit_token=edit_token(), body=body["body"],
         reader=current_reader(), now=now(),
     )

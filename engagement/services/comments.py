@@ -346,6 +346,7 @@ def _authorised_comment(
 
 def edit_comment(
     session: Session,
+    keyring: Keyring,
     settings: Settings,
     *,
     comment_id: int,
@@ -369,6 +370,7 @@ def edit_comment(
         now=now,
         author_email=comment.author_email,
         comment_id=comment.id,
+        email_hash=keyring.email_hash(comment.author_email) if comment.author_email else None,
     )
     verdict = policy.evaluate(session, submission, settings)
     comment.body_source = body

@@ -134,6 +134,14 @@ def test_banned_reader_cannot_flag_or_edit(client, mod):
     assert [c["id"] for c in list_comments(client)["comments"]] == [own["id"], other["id"]]
 
 
+def test_email_ban_also_stops_edits_from_another_identity(client, mod):
+    first = posted(Reader(client, TROLL_ADDRESS).post("first", author_email="troll@example.com"))
+    elsewhere = Reader(client, OTHER_ADDRESS, token=mint_reader(client))
+    second = posted(elsewhere.post("second", author_email="troll@example.com"))
+    ban(client, mod, first["id"])
+    assert_error(elsewhere.edit(second, "edited after the ban"), 403, "banned")
+
+
 def test_banned_reader_cannot_vote_or_react(client, mod):
     troll = Reader(client, TROLL_ADDRESS, token=mint_reader(client))
     own = posted(troll.post("mine"))
