@@ -19,10 +19,6 @@ from tests.factories import (
 MOD = "/api/v1/mod"
 
 
-@pytest.fixture
-def mod(app):
-    return mod_headers(create_api_token(app, "moderator", name="mod"))
-
 
 def put_article(client, headers, key=DEFAULT_ARTICLE, expect=200, **body):
     response = client.put(f"{MOD}/articles/{key}", json=body, headers=headers)

@@ -19,14 +19,6 @@ from tests.factories import (
 MOD = "/api/v1/mod"
 
 
-@pytest.fixture
-def mod(app):
-    return mod_headers(create_api_token(app, "moderator", name="mod"))
-
-
-@pytest.fixture
-def admin(app):
-    return mod_headers(create_api_token(app, "admin", name="root"))
 
 
 def entries(client, headers, **params):

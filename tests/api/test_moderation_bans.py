@@ -22,10 +22,6 @@ TROLL_ADDRESS = "203.0.113.66"
 OTHER_ADDRESS = "198.51.100.20"
 
 
-@pytest.fixture
-def mod(app):
-    return mod_headers(create_api_token(app, "moderator", name="mod"))
-
 
 class Reader:
     """A browser: an address, a user agent and optionally a reader token."""

@@ -15,10 +15,6 @@ from tests.factories import (
 MOD = "/api/v1/mod"
 
 
-@pytest.fixture
-def mod(app):
-    return mod_headers(create_api_token(app, "moderator", name="mod"))
-
 
 def put_blocklist(client, mod, expect=200, **body):
     response = client.put(f"{MOD}/blocklist", json=body, headers=mod)

@@ -17,14 +17,6 @@ from tests.factories import (
 MOD = "/api/v1/mod"
 
 
-@pytest.fixture
-def mod(app):
-    return mod_headers(create_api_token(app, "moderator", name="mod"))
-
-
-@pytest.fixture
-def admin(app):
-    return mod_headers(create_api_token(app, "admin", name="root"))
 
 
 def patch(client, headers, comment_id, expect=200, **changes):

@@ -17,10 +17,6 @@ from tests.factories import (
 MOD = "/api/v1/mod"
 
 
-@pytest.fixture
-def mod(app):
-    return mod_headers(create_api_token(app, "moderator", name="mod"))
-
 
 def flagged(client, mod):
     return client.get(f"{MOD}/comments", query_string={"status": "flagged"}, headers=mod).get_json()["comments"]

@@ -18,10 +18,6 @@ from tests.factories import (
 QUEUE = "/api/v1/mod/comments"
 
 
-@pytest.fixture
-def mod(app):
-    return mod_headers(create_api_token(app, "moderator", name="mod"))
-
 
 def queue(client, mod, **params):
     response = client.get(QUEUE, query_string=params, headers=mod)
