@@ -188,43 +188,44 @@ def post_comment(
 
 # --- reading -----------------------------------------------------------------------------
 
-_ORDERINGS: dict[Sort, tuple[tuple[str, bool], ...]] = {
-    # (column, descending); pinned comments always come first.
-    Sort.OLDEST: (("pinned", True), ("id", False)),
-    Sort.NEWEST: (("pinned", True), ("id", True)),
-    Sort.TOP: (("pinned", True), ("score", True), ("id", False)),
+# Within the pinned and the unpinned segment, each sort orders by these columns, all in
+# one direction (True: descending), so an index on (article, depth, pinned, ...) serves it
+# in order. Pinned comments always come first.
+_ORDERINGS: dict[Sort, tuple[tuple[str, ...], bool]] = {
+    Sort.OLDEST: (("id",), False),
+    Sort.NEWEST: (("id",), True),
+    Sort.TOP: (("score", "id"), True),  # equal scores: newer first
 }
 
 
 def _sort_key(comment: Comment, sort: Sort) -> list[int]:
-    return [int(getattr(comment, name)) for name, _ in _ORDERINGS[sort]]
+    names, _ = _ORDERINGS[sort]
+    return [int(comment.pinned), *(int(getattr(comment, name)) for name in names)]
 
 
-def _after(sort: Sort, key: list[int]) -> sa.ColumnElement[bool]:
-    """Keyset predicate: rows strictly after ``key`` in this sort order."""
-    columns = [(getattr(Comment, name), descending) for name, descending in _ORDERINGS[sort]]
-    values = [bool(value) if name == "pinned" else value for (name, _), value in zip(_ORDERINGS[sort], key)]
-    clauses = []
-    for position, (column, descending) in enumerate(columns):
-        value = values[position]
-        if isinstance(value, bool):  # pinned, descending: only unpinned rows come after pinned ones
-            beyond = (column == sa.false()) if value else sa.false()
-        else:
-            beyond = column < value if descending else column > value
-        ties = [columns[i][0] == values[i] for i in range(position)]
-        clauses.append(sa.and_(*ties, beyond))
-    return sa.or_(*clauses)
+def _segment(article_id: int, sort: Sort, pinned: bool, after: list[int] | None, limit: int) -> sa.Select[Any]:
+    """Visible top-level comments of one segment (pinned or not), in order, after a key."""
+    names, descending = _ORDERINGS[sort]
+    columns = [getattr(Comment, name) for name in names]
+    query = _visible_top_level(article_id).where(Comment.pinned == pinned)
+    if after is not None:
+        position = sa.tuple_(*columns) if len(columns) > 1 else columns[0]
+        bound = sa.tuple_(*after) if len(after) > 1 else after[0]
+        query = query.where(position < bound if descending else position > bound)
+    order = [column.desc() if descending else column.asc() for column in columns]
+    return query.order_by(*order).limit(limit)
 
 
 def _decode_cursor(keyring: Keyring, cursor: str, sort: Sort) -> list[int]:
     payload = keyring.read_cursor(cursor)
-    expected = len(_ORDERINGS[sort])
+    expected = 1 + len(_ORDERINGS[sort][0])  # pinned, then the sort columns
     if (
         not isinstance(payload, dict)
         or payload.get("s") != sort.value
         or not isinstance(payload.get("k"), list)
         or len(payload["k"]) != expected
         or not all(isinstance(part, int) and not isinstance(part, bool) for part in payload["k"])
+        or payload["k"][0] not in (0, 1)
     ):
         raise ValidationFailed({"cursor": ["Invalid cursor for this sort order."]})
     return payload["k"]
@@ -298,7 +299,7 @@ def list_thread(
 
     Keyset pagination over (pinned, [score,] id): walking the cursors returns every
     visible top-level comment once, even while new comments arrive. Three queries per
-    page whatever the thread size. ``comments_closed`` includes closing by age at
+    page whatever the thread size, each served in order by an index. ``comments_closed`` includes closing by age at
     ``now``. Raises ValidationFailed for a malformed cursor.
     """
     after = _decode_cursor(keyring, cursor, sort) if cursor else None
@@ -306,11 +307,20 @@ def list_thread(
     if article is None:
         return ThreadPage(ThreadSummary(article_key, 0, False), [], None)
 
-    query = _visible_top_level(article.id)
-    if after is not None:
-        query = query.where(_after(sort, after))
-    order = [getattr(Comment, name).desc() if desc else getattr(Comment, name).asc() for name, desc in _ORDERINGS[sort]]
-    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+    # The pinned segment first, then the rest; one statement (UNION ALL of both segments).
+    segments = []
+    if after is None or after[0] == 1:
+        segments.append(_segment(article.id, sort, True, after[1:] if after else None, limit + 1))
+    segments.append(_segment(article.id, sort, False, after[1:] if after and after[0] == 0 else None, limit + 1))
+    if len(segments) == 1:
+        statement: sa.Executable = segments[0]
+    else:
+        statement = sa.select(Comment).from_statement(
+            sa.union_all(*(sa.select(segment.subquery()) for segment in segments))
+        )
+    rows = list(session.scalars(statement).all())
+    names, descending = _ORDERINGS[sort]
+    rows.sort(key=lambda c: [-c.pinned, *((-v if descending else v) for v in (getattr(c, n) for n in names))])
 
     page, more = rows[:limit], len(rows) > limit
     roots = [ThreadNode(comment, article.key, settings.anonymous_name) for comment in page]

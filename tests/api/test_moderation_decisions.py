@@ -199,7 +199,8 @@ class TestPinning:
         assert walked.count(pinned) == 1
         assert sorted(walked) == sorted(created)
         rest = [comment_id for comment_id in created if comment_id != pinned]
-        expected = list(reversed(rest)) if sort == "newest" else rest
+        # all scores are equal: `top` then puts newer first, like `newest`
+        expected = rest if sort == "oldest" else list(reversed(rest))
         assert walked[1:] == expected
         assert list_comments(client, sort=sort)["comments"][0]["pinned"] is True
 

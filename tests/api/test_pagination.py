@@ -49,7 +49,7 @@ def _expected_order(app, ids, sort):
         return sorted(ids)
     if sort == "newest":
         return sorted(ids, reverse=True)
-    return sorted(ids, key=lambda i: (-scores[i], i))
+    return sorted(ids, key=lambda i: (-scores[i], -i))  # equal scores: newer first
 
 
 @pytest.mark.parametrize("sort", ["oldest", "newest", "top"])

@@ -146,8 +146,8 @@ def test_top_sort_follows_the_score_across_pages(client):
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    # Highest score first; equal scores oldest first.
-    assert walked == [(ids[1], 3), (ids[3], 3), (ids[4], 1), (ids[0], 0), (ids[2], -1), (ids[5], -2)]
+    # Highest score first; equal scores newest first.
+    assert walked == [(ids[3], 3), (ids[1], 3), (ids[4], 1), (ids[0], 0), (ids[2], -1), (ids[5], -2)]
 
     # Votes change the order on the next read: -2 becomes +4.
     for voter in [voters[0], voters[1], *(browser_headers(mint_reader(client)) for _ in range(2))]:
