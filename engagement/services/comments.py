@@ -101,6 +101,11 @@ def change_status(session: Session, comment: Comment, new_status: CommentStatus)
     delta = int(new_status is CommentStatus.APPROVED) - int(old_status is CommentStatus.APPROVED)
     comment.status = new_status
     session.flush()
+    _count_visibility(session, comment, delta)
+
+
+def _count_visibility(session: Session, comment: Comment, delta: int) -> None:
+    """Adjust the parent's reply count, the article's comment count and version, and trending."""
     if delta and comment.parent_id is not None:
         session.execute(
             sa.update(Comment)
@@ -164,7 +169,7 @@ def post_comment(
         parent_id=parent.id if parent else None,
         root_id=(parent.root_id or parent.id) if parent else None,
         depth=parent.depth + 1 if parent else 0,
-        status=CommentStatus.PENDING,
+        status=verdict.status,  # final at once: no second UPDATE of the new row
         moderation_reason=verdict.reason,
         body_source=draft.body,
         body_html=render_markdown(draft.body),
@@ -179,10 +184,7 @@ def post_comment(
     )
     session.add(comment)
     session.flush()
-    if verdict.status is CommentStatus.PENDING:
-        touch_article(session, article.id)
-    else:
-        change_status(session, comment, verdict.status)
+    _count_visibility(session, comment, int(verdict.status is CommentStatus.APPROVED))
     return ThreadNode(comment, article.key, settings.anonymous_name, edit_token=edit_token)
 
 
