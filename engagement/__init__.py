@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -15,6 +16,7 @@ from engagement.api import register_api
 from engagement.api.caching import install_caching
 from engagement.api.guards import StrictJSONProvider, install_guards
 from engagement.cli import register_cli
+from engagement.clock import utcnow
 from engagement.config import Settings, load_config
 from engagement.errors import register_error_handlers
 from engagement.extensions import EngagementApi, configure_sqlite, cors, db, migrate
@@ -22,9 +24,12 @@ from engagement.observability import configure_logging, install_request_logging
 from engagement.privacy import Keyring
 from engagement.ratelimits import configure_rate_limits
 from engagement.schemas.common import ErrorSchema
+from engagement.services import hot_views
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 API_VERSION = "1.0.0"
+# A slow Redis must not hold requests: past this, views fall back to SQL.
+REDIS_TIMEOUT_SECONDS = 0.5
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -52,6 +57,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     app.extensions["engagement.settings"] = Settings.from_config(app.config)
     app.extensions["engagement.keyring"] = Keyring(app.config["SECRET_KEY"])
+    _install_view_counter(app)
 
     api = EngagementApi(spec_kwargs={"info": {"description": "engagement HTTP API, version 1"}})
     api.ERROR_SCHEMA = ErrorSchema
@@ -81,3 +87,38 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         # The one place the client address is derived: trust exactly N proxy hops.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     return app
+
+
+def _install_view_counter(app: Flask) -> None:
+    """With REDIS_URL: the Redis client, the hot view counter and the in-process flusher.
+
+    Nothing connects here (redis-py connects on first use, in the worker). A worker
+    starts its flusher thread when it first counts a view, so never before gunicorn
+    forks; never in tests (TESTING) nor with VIEW_FLUSH_SECONDS=0.
+    """
+    url = app.config["REDIS_URL"]
+    if not url:
+        return
+    client = redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        health_check_interval=30,
+    )
+    flusher: hot_views.PeriodicFlusher | None = None
+    interval = app.config["VIEW_FLUSH_SECONDS"]
+    if interval > 0 and not app.testing:
+
+        def flush_once() -> None:
+            with app.app_context():
+                try:
+                    hot_views.flush_with_lock(db.session, app.extensions["engagement.view_counter"], now=utcnow())
+                finally:
+                    db.session.remove()
+
+        flusher = hot_views.PeriodicFlusher(flush_once, interval)
+        app.extensions["engagement.view_flusher"] = flusher
+    counter = hot_views.ViewCounter(client, on_count=flusher.ensure_started if flusher else None)
+    app.extensions["engagement.redis"] = client
+    app.extensions["engagement.view_counter"] = counter

@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
+import redis
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from engagement.clock import utcnow
@@ -13,7 +14,7 @@ from engagement.errors import DomainError
 from engagement.extensions import db
 from engagement.models import Comment, Role
 from engagement.sanitize import render_markdown
-from engagement.services import audit, tokens, trending
+from engagement.services import audit, hot_views, tokens, trending
 
 engagement_group = click.Group("engagement", help="engagement maintenance commands.")
 
@@ -58,6 +59,49 @@ def prune(batch_size: int) -> None:
         if result.view_marks < batch_size and result.buckets < batch_size:
             break
     click.echo(f"pruned {marks} expired view mark(s) and {buckets} old activity bucket(s)")
+    _prune_flush_records(batch_size)
+
+
+def _prune_flush_records(batch_size: int) -> None:
+    """Delete counter_flushes rows past retention, keeping those of batches still in Redis."""
+    counter: hot_views.ViewCounter | None = current_app.extensions.get("engagement.view_counter")
+    try:
+        in_flight = counter.in_flight() if counter is not None else []
+    except redis.RedisError as exc:
+        click.echo(f"kept counter flush records: Redis unreachable ({exc})")
+        return
+    records = 0
+    while True:
+        deleted = hot_views.prune_flush_records(db.session, utcnow(), limit=batch_size, keep=in_flight)
+        db.session.commit()
+        records += deleted
+        if deleted < batch_size:
+            break
+    click.echo(f"pruned {records} old counter flush record(s)")
+
+
+@engagement_group.command("flush-views")
+@with_appcontext
+def flush_views() -> None:
+    """Move view counts accumulated in Redis into the database (REDIS_URL; for cron).
+
+    Safe to run at any time and from several hosts: one flusher runs at a time, and a
+    flush interrupted by a crash is finished by the next run, without loss or double
+    counting. Exits non-zero when Redis or the database cannot be reached.
+    """
+    counter: hot_views.ViewCounter | None = current_app.extensions.get("engagement.view_counter")
+    if counter is None:
+        click.echo("REDIS_URL is not set: views are counted in the database directly, nothing to flush")
+        return
+    try:
+        result = hot_views.flush_with_lock(db.session, counter, now=utcnow())
+    except (redis.RedisError, sa.exc.SQLAlchemyError) as exc:
+        db.session.rollback()
+        raise click.ClickException(f"flush failed, nothing lost (the next run finishes it): {exc}") from exc
+    if result is None:
+        click.echo("another process is flushing view counts; nothing to do")
+        return
+    click.echo(f"flushed {result.views} view(s) in {result.batches} batch(es)")
 
 
 tokens_group = click.Group("tokens", help="API tokens for moderators and admins.")

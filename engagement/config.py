@@ -69,7 +69,9 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_TRENDING_COMMENT_WEIGHT": ("TRENDING_COMMENT_WEIGHT", float),
     "ENGAGEMENT_TRENDING_REACTION_WEIGHT": ("TRENDING_REACTION_WEIGHT", float),
     "ENGAGEMENT_AUTO_CLOSE_DAYS": ("AUTO_CLOSE_DAYS", int),
+    "ENGAGEMENT_VIEW_FLUSH_SECONDS": ("VIEW_FLUSH_SECONDS", float),
     "ENGAGEMENT_SPAM_MAX_LINKS": ("SPAM_MAX_LINKS", int),
+    "ENGAGEMENT_RENDERED_CACHE_ENTRIES": ("RENDERED_CACHE_ENTRIES", int),
     "ENGAGEMENT_SPAM_CHECKS": ("SPAM_CHECKS", _as_list),
 }
 
@@ -98,7 +100,10 @@ DEFAULTS: dict[str, Any] = {
     "TRENDING_COMMENT_WEIGHT": 5.0,
     "TRENDING_REACTION_WEIGHT": 3.0,
     "AUTO_CLOSE_DAYS": 0,  # 0: threads never close by age
+    # With REDIS_URL: how often each worker moves Redis view counts into SQL (0: only the CLI does).
+    "VIEW_FLUSH_SECONDS": 5.0,
     "SPAM_MAX_LINKS": 3,
+    "RENDERED_CACHE_ENTRIES": 512,  # per worker; 0 turns the rendered-response cache off
     "SPAM_CHECKS": [],  # "package.module:callable" policy checks, e.g. an Akismet client
 }
 
@@ -213,6 +218,8 @@ def load_config(
         raise ConfigurationError("depth, flag threshold and edit window must not be negative")
     if config["AUTO_CLOSE_DAYS"] < 0:
         raise ConfigurationError("ENGAGEMENT_AUTO_CLOSE_DAYS must not be negative (0 turns it off)")
+    if not (math.isfinite(config["VIEW_FLUSH_SECONDS"]) and config["VIEW_FLUSH_SECONDS"] >= 0):
+        raise ConfigurationError("ENGAGEMENT_VIEW_FLUSH_SECONDS must be 0 (off) or a number of seconds")
     if config["VIEW_WINDOW_MINUTES"] < 1:
         raise ConfigurationError("ENGAGEMENT_VIEW_WINDOW_MINUTES must be at least 1")
     if not all(

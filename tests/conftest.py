@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -54,6 +55,20 @@ def _empty_all_tables(engine: sa.Engine) -> None:
                 connection.execute(table.delete())
 
 
+@pytest.fixture(autouse=True)
+def _empty_redis() -> Iterator[None]:
+    """With REDIS_URL set (CI's second pass), every test starts and ends with that database empty."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        yield
+        return
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield
+    client.flushdb()
+    client.close()
+
+
 @pytest.fixture
 def app_factory(
     database_url: str, schema: sa.Engine, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
@@ -68,6 +83,8 @@ def app_factory(
             "SECRET_KEY": TEST_SECRET_KEY,
             "RATELIMIT_ENABLED": False,
             "TESTING": True,
+            # Redis only where a test asks for it (REDIS_URL=...): the SQL paths are the default.
+            "REDIS_URL": None,
             **overrides,
         }
         app = create_app(config)

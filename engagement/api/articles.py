@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from engagement import bots
 from engagement.api import caching
-from engagement.api.common import current_reader, keyring, now, settings, transactional
+from engagement.api.common import current_reader, keyring, now, settings, transactional, view_counter
 from engagement.extensions import db
 from engagement.ratelimits import limit
 from engagement.schemas.engagement import (
@@ -34,7 +34,8 @@ REACTION = ARTICLE + "/reactions/<string:kind>"
 def get_article(key: str) -> tuple[ArticleSummary, dict[str, str]]:
     """An article's counters; 404 for an article nobody has touched."""
     cache_headers = caching.validate_articles([key])
-    return service.article_summary(db.session, settings(), article_key=key, now=now()), cache_headers
+    summary = service.article_summary(db.session, settings(), article_key=key, now=now(), counter=view_counter())
+    return summary, cache_headers
 
 
 @blp.route(ARTICLE + "/views", methods=["POST"])
@@ -47,7 +48,7 @@ def record_view(key: str) -> dict[str, int]:
     views = service.record_view(
         db.session, keyring(), settings(),
         article_key=key, reader=reader, automated=bots.is_automated(reader.user_agent, request.headers),
-        now=now(),
+        now=now(), counter=view_counter(),
     )
     return {"views": views}
 
@@ -85,11 +86,14 @@ def remove_reaction(key: str, kind: str) -> ReactionState:
 @blp.route("/counts", methods=["GET"])
 @blp.arguments(CountsQuerySchema, location="query")
 @blp.response(200, CountsSchema)
-def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[str, str]]:
+def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[str, str]] | Response:
     """Views, comments and reactions for up to 100 articles (zeros for unknown keys)."""
-    counts = service.article_counts(db.session, settings(), article_keys=query["articles"])
-    # Validated on the counts themselves: no third query on this hot path.
-    return counts, caching.validate_result(sorted(counts.items()))
+    cache_headers = caching.validate_articles(query["articles"])
+    stored = caching.rendered(cache_headers)
+    if stored is not None:
+        return stored
+    counts = service.article_counts(db.session, settings(), article_keys=query["articles"], counter=view_counter())
+    return counts, cache_headers
 
 
 @blp.route("/trending", methods=["GET"])
@@ -98,6 +102,6 @@ def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[st
 def get_trending(query: dict[str, Any]) -> tuple[dict[str, list[TrendingEntry]], dict[str, str]]:
     """Articles ranked by weighted engagement in the window, newer activity weighing more."""
     articles = service.trending_articles(
-        db.session, settings(), window=query["window"], limit=query["limit"], now=now()
+        db.session, settings(), window=query["window"], limit=query["limit"], now=now(), counter=view_counter()
     )
     return {"articles": articles}, caching.validate_result(articles)

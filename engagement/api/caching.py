@@ -8,13 +8,19 @@ If-None-Match answers 304 after one indexed query, before any heavy work.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from typing import Iterable
 
-from flask import Flask, Response, request
+import sqlalchemy as sa
+from flask import Flask, Response, current_app, g, request
 
-from engagement.api.common import READER_TOKEN_HEADER, current_reader
+from engagement.api.common import READER_TOKEN_HEADER, current_reader, settings, view_counter
+from engagement.clock import utcnow
 from engagement.extensions import db
-from engagement.services.articles import article_versions
+from engagement.services import hot_views
+from engagement.models import Article
+from engagement.services.articles import article_versions, closed_state
 
 PUBLIC_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 # Responses that include the reader's own state ("mine", "my_vote") stay in the browser.
@@ -56,14 +62,92 @@ def validate(versions: Iterable[object], *, per_reader: bool = False) -> dict[st
 
 
 def validate_articles(keys: Iterable[str], *, per_reader: bool = False) -> dict[str, str]:
-    """``validate`` for a response built from these articles (missing ones included)."""
-    versions = article_versions(db.session, sorted(set(keys)))
+    """``validate`` for a response built from these articles (missing ones included).
+
+    With REDIS_URL, the views part includes views not yet flushed, so a view changes
+    the validator at once.
+    """
+    counter = view_counter()
+    if counter is None:
+        versions = article_versions(db.session, sorted(set(keys)))
+    else:
+        versions = hot_views.article_versions(db.session, counter, sorted(set(keys)))
     return validate(sorted(versions.items()), per_reader=per_reader)
 
 
 def validate_result(result: object) -> dict[str, str]:
     """``validate`` from the result itself, for responses no article version covers (trending)."""
     return validate([result])
+
+
+def validate_thread(key: str) -> dict[str, str]:
+    """``validate`` for a thread page: the article's version and whether it is closed now.
+
+    Views are left out (a thread page does not show them), so counted views do not
+    invalidate thread pages; closing by age is in, since it depends on the time.
+    """
+    row = db.session.execute(
+        sa.select(Article.version, Article.comments_closed, Article.created_at).where(Article.key == key)
+    ).first()
+    if row is None:
+        return validate([None])
+    version, comments_closed, created_at = row
+    return validate([version, closed_state(comments_closed, created_at, settings(), utcnow())])
+
+
+class RenderedResponses:
+    """A per-worker LRU of rendered public response bodies, keyed by their ETag.
+
+    An ETag names the exact data a body was built from (path, query, article versions),
+    so a stored body is served only while nothing it shows has changed; no expiry or
+    invalidation is needed. Bodies are bounded in number and size.
+    """
+
+    def __init__(self, max_entries: int = 512, max_body_bytes: int = 256 * 1024):
+        self.max_entries = max_entries
+        self.max_body_bytes = max_body_bytes
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, etag: str) -> bytes | None:
+        with self._lock:
+            body = self._bodies.get(etag)
+            if body is not None:
+                self._bodies.move_to_end(etag)
+            return body
+
+    def put(self, etag: str, body: bytes) -> None:
+        if len(body) > self.max_body_bytes:
+            return
+        with self._lock:
+            self._bodies[etag] = body
+            self._bodies.move_to_end(etag)
+            while len(self._bodies) > self.max_entries:
+                self._bodies.popitem(last=False)
+
+
+def _rendered_responses() -> RenderedResponses:
+    return current_app.extensions["engagement.rendered"]  # type: ignore[no-any-return]
+
+
+def rendered(headers: dict[str, str]) -> Response | None:
+    """The stored body for this validator as a response, or None (and it is stored after).
+
+    Only for public responses: a per-reader validator is never shared.
+    """
+    etag = headers["ETag"]
+    body = _rendered_responses().get(etag)
+    if body is None:
+        g.render_into_cache = etag
+        return None
+    return Response(body, status=200, mimetype="application/json", headers=headers)
+
+
+def _store_rendered(response: Response) -> Response:
+    etag = g.pop("render_into_cache", None)
+    if etag is not None and response.status_code == 200 and response.headers.get("ETag") == etag:
+        _rendered_responses().put(etag, response.get_data())
+    return response
 
 
 def _not_modified(error: NotModified) -> Response:
@@ -73,4 +157,8 @@ def _not_modified(error: NotModified) -> Response:
 
 
 def install_caching(app: Flask) -> None:
+    app.extensions["engagement.rendered"] = RenderedResponses(
+        max_entries=app.config["RENDERED_CACHE_ENTRIES"]
+    )
     app.register_error_handler(NotModified, _not_modified)
+    app.after_request(_store_rendered)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask_smorest import Blueprint
 
 from engagement.api import caching
@@ -41,9 +42,12 @@ def post_comment(draft: Draft, key: str) -> ThreadNode:
 @blp.route("/articles/<article_key:key>/comments", methods=["GET"])
 @blp.arguments(ThreadQuerySchema, location="query")
 @blp.response(200, ThreadPageSchema)
-def list_comments(query: dict[str, Any], key: str) -> tuple[ThreadPage, dict[str, str]]:
+def list_comments(query: dict[str, Any], key: str) -> tuple[ThreadPage, dict[str, str]] | Response:
     """A page of the thread: top-level comments with their replies nested."""
-    cache_headers = caching.validate_articles([key])
+    cache_headers = caching.validate_thread(key)
+    stored = caching.rendered(cache_headers)
+    if stored is not None:
+        return stored
     page = service.list_thread(
         db.session, keyring(), settings(),
         article_key=key, sort=query["sort"], limit=query["limit"], cursor=query.get("cursor"), now=now(),

@@ -12,6 +12,7 @@ from engagement.config import Settings
 from engagement.errors import Unauthorized
 from engagement.extensions import db
 from engagement.privacy import Keyring, ReaderIdentity
+from engagement.services.hot_views import ViewCounter
 
 READER_TOKEN_HEADER = "X-Reader-Token"
 EDIT_TOKEN_HEADER = "X-Edit-Token"
@@ -61,6 +62,19 @@ def settings() -> Settings:
 
 def keyring() -> Keyring:
     return cast(Keyring, current_app.extensions["engagement.keyring"])
+
+
+def view_counter() -> ViewCounter | None:
+    """This request's Redis view counter, or None without REDIS_URL (views are counted in SQL).
+
+    One per request, so the validator and the service share one Redis read of the same keys.
+    """
+    counter = current_app.extensions.get("engagement.view_counter")
+    if counter is None:
+        return None
+    if "view_counter" not in g:
+        g.view_counter = counter.for_request()
+    return cast(ViewCounter, g.view_counter)
 
 
 def now():  # type: ignore[no-untyped-def]

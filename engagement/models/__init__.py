@@ -7,6 +7,7 @@ from engagement.models.comment import (
     Comment,
     CommentStatus,
 )
+from engagement.models.counters import CounterFlush
 from engagement.models.engagement import (
     ActivityBucket,
     CommentVote,
@@ -40,6 +41,7 @@ __all__ = [
     "Comment",
     "CommentStatus",
     "CommentVote",
+    "CounterFlush",
     "Flag",
     "FlagReason",
     "ModerationMode",

@@ -70,7 +70,12 @@ def is_closed(article: Article, settings: Settings, now: datetime) -> bool:
     Closed by a moderator (``comments_closed``), or by age: older than
     ``settings.auto_close_days`` days since the article was first seen (0 turns that off).
     """
-    if article.comments_closed:
+    return closed_state(article.comments_closed, article.created_at, settings, now)
+
+
+def closed_state(comments_closed: bool, created_at: datetime, settings: Settings, now: datetime) -> bool:
+    """``is_closed`` from the two columns it depends on (for callers without the row)."""
+    if comments_closed:
         return True
     days = settings.auto_close_days
-    return days > 0 and now - article.created_at > timedelta(days=days)
+    return days > 0 and now - created_at > timedelta(days=days)

@@ -16,7 +16,7 @@ from engagement.config import Settings
 from engagement.errors import CommentsClosed, Forbidden, NotFound
 from engagement.models import Article, Comment, CommentStatus, CommentVote, Reaction, ReactionTotal, ViewMark
 from engagement.privacy import Keyring, ReaderIdentity
-from engagement.services import trending
+from engagement.services import hot_views, trending
 from engagement.services.articles import dialect_insert, ensure_article, find_article, is_closed, touch_article
 from engagement.services.bans import ensure_not_banned
 from engagement.services.comments import get_comment
@@ -88,54 +88,98 @@ def _reaction_totals(session: Session, article_ids: list[int], kinds: tuple[str,
 
 # --- articles ----------------------------------------------------------------------------
 
-def article_summary(session: Session, settings: Settings, *, article_key: str, now: datetime) -> ArticleSummary:
-    """An article's public counters. Raises NotFound when nobody has touched the article."""
-    article = find_article(session, article_key)
-    if article is None:
+def article_summary(
+    session: Session,
+    settings: Settings,
+    *,
+    article_key: str,
+    now: datetime,
+    counter: hot_views.ViewCounter | None = None,
+) -> ArticleSummary:
+    """An article's public counters (views counted in Redis included when ``counter`` is given).
+
+    Raises NotFound when nobody has touched the article.
+    """
+    unflushed = hot_views.unflushed_views(counter, [article_key])
+    row = session.execute(
+        sa.select(Article, Article.views, *unflushed.applied_columns()).where(Article.key == article_key)
+    ).one_or_none()
+    if row is None:
         raise NotFound("No such article.")
+    article, stored_views, *applied = row
     reactions = _reaction_totals(session, [article.id], settings.reaction_kinds)[article.id]
     return ArticleSummary(
         key=article.key,
         title=article.title,
         url=article.url,
-        views=article.views,
+        views=unflushed.total(article.key, stored_views, applied),
         comment_count=article.comment_count,
         reactions=reactions,
         comments_closed=is_closed(article, settings, now),
     )
 
 
-def article_counts(session: Session, settings: Settings, *, article_keys: list[str]) -> dict[str, ArticleCounts]:
+def article_counts(
+    session: Session,
+    settings: Settings,
+    *,
+    article_keys: list[str],
+    counter: hot_views.ViewCounter | None = None,
+) -> dict[str, ArticleCounts]:
     """Views, visible comments and reactions for each key (zeros for unknown keys).
 
-    Two queries whatever the number of keys: the articles, then their reaction totals.
+    One query whatever the number of keys: the articles joined with their reaction
+    totals (and one Redis round trip for the views not yet flushed when ``counter`` is
+    given).
     """
     keys = list(dict.fromkeys(article_keys))
-    found = [
-        tuple(row)
-        for row in session.execute(
-            sa.select(Article.id, Article.key, Article.views, Article.comment_count).where(Article.key.in_(keys))
+    unflushed = hot_views.unflushed_views(counter, keys)
+    rows = session.execute(
+        sa.select(
+            Article.key, Article.views, Article.comment_count, ReactionTotal.kind, ReactionTotal.count,
+            *unflushed.applied_columns(),
         )
-    ]
-    reactions = _reaction_totals(session, [article_id for article_id, *_ in found], settings.reaction_kinds)
-    by_key = {key: ArticleCounts(views, comments, reactions[article_id]) for article_id, key, views, comments in found}
-    empty = dict.fromkeys(settings.reaction_kinds, 0)
-    return {key: by_key.get(key) or ArticleCounts(0, 0, dict(empty)) for key in keys}
+        .outerjoin(ReactionTotal, ReactionTotal.article_id == Article.id)
+        .where(Article.key.in_(keys))
+    )
+    kinds = settings.reaction_kinds
+    found: dict[str, ArticleCounts] = {}
+    for key, views, comments, kind, count, *applied in rows:
+        counts = found.get(key)
+        if counts is None:
+            counts = found[key] = ArticleCounts(unflushed.total(key, views, applied), comments, dict.fromkeys(kinds, 0))
+        if kind in counts.reactions:
+            counts.reactions[kind] = count
+    return {key: found.get(key) or ArticleCounts(0, 0, dict.fromkeys(kinds, 0)) for key in keys}
 
 
 def trending_articles(
-    session: Session, settings: Settings, *, window: trending.TrendingWindow, limit: int, now: datetime
+    session: Session,
+    settings: Settings,
+    *,
+    window: trending.TrendingWindow,
+    limit: int,
+    now: datetime,
+    counter: hot_views.ViewCounter | None = None,
 ) -> list[TrendingEntry]:
-    """The articles trending in ``window`` (see ``trending.rank``) with their totals; three queries."""
+    """The articles trending in ``window`` (see ``trending.rank``) with their totals; three queries.
+
+    With ``counter``, the view totals include views not yet flushed from Redis (one more
+    query); the ranking itself sees them once flushed.
+    """
     ranked = trending.rank(session, settings.trending_weights, window=window, limit=limit, now=now)
     reactions = _reaction_totals(session, [article.id for article, _ in ranked], settings.reaction_kinds)
+    views = {article.key: article.views for article, _ in ranked}
+    if counter is not None and ranked:
+        keys = list(views)
+        views.update(hot_views.current_views(session, keys, hot_views.unflushed_views(counter, keys)))
     return [
         TrendingEntry(
             key=article.key,
             title=article.title,
             url=article.url,
             score=round(score, 3),
-            views=article.views,
+            views=views[article.key],
             comments=article.comment_count,
             reactions=reactions[article.id],
         )
@@ -158,17 +202,30 @@ def record_view(
     reader: ReaderIdentity,
     automated: bool,
     now: datetime,
+    counter: hot_views.ViewCounter | None = None,
 ) -> int:
     """Count a view of the article unless this reader was counted within the window.
 
     Returns the article's view count, including this view if it counted. Automated
     requests (bots, prefetches) are never counted and never create the article.
 
+    With ``counter`` (REDIS_URL set) the mark and the increment go to Redis
+    (``hot_views.count_view``); when Redis cannot be reached the view is counted here,
+    in SQL, rather than failing.
+
     The visitor hash is keyed with a key that rotates every UTC day. A reader is not
     counted while an unexpired mark exists under today's or yesterday's hash, so a
     window spanning midnight does not count twice. The mark is claimed by one upsert
     that succeeds only if no unexpired mark exists: of two racing requests, one counts.
     """
+    if counter is not None:
+        views = hot_views.count_view(
+            session, counter, keyring, settings,
+            article_key=article_key, reader=reader, automated=automated, now=now,
+        )
+        if views is not None:
+            return views
+
     if automated:
         article = find_article(session, article_key)
         return article.views if article is not None else 0

@@ -1,6 +1,8 @@
 """HTTP caching: validators from article versions, 304s, and invalidation on every change."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.factories import (
     DEFAULT_ARTICLE,
     browser_headers,
@@ -143,3 +145,52 @@ def test_trending_has_a_validator_that_follows_the_ranking(client):
     assert _still_fresh(client, url, etag)
     send_view(client)
     assert not _still_fresh(client, url, etag)
+
+
+# --- rendered responses ------------------------------------------------------------------
+
+
+def test_repeated_thread_reads_are_served_from_the_rendered_cache(app, client):
+    post_comment(client, body="cached body")
+    first = client.get(THREAD)
+    second = client.get(THREAD)
+    assert first.get_data() == second.get_data() and first.headers["ETag"] == second.headers["ETag"]
+    rendered = app.extensions["engagement.rendered"]
+    assert rendered.get(first.headers["ETag"]) == first.get_data()
+    # a change is visible to the very next read
+    post_comment(client, body="fresh body")
+    assert "fresh body" in client.get(THREAD).get_data(as_text=True)
+
+
+def test_views_do_not_invalidate_thread_pages(client):
+    post_comment(client)
+    etag = _etag(client, THREAD)
+    send_view(client)
+    assert _still_fresh(client, THREAD, etag)
+
+
+def test_closing_by_age_changes_the_thread_validator(app_factory):
+    import time_machine
+
+    client = app_factory(AUTO_CLOSE_DAYS=1).test_client()
+    with time_machine.travel("2026-01-01 12:00:00Z", tick=False) as clock:
+        post_comment(client)
+        open_page = client.get(THREAD)
+        assert open_page.get_json()["article"]["comments_closed"] is False
+        clock.shift(timedelta(days=1, minutes=1))
+        closed_page = client.get(THREAD, headers={"If-None-Match": open_page.headers["ETag"]})
+        assert closed_page.status_code == 200
+        assert closed_page.get_json()["article"]["comments_closed"] is True
+
+
+def test_rendered_cache_is_bounded():
+    from engagement.api.caching import RenderedResponses
+
+    cache = RenderedResponses(max_entries=2, max_body_bytes=10)
+    cache.put('"a"', b"1")
+    cache.put('"b"', b"2")
+    cache.get('"a"')  # recently used
+    cache.put('"c"', b"3")
+    cache.put('"big"', b"x" * 11)
+    assert cache.get('"a"') == b"1" and cache.get('"c"') == b"3"
+    assert cache.get('"b"') is None and cache.get('"big"') is None

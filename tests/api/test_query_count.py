@@ -57,6 +57,12 @@ def _counting_statements(app):
         event.remove(engine, "before_cursor_execute", record)
 
 
+@pytest.fixture
+def app(app_factory):
+    # Rendered-response cache off: every read below builds its page from the database.
+    return app_factory(RENDERED_CACHE_ENTRIES=0)
+
+
 @pytest.mark.parametrize("sort", ["oldest", "newest", "top"])
 def test_thread_page_statement_count_does_not_grow_with_the_thread(app, client, sort):
     _seed_thread(app, "small", 10)
