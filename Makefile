@@ -30,5 +30,13 @@ test-postgres: install
 	REDIS_URL=redis://127.0.0.1:6379/0 \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Benchmarks (not part of CI): bench/run.py writes bench/results/<date>-<sha>.md and latest.md.
+BENCH_ARGS ?=
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+bench: install
+	command -v wrk >/dev/null 2>&1 || $(SUDO) apt-get install -y wrk || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -40,6 +40,13 @@ class Comment(Base):
         sa.Index("ix_comments_root_id_status", "root_id", "status"),
         # Moderation queue per status, newest first.
         sa.Index("ix_comments_status_id", "status", "id"),
+        # The "flagged" queue: only the few comments with open flags, newest first.
+        sa.Index(
+            "ix_comments_open_flags",
+            "id",
+            sqlite_where=sa.text("open_flag_count > 0"),
+            postgresql_where=sa.text("open_flag_count > 0"),
+        ),
         # Duplicate detection and bans: recent comments of one reader.
         sa.Index("ix_comments_reader_hash_created_at", "reader_hash", "created_at"),
         sa.CheckConstraint("depth >= 0", name="depth_not_negative"),

@@ -41,6 +41,10 @@ BAN_REASON = "banned"
 PURGE_REASON = "purged"
 AUDIT_TARGET_MAX = 200  # audit_log.target; the full article key is also in the details
 
+# A literal (not a bound parameter), so the planner can match the partial index
+# ix_comments_open_flags even for prepared statements.
+HAS_OPEN_FLAGS = Comment.open_flag_count > sa.literal_column("0")
+
 
 class QueueFilter(enum.Enum):
     PENDING = "pending"
@@ -130,7 +134,7 @@ def list_queue(
     """
     query = sa.select(Comment, Article.key).join(Article, Article.id == Comment.article_id)
     if status is QueueFilter.FLAGGED:
-        query = query.where(Comment.open_flag_count > 0)
+        query = query.where(HAS_OPEN_FLAGS)
     else:
         query = query.where(Comment.status == CommentStatus(status.value))
     if article_key is not None:
@@ -400,5 +404,5 @@ def stats(session: Session) -> dict[str, int]:
     counts = {status.value: 0 for status in CommentStatus}
     for status, count in session.execute(sa.select(Comment.status, sa.func.count()).group_by(Comment.status)):
         counts[status.value] = count
-    counts["flagged"] = session.scalar(sa.select(sa.func.count()).where(Comment.open_flag_count > 0)) or 0
+    counts["flagged"] = session.scalar(sa.select(sa.func.count()).where(HAS_OPEN_FLAGS)) or 0
     return counts
