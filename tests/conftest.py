@@ -70,6 +70,17 @@ def _empty_redis() -> Iterator[None]:
 
 
 @pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    """A client of the test Redis database (emptied around each test); skips without REDIS_URL."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("needs a Redis server: set REDIS_URL (.ci/run does)")
+    client = redis.Redis.from_url(url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
 def app_factory(
     database_url: str, schema: sa.Engine, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., Flask]]:

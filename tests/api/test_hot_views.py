@@ -27,18 +27,6 @@ TRENDING = "/api/v1/trending"
 
 
 @pytest.fixture
-def redis_client():
-    """The test Redis database, emptied before and after; skips the test without REDIS_URL."""
-    if not REDIS_URL:
-        pytest.skip("needs a Redis server: set REDIS_URL (.ci/run does)")
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
-
-
-@pytest.fixture
 def hot_app(app_factory, redis_client):
     return app_factory(REDIS_URL=REDIS_URL)
 
