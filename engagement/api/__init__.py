@@ -7,6 +7,7 @@ from flask_smorest import Api
 from engagement.api import articles, comments, flags, moderation, operations, readers, votes, web
 from engagement.api.auth import BEARER_SCHEME, SECURITY_SCHEME
 from engagement.api.common import ArticleKeyConverter, IdConverter
+from engagement.schemas.engagement import ArticleCountsSchema
 
 API_BLUEPRINTS = (readers.blp, comments.blp, articles.blp, votes.blp, flags.blp, moderation.blp)
 
@@ -19,6 +20,12 @@ def _id_parameter(_converter: IdConverter) -> dict[str, object]:
     return {"type": "integer", "minimum": 0}
 
 
+def _document_counts_map(api: Api) -> None:
+    """/counts answers a map keyed by article key: describe each value, not an empty object."""
+    api.spec.components.schema("ArticleCounts", schema=ArticleCountsSchema)
+    api.spec.components.schemas["Counts"]["additionalProperties"] = {"$ref": "#/components/schemas/ArticleCounts"}
+
+
 def register_api(app: Flask, api: Api) -> None:
     app.url_map.converters["article_key"] = ArticleKeyConverter
     app.url_map.converters["id"] = IdConverter
@@ -27,5 +34,6 @@ def register_api(app: Flask, api: Api) -> None:
     api.spec.components.security_scheme(BEARER_SCHEME, SECURITY_SCHEME)
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
+    _document_counts_map(api)
     app.register_blueprint(operations.blp)
     app.register_blueprint(web.blp)

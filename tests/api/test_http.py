@@ -153,3 +153,9 @@ def test_one_log_line_per_request_without_addresses_or_bodies(client, caplog):
     line = json.dumps(record.__dict__, default=str)
     for secret in ("198.51.100.9", "private words", "me@example.org"):
         assert secret not in line
+
+
+def test_counts_map_values_are_described(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["Counts"]["additionalProperties"] == {"$ref": "#/components/schemas/ArticleCounts"}
+    assert set(schemas["ArticleCounts"]["required"]) == {"views", "comments", "reactions"}
