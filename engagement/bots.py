@@ -7,12 +7,18 @@ few request headers; such a load is not a reader looking at the page.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Mapping
 
 from crawlerdetect import CrawlerDetect
 
 # One detector for the process: its patterns compile once.
 _DETECTOR = CrawlerDetect()
+
+# User agents that say they are crawlers, previewers or headless browsers.
+_DECLARED_CRAWLER = re.compile(
+    r"bot|crawl|spider|slurp|headless|preview|externalhit|lighthouse|scanner|archiver", re.IGNORECASE
+)
 
 # Header -> tokens that mark a speculative or preview load (compared case-insensitively).
 SPECULATIVE_LOAD_HEADERS: dict[str, frozenset[str]] = {
@@ -43,6 +49,16 @@ def is_speculative_load(headers: Mapping[str, str]) -> bool:
     return False
 
 
-def is_automated(user_agent: str, headers: Mapping[str, str]) -> bool:
-    """Whether a request should not count as a reader's view (bot, crawler or speculative load)."""
-    return is_bot(user_agent) or is_speculative_load(headers)
+def is_automated(user_agent: str, headers: Mapping[str, str], *, has_reader_token: bool = False) -> bool:
+    """Whether a request should not count as a reader's view (bot, crawler or speculative load).
+
+    A verified reader token means the client went through the reader flow (it minted a
+    token and keeps it). Then only self-declared crawlers, headless browsers and empty
+    user agents are refused, not the HTTP libraries that sites' own apps and server-side
+    front ends are built on; without a token the whole crawler list applies.
+    """
+    if is_speculative_load(headers):
+        return True
+    if not is_bot(user_agent):
+        return False
+    return not has_reader_token or not user_agent.strip() or bool(_DECLARED_CRAWLER.search(user_agent))

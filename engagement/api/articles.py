@@ -47,7 +47,7 @@ def record_view(key: str) -> dict[str, int]:
     reader = current_reader()
     views = service.record_view(
         db.session, keyring(), settings(),
-        article_key=key, reader=reader, automated=bots.is_automated(reader.user_agent, request.headers),
+        article_key=key, reader=reader, automated=bots.is_automated(reader.user_agent, request.headers, has_reader_token=reader.has_token),
         now=now(), counter=view_counter(),
     )
     return {"views": views}

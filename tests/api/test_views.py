@@ -140,6 +140,23 @@ def test_bots_and_empty_agents_are_not_counted_but_get_the_count(client, user_ag
     assert get_article(client)["views"] == 1
 
 
+@pytest.mark.parametrize(
+    "user_agent, counted",
+    [
+        ("python-requests/2.32.3", True),
+        ("curl/8.5.0", True),
+        ("okhttp/4.12.0", True),
+        (BOT_AGENTS[0], False),  # Googlebot
+        (BOT_AGENTS[2], False),  # a link previewer
+        (BOT_AGENTS[5], False),  # a headless browser
+        ("", False),
+    ],
+)
+def test_with_a_reader_token_only_declared_crawlers_are_refused(client, user_agent, counted):
+    token = mint_reader(client)
+    assert send_view(client, headers={"User-Agent": user_agent, "X-Reader-Token": token}) == int(counted)
+
+
 @pytest.mark.parametrize("user_agent", BOT_AGENTS[:3])
 def test_bots_do_not_create_articles(client, user_agent):
     assert send_view(client, "bot-only", headers={"User-Agent": user_agent}) == 0
