@@ -21,8 +21,9 @@ from engagement.services.articles import dialect_insert, ensure_article, find_ar
 from engagement.services.bans import ensure_not_banned
 from engagement.services.comments import get_comment
 
-# Expired view marks deleted along the way by each counted view (the prune command does the rest).
-OPPORTUNISTIC_PURGE = 16
+# Every this many counted views of an article, expired view marks are deleted along the
+# way (four times as many as views counted since, so they never pile up; prune does the rest).
+PURGE_EVERY = 16
 
 # A vote change is retried this often when a concurrent request changed the same vote row.
 VOTE_ATTEMPTS = 3
@@ -235,20 +236,21 @@ def record_view(
     current_hash = keyring.daily_visitor_hash(reader, today)
     previous_hash = keyring.daily_visitor_hash(reader, today - timedelta(days=1))
 
-    marked_yesterday = session.scalar(
-        sa.select(ViewMark.id).where(
-            ViewMark.article_id == article.id,
-            ViewMark.visitor_hash == previous_hash,
-            ViewMark.expires_at > now,
-        )
+    # One statement claims the mark: no row when yesterday's hash holds an unexpired mark
+    # (a window across midnight), and an existing mark is only renewed once it expired.
+    counted_yesterday = (
+        sa.select(ViewMark.id)
+        .where(ViewMark.article_id == article.id, ViewMark.visitor_hash == previous_hash, ViewMark.expires_at > now)
+        .exists()
     )
-    if marked_yesterday is not None:
-        return _current_views(session, article.id)
-
-    claim = dialect_insert(session, ViewMark).values(
-        article_id=article.id,
-        visitor_hash=current_hash,
-        expires_at=now + timedelta(minutes=settings.view_window_minutes),
+    expires_at = now + timedelta(minutes=settings.view_window_minutes)
+    claim = dialect_insert(session, ViewMark).from_select(
+        ["article_id", "visitor_hash", "expires_at"],
+        sa.select(
+            sa.literal(article.id),
+            sa.literal(current_hash),
+            sa.literal(expires_at, ViewMark.__table__.c.expires_at.type),
+        ).where(~counted_yesterday),
     )
     claim = claim.on_conflict_do_update(
         index_elements=["article_id", "visitor_hash"],
@@ -266,7 +268,8 @@ def record_view(
         .execution_options(synchronize_session=False)
     ).scalar_one()
     trending.record_activity(session, article.id, now, views=1)
-    trending.purge_expired_view_marks(session, now, limit=OPPORTUNISTIC_PURGE)
+    if views % PURGE_EVERY == 0:
+        trending.purge_expired_view_marks(session, now, limit=PURGE_EVERY * 4)
     return views
 
 
