@@ -73,6 +73,9 @@ class ArticleCountsSchema(Schema):
     reactions = _reaction_counts(required=True)
 
 
+_ARTICLE_COUNTS = ArticleCountsSchema()
+
+
 class CountsSchema(Schema):
     """{article key: {"views", "comments", "reactions"}} for every requested key."""
 
@@ -81,8 +84,7 @@ class CountsSchema(Schema):
 
     @post_dump(pass_original=True)
     def _per_article(self, _data: dict[str, Any], original: dict[str, Any], **_: Any) -> dict[str, Any]:
-        entry = ArticleCountsSchema()
-        return {key: entry.dump(counts) for key, counts in original.items()}
+        return {key: _ARTICLE_COUNTS.dump(counts) for key, counts in original.items()}
 
 
 class TrendingQuerySchema(Schema):
