@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from typing import Any, Callable, TypeVar, cast
 
 from flask import current_app, g, request
@@ -77,7 +78,8 @@ def view_counter() -> ViewCounter | None:
     return cast(ViewCounter, g.view_counter)
 
 
-def now():  # type: ignore[no-untyped-def]
+def now() -> datetime:
+    """The request's notion of now (``engagement.clock``, so tests can move it)."""
     return utcnow()
 
 
