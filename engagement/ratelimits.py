@@ -11,19 +11,18 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 from flask_limiter import Limiter
 
 from engagement.api.common import current_reader
 from engagement.config import DEFAULT_RATE_LIMITS
-from engagement.privacy import Keyring
 
 View = TypeVar("View", bound=Callable[..., Any])
 
 
 def address_key() -> str:
-    keyring: Keyring = current_app.extensions["engagement.keyring"]
-    return "a:" + keyring.keyed_hash("ratelimit-address", request.remote_addr or "")
+    # The reader identity already carries the keyed hash of the client address.
+    return "a:" + current_reader().address_hash
 
 
 def reader_key() -> str:
