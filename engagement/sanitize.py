@@ -7,7 +7,9 @@ table of hostile inputs in ``tests/test_sanitize.py``.
 
 import re
 import threading
+from dataclasses import dataclass
 from functools import partial
+from html.parser import HTMLParser
 
 from bleach.linkifier import LinkifyFilter, build_url_re
 from bleach.sanitizer import Cleaner
@@ -123,3 +125,113 @@ def render_markdown(source: str) -> str:
     """
     html = _markdown.render(strip_unsafe_codepoints(source))
     return _cleaner().clean(html).strip()
+
+
+@dataclass(frozen=True)
+class RenderedBody:
+    """A body rendered once, with the facts the moderation policy judges.
+
+    ``html`` is what ``render_markdown`` returns. ``text`` is the text a reader sees,
+    entities decoded, block elements separated by new lines and inline ones joined
+    (``id<strong>io</strong>t`` reads ``idiot``), code included. ``link_count`` is the
+    number of ``a`` elements. Outside code spans and blocks, the rest of the text is
+    sorted three ways: ``shown_urls``, the texts of links that show their own URL;
+    ``plain_urls``, words that are URLs the linkifier left as text (unknown top-level
+    domain, an address, ``localhost``), not clickable but there to be copied; and
+    ``prose``, every other word, one space apart.
+    """
+
+    html: str
+    text: str
+    link_count: int
+    prose: str
+    shown_urls: tuple[str, ...]
+    plain_urls: tuple[str, ...]
+
+
+# Elements that start a new line on screen (the rest of ALLOWED_TAGS are inline).
+_BLOCK_TAGS = frozenset({"p", "br", "pre", "blockquote", "ul", "ol", "li", "hr"})
+_CODE_TAGS = frozenset({"code", "pre"})
+
+
+def _looks_like_a_url(word: str) -> bool:
+    return "://" in word or "www." in word.casefold()
+
+
+def _shows_its_url(text: str, href: str) -> bool:
+    # Autolinks and linkified URLs show their target (bare domains gain http://,
+    # e-mail addresses mailto:); a link text that is a URL is a URL either way.
+    text = text.strip()
+    return text in (href, href.partition("//")[2], href.removeprefix("mailto:")) or _looks_like_a_url(text)
+
+
+class _TextExtractor(HTMLParser):
+    """One linear pass over sanitised HTML, collecting what ``RenderedBody`` reports."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.prose: list[str] = []
+        self.shown_urls: list[str] = []
+        self.link_count = 0
+        self._code_depth = 0
+        self._anchor: tuple[str, list[str]] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:
+            self._break()
+        if tag in _CODE_TAGS:
+            self._code_depth += 1
+        elif tag == "a":
+            self.link_count += 1
+            self._anchor = (dict(attrs).get("href") or "", [])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _BLOCK_TAGS:
+            self._break()
+        if tag in _CODE_TAGS:
+            self._code_depth = max(0, self._code_depth - 1)
+        elif tag == "a" and self._anchor is not None:
+            href, parts = self._anchor
+            self._anchor = None
+            shown = "".join(parts)
+            if _shows_its_url(shown, href):
+                self.shown_urls.append(shown.strip())
+            else:
+                self.prose.append(shown)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._code_depth:
+            self.prose.append(" ")
+        elif self._anchor is not None:
+            self._anchor[1].append(data)
+        else:
+            self.prose.append(data)
+
+    def _break(self) -> None:
+        self.text.append("\n")
+        self.prose.append("\n")
+
+
+def render_body(source: str) -> RenderedBody:
+    """Render ``source`` as ``render_markdown`` does and read back what readers will see.
+
+    The text is read from the sanitised HTML with ``html.parser`` (never a regex), so
+    every anchor counts as a link however it was written (Markdown and reference links,
+    autolinks, linkified bare domains, ``http&#58;//`` decoded by the parser). Same
+    guarantees as ``render_markdown``: never raises, roughly linear time.
+    """
+    html = render_markdown(source)
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    words = "".join(extractor.prose).split()
+    return RenderedBody(
+        html=html,
+        text="".join(extractor.text).strip(),
+        link_count=extractor.link_count,
+        prose=" ".join(word for word in words if not _looks_like_a_url(word)),
+        shown_urls=tuple(extractor.shown_urls),
+        plain_urls=tuple(word for word in words if _looks_like_a_url(word)),
+    )

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engagement.sanitize import render_markdown
+from engagement.sanitize import render_body, render_markdown
 
 ALLOWED_ATTRIBUTES = {"a": {"href", "rel", "title"}, "code": {"class"}, "ol": {"start"}}
 ALLOWED_TAGS = {"p", "br", "em", "strong", "del", "s", "code", "pre", "blockquote",
@@ -317,6 +317,18 @@ HOSTILE = [
     "<" * 10000,
     "`" * 10000,
     "a" * 100000 + "<script>alert(1)</script>",
+    # Policy evasions (issue 10): links the old count missed, text the blocklist missed,
+    # bodies that show nothing, and the body that made the old link regex quadratic.
+    "http:/" * 1666,
+    "p.com q.com r.com s.com t.com",
+    "[a](//p.com) [b](//q.com)",
+    "http&#58;//p.com http&#58;//x.y",
+    "[a][1] [b][1]\n\n[1]: p.com",
+    "id&#105;ot &#x69;diot id**io**t id&ZeroWidthSpace;iot id&shy;iot",
+    "id\u034f\u180b\ufe0f\U000e0020iot \u0456di\u043et \u03b9diot i\u0307diot",
+    "\u200b\u200b \U000e0041\U000e0042 \u3164",
+    "[](http://x.example)",
+    "[](javascript:alert(1))",
 ]
 
 
@@ -325,6 +337,18 @@ HOSTILE = [
 )
 def test_hostile_input_renders_only_allowlisted_markup(source):
     assert_safe(render_markdown(source))
+
+
+@pytest.mark.parametrize(
+    "source", HOSTILE, ids=[f"{i:03d}:{ascii(s)[1:41]}" for i, s in enumerate(HOSTILE)]
+)
+def test_render_body_reports_the_html_it_renders(source):
+    rendered = render_body(source)
+    assert rendered.html == render_markdown(source)
+    collector = _Collector()
+    collector.feed(rendered.html)
+    collector.close()
+    assert rendered.link_count == sum(tag == "a" for tag, _ in collector.elements)
 
 
 def test_corpus_is_large():
@@ -476,6 +500,54 @@ def test_huge_and_deeply_nested_input_returns(source):
     assert_safe(render_markdown(source))
 
 
+@pytest.mark.parametrize(
+    ("source", "text", "link_count"),
+    [
+        ("id&#105;ot &#x69;diot", "idiot idiot", 0),
+        ("id**io**t id*io*t id~~io~~t id`io`t", "idiot idiot idiot idiot", 0),
+        ("id&ZeroWidthSpace;iot", "id\u200biot", 0),  # ignorables are the matcher's job
+        ("a &amp; b &lt;c&gt;", "a & b <c>", 0),
+        ("one\n\ntwo", "one\ntwo", 0),
+        ("- one\n- two", "one\ntwo", 0),
+        ("> one\n\n> two", "one\ntwo", 0),
+        ("one\ntwo", "one\ntwo", 0),
+        ("one\n\n---\n\ntwo", "one\ntwo", 0),
+        ("```\n<b>x</b>\n```", "<b>x</b>", 0),
+        ("buy **pills**", "buy pills", 0),
+        ("p.com q.com", "p.com q.com", 2),
+        ("[a](//p.com) [b](/x) [c](#y) <ana@example.org>", "a b c ana@example.org", 4),
+        ("http&#58;//p.com", "http://p.com", 1),
+        ("[a][1] [b][1]\n\n[1]: https://example.org", "a b", 2),
+        ("![cat](https://example.org/c.png)", "cat", 1),
+        ("[x](javascript:alert(1))", "[x](javascript:alert(1))", 0),
+        ("`https://example.org/x`", "https://example.org/x", 0),
+        ("---", "", 0),
+        ("[](http://x.example)", "", 1),
+    ],
+)
+def test_render_body_text_and_links(source, text, link_count):
+    rendered = render_body(source)
+    assert "\n".join(line for line in rendered.text.split("\n") if line) == text
+    assert rendered.link_count == link_count
+
+
+@pytest.mark.parametrize(
+    ("source", "prose", "shown_urls", "plain_urls"),
+    [
+        ("see https://example.org/x now", "see now", ("https://example.org/x",), ()),
+        ("see p.com now", "see now", ("p.com",), ()),
+        ("mail <ana@example.org>", "mail", ("ana@example.org",), ()),
+        ("[a good read](https://example.org)", "a good read", (), ()),
+        ("[https://good.example](https://evil.example)", "", ("https://good.example",), ()),
+        ("on https://a.example and www.b.example", "on and", (), ("https://a.example", "www.b.example")),
+        ("code `x = 1` and\n\n```\ny\n```\nend", "code and end", (), ()),
+    ],
+)
+def test_render_body_sorts_prose_from_urls_and_code(source, prose, shown_urls, plain_urls):
+    rendered = render_body(source)
+    assert (rendered.prose, rendered.shown_urls, rendered.plain_urls) == (prose, shown_urls, plain_urls)
+
+
 def test_concurrent_renders_agree():
     sources = [f"*{n}* https://example.org/{n} <b>{n}</b>" for n in range(50)]
     expected = [render_markdown(source) for source in sources]
@@ -514,3 +586,11 @@ def test_arbitrary_text_is_safe(source):
 @given(MARKUP_SOUP)
 def test_markup_soup_is_safe(source):
     assert_safe(render_markdown(source))
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(MARKUP_SOUP | TEXT)
+def test_render_body_agrees_with_render_markdown(source):
+    rendered = render_body(source)
+    assert rendered.html == render_markdown(source)
+    assert rendered.link_count == rendered.html.count("<a ")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engagement.text import clean_plain_text, strip_unsafe_codepoints
+from engagement.text import clean_plain_text, matching_form, strip_ignorables, strip_unsafe_codepoints
 
 # st.text() never yields surrogates; the second alphabet leans on the awkward ones.
 TEXT = st.text() | st.text(st.characters(categories=["L", "M", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs"]))
@@ -38,6 +38,13 @@ TEXT = st.text() | st.text(st.characters(categories=["L", "M", "Zs", "Zl", "Zp",
         ("\x00\u200b\t\n ", ""),
         ("", ""),
         ("\U0001f600 Ana", "\U0001f600 Ana"),
+        # Other default-ignorables: Hangul fillers, variation selectors, CGJ, tag characters.
+        ("\u3164", ""),
+        ("\u3164 \u3164", ""),
+        ("\u115fAna\u1160\uffa0", "Ana"),
+        ("A\u034fna\ufe0f", "Ana"),
+        ("Ana\U000e0041\U000e007f", "Ana"),
+        ("An\u180ba\u17b4", "Ana"),
     ],
 )
 def test_clean_plain_text(value, expected):
@@ -59,10 +66,61 @@ def test_strip_unsafe_codepoints(value, expected):
     assert strip_unsafe_codepoints(value) == expected
 
 
+# Each range of Default_Ignorable_Code_Point, by its first and last code point.
+IGNORABLES = [
+    "\u00ad", "\u034f", "\u061c", "\u115f", "\u1160", "\u17b4", "\u17b5", "\u180b", "\u180f",
+    "\u200b", "\u200f", "\u202a", "\u202e", "\u2060", "\u206f", "\u3164", "\ufe00", "\ufe0f",
+    "\ufeff", "\uffa0", "\ufff0", "\ufff8", "\U0001bca0", "\U0001bca3", "\U0001d173", "\U0001d17a",
+    "\U000e0000", "\U000e0fff",
+]
+
+
+@pytest.mark.parametrize("char", IGNORABLES, ids=[f"U+{ord(c):04X}" for c in IGNORABLES])
+def test_default_ignorables_are_stripped(char):
+    assert strip_ignorables(f"a{char}b{char}") == "ab"
+    assert matching_form(f"id{char}iot") == "idiot"
+
+
+@pytest.mark.parametrize("char", ["\u00ac", "\u0350", "\u2070", "\u3165", "\ufe10", "\U000e1000", " ", "\u00a0"])
+def test_neighbours_of_the_ignorables_are_kept(char):
+    assert strip_ignorables(f"a{char}b") == f"a{char}b"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("idiot", "idiot"),
+        ("IDIOT", "idiot"),
+        ("\uff29\uff24\uff29\uff2f\uff34", "idiot"),  # full width
+        ("\u0456di\u043et", "idiot"),  # Cyrillic і, о
+        ("\u03b9diot", "idiot"),  # Greek iota
+        ("\U0001d422diot", "idiot"),  # mathematical bold i
+        ("i\u0307diot", "idiot"),  # combining dot above
+        ("\u00eddi\u00f6t", "idiot"),  # precomposed accents
+        ("id\u00adi\u200bot", "idiot"),
+        ("Stra\u00dfe", "strasse"),
+        ("midiot", "rnidiot"),  # m looks like rn (UTS #39), so it is not "idiot"
+        ("idiots", "idiots"),
+        ("buy  pills", "buy  pills"),  # white space is left to the tokenizer
+    ],
+)
+def test_matching_form(value, expected):
+    assert matching_form(value) == expected
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(TEXT)
+def test_matching_form_properties(value):
+    form = matching_form(value)
+    assert strip_ignorables(form) == form
+    assert not any(unicodedata.category(char) in {"Mn", "Me"} for char in form)
+
+
 @settings(max_examples=200, deadline=None, database=None)
 @given(TEXT)
 def test_clean_plain_text_properties(value):
     cleaned = clean_plain_text(value)
+    assert strip_ignorables(cleaned) == cleaned
     assert not any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Zl", "Zp"}
                    for char in cleaned)
     assert unicodedata.is_normalized("NFC", cleaned)

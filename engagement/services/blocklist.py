@@ -1,15 +1,18 @@
 """The blocklist: words that hold or reject a comment.
 
-Matching is whole-word, case-insensitive and Unicode-aware: the body and the words are
-both NFKC-normalised and casefolded (so full-width or other compatibility look-alikes
-match their plain letters), invisible format characters are removed from the body, and
-a word matches only where no letter or digit touches it on either side. The list is read
-from the database on every check, so an edit takes effect at once for every worker.
+Matching is on what readers see (the rendered text, see ``policy``), whole-word and
+Unicode-aware: the text and the words are both brought to their ``matching_form``
+(invisible code points removed, NFKC casefolded, combining marks dropped, UTS #39
+confusables skeleton), so ``іdіоt`` in Cyrillic letters, ``id&shy;iot`` or full-width
+letters match ``idiot``. Both are split into tokens (runs of letters, digits and ``_``,
+and single other characters) and an entry matches a run of whole tokens, so ``idiots``
+does not match ``idiot`` and ``buy **pills**`` matches ``buy pills``. The list is read
+from the database on every check, so an edit takes effect at once for every worker;
+the matcher built from it is cached per worker.
 """
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -21,7 +24,7 @@ from engagement.errors import ValidationFailed
 from engagement.models import BlockedWord, BlocklistAction, SiteSetting
 from engagement.services import audit
 from engagement.services.articles import dialect_insert
-from engagement.text import clean_plain_text
+from engagement.text import clean_plain_text, matching_form
 
 ACTION_SETTING = "blocklist_action"
 DEFAULT_ACTION = BlocklistAction.HOLD
@@ -29,8 +32,10 @@ WORD_MAX_LENGTH = 100
 NORMALIZED_MAX_LENGTH = 200
 MAX_WORDS = 1000
 
-# Zero-width and other format characters would otherwise split a word invisibly.
-_FORMAT_CHARACTERS = re.compile(r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+# One linear tokenizer for text and entries alike: word runs, or one other visible character.
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+# The key under which a trie node keeps the entry that ends there.
+_END = ""
 
 
 @dataclass(frozen=True)
@@ -39,25 +44,51 @@ class Blocklist:
     action: BlocklistAction
 
 
+def tokens(text: str) -> list[str]:
+    """The tokens of ``text``'s matching form (linear in its length)."""
+    return _TOKEN.findall(matching_form(text))
+
+
 def normalize(text: str) -> str:
-    """NFKC casefolding (as Unicode's NFKC_Casefold), with white space runs collapsed."""
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return " ".join(folded.split())
+    """The form an entry is matched (and deduplicated) in: its tokens, one space apart."""
+    return " ".join(tokens(text))
 
 
 @lru_cache(maxsize=32)
-def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
-    # Longest first, so a phrase wins over a word it starts with.
-    alternatives = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.UNICODE)
+def _trie(words: tuple[str, ...]) -> dict:
+    # A trie of token sequences: from each position of the text the walk goes at most
+    # as deep as the longest entry, whatever the number of entries.
+    root: dict = {}
+    for word in words:
+        entry = tokens(word)
+        if not entry:
+            continue
+        node = root
+        for token in entry:
+            node = node.setdefault(token, {})
+        node[_END] = " ".join(entry)
+    return root
 
 
 def find_blocked_word(words: tuple[str, ...], text: str) -> str | None:
-    """The first normalised blocked word found in ``text`` as a whole word, or None."""
+    """The first of ``words`` (as typed) that ``text`` contains as whole words, or None.
+
+    Returns the entry's normalised form; the longest entry starting at the earliest
+    position wins. Linear in the length of ``text`` times the tokens of the longest
+    entry (at most NORMALIZED_MAX_LENGTH), whatever the number of entries.
+    """
     if not words:
         return None
-    match = _pattern(words).search(normalize(_FORMAT_CHARACTERS.sub("", text)))
-    return match.group(0) if match else None
+    root = _trie(words)
+    found = tokens(text)
+    for start in range(len(found)):
+        node, match, position = root, None, start
+        while position < len(found) and (node := node.get(found[position])) is not None:
+            match = node.get(_END, match)
+            position += 1
+        if match is not None:
+            return match
+    return None
 
 
 def _action(session: Session) -> BlocklistAction:
@@ -66,8 +97,10 @@ def _action(session: Session) -> BlocklistAction:
 
 
 def screen(session: Session, text: str) -> BlocklistAction | None:
-    """The action to take on ``text``: None when it contains no blocked word."""
-    words = tuple(session.scalars(sa.select(BlockedWord.normalized)).all())
+    """The action to take on ``text`` (what readers see): None when it contains no blocked word."""
+    # Entries as typed, not their stored normal form: the matcher normalises them itself,
+    # so a change of normalisation needs no migration of stored rows.
+    words = tuple(session.scalars(sa.select(BlockedWord.word).order_by(BlockedWord.id)).all())
     if find_blocked_word(words, text) is None:
         return None
     return _action(session)

@@ -2,8 +2,10 @@
 
 Comment creation and edits call ``evaluate``; each check may refuse the submission (by
 raising a DomainError), hold it for a moderator or mark it as spam, giving a reason that
-moderators see. New signals are added to ``DEFAULT_CHECKS`` (or passed as ``checks``)
-without touching routes or the comment service.
+moderators see. Checks on the body judge what readers will see (``rendered_body``: the
+text, links and code of the sanitised HTML), never the Markdown as typed. New signals are
+added to ``DEFAULT_CHECKS`` (or passed as ``checks``) without touching routes or the
+comment service.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Callable, Sequence
 
 import sqlalchemy as sa
@@ -20,9 +23,11 @@ from engagement.config import Settings
 from engagement.errors import Banned, CommentsClosed, Conflict, ValidationFailed
 from engagement.models import Article, BlocklistAction, Comment, CommentStatus, ModerationMode
 from engagement.privacy import ReaderIdentity
+from engagement.sanitize import RenderedBody, render_body
 from engagement.services import blocklist
 from engagement.services.articles import is_closed
 from engagement.services.bans import find_active_ban
+from engagement.text import strip_ignorables
 
 
 @dataclass(frozen=True)
@@ -38,10 +43,17 @@ class Submission:
     comment_id: int | None = None
     # Keyed hash of author_email (the policy has no keyring), for email bans.
     email_hash: str | None = None
+    # The body as rendered for storage, when the caller has it (saves a second render).
+    rendered: RenderedBody | None = None
 
     @property
     def is_edit(self) -> bool:
         return self.comment_id is not None
+
+    @cached_property
+    def rendered_body(self) -> RenderedBody:
+        """What readers will see: ``rendered`` when given, else ``body_source`` rendered once."""
+        return self.rendered if self.rendered is not None else render_body(self.body_source)
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,14 @@ PUBLISH = Verdict(CommentStatus.APPROVED)
 
 # A check returns None (no objection) or a Verdict (hold / spam), or raises to refuse.
 Check = Callable[[Session, Submission, Settings], Verdict | None]
+
+
+def refuse_empty_bodies(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
+    # The schema refuses blank sources; this refuses sources that render to nothing
+    # visible ("---", "[](http://x.example)", invisible characters in Markdown).
+    if not strip_ignorables(submission.rendered_body.text).strip():
+        raise ValidationFailed({"body": ["The comment is empty."]})
+    return None
 
 
 def refuse_closed_threads(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
@@ -114,14 +134,15 @@ def refuse_duplicates(session: Session, submission: Submission, settings: Settin
 
 
 def hold_for_premoderation(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
+    # Edits too: a moderator approved the text they read, not what it is edited into.
     mode = submission.article.moderation or ModerationMode(settings.moderation)
-    if mode is ModerationMode.PRE and not submission.is_edit:
+    if mode is ModerationMode.PRE:
         return Verdict(CommentStatus.PENDING, ("premoderation",))
     return None
 
 
 def screen_blocked_words(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
-    action = blocklist.screen(session, submission.body_source)
+    action = blocklist.screen(session, submission.rendered_body.text)
     if action is BlocklistAction.REJECT:
         raise ValidationFailed({"body": ["The comment contains a word that is not allowed here."]})
     if action is BlocklistAction.HOLD:
@@ -129,42 +150,52 @@ def screen_blocked_words(session: Session, submission: Submission, settings: Set
     return None
 
 
-_LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
-_URL = re.compile(r"\S*(?:https?://|www\.)\S*", re.IGNORECASE)
 # Letters, digits, combining marks and pictographs count as text; punctuation and symbols do not.
 _TEXT_CATEGORIES = ("L", "N", "M", "So")
 NON_TEXT_MIN_LENGTH = 12  # shorter bodies ("ok", "+1!") are never judged
 NON_TEXT_MAX_SHARE = 0.7
 MAX_REPEATED_RUN = 15
+# Linear: at each position at most MAX_REPEATED_RUN characters are compared.
+_REPEATED_RUN = re.compile(rf"(.)\1{{{MAX_REPEATED_RUN - 1}}}", re.DOTALL)
+
+
+def count_links(rendered: RenderedBody) -> int:
+    """Links a reader can follow or copy: every anchor, plus each URL left as text."""
+    return rendered.link_count + sum(max(1, url.count("://")) for url in rendered.plain_urls)
 
 
 def hold_link_heavy(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
-    if len(_LINK.findall(submission.body_source)) > settings.spam_max_links:
+    if count_links(submission.rendered_body) > settings.spam_max_links:
         return Verdict(CommentStatus.PENDING, ("too_many_links",))
     return None
 
 
-def is_mostly_non_text(body: str) -> bool:
-    """Bodies that are only links, long runs of one character, or mostly punctuation/symbols."""
-    compact = "".join(body.split())
-    if len(compact) < NON_TEXT_MIN_LENGTH:
+def is_mostly_non_text(rendered: RenderedBody) -> bool:
+    """Bodies that are only links, long runs of one character, or mostly punctuation/symbols.
+
+    Judged on what readers see, code left out: a comment that is a code block is text.
+    Linear in the length of the body.
+    """
+    words = "".join(rendered.prose.split())
+    urls = sum(len(url) for url in (*rendered.shown_urls, *rendered.plain_urls))
+    if len(words) + urls < NON_TEXT_MIN_LENGTH:
         return False
-    if max(len(run.group()) for run in re.finditer(r"(.)\1*", compact)) >= MAX_REPEATED_RUN:
-        return True
-    words = "".join(_URL.sub(" ", body).split())
     if not words:
         return True  # nothing but links
+    if _REPEATED_RUN.search(words):
+        return True
     text = sum(1 for ch in words if unicodedata.category(ch).startswith(_TEXT_CATEGORIES))
     return 1 - text / len(words) > NON_TEXT_MAX_SHARE
 
 
 def hold_non_text(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
-    if is_mostly_non_text(submission.body_source):
+    if is_mostly_non_text(submission.rendered_body):
         return Verdict(CommentStatus.PENDING, ("mostly_non_text",))
     return None
 
 
 DEFAULT_CHECKS: tuple[Check, ...] = (
+    refuse_empty_bodies,
     refuse_closed_threads,
     refuse_banned,
     refuse_duplicates,
