@@ -9,12 +9,17 @@ from engagement.api.auth import current_actor, install_token_auth, protected
 from engagement.api.common import keyring, now, settings, transactional
 from engagement.extensions import db
 from engagement.models import Ban, Role
+from engagement.models.revision import CommentRevision
+from engagement.schemas.comments import RevisionListSchema
 from engagement.schemas.moderation import (
     ArticleUpdateSchema,
     AuditPageSchema,
     AuditQuerySchema,
     BanCreateSchema,
+    BanLiftQuerySchema,
     BanListSchema,
+    BanPreviewQuerySchema,
+    BanPreviewSchema,
     BanSchema,
     BlocklistSchema,
     BlocklistUpdateSchema,
@@ -29,6 +34,7 @@ from engagement.schemas.moderation import (
 )
 from engagement.services import audit, bans, blocklist, moderation
 from engagement.services.audit import AuditPage
+from engagement.services.bans import PurgePreview
 from engagement.services.blocklist import Blocklist
 from engagement.services.moderation import (
     ModeratedArticle,
@@ -94,6 +100,14 @@ def purge_comment(comment_id: int) -> None:
     moderation.purge_comment(db.session, comment_id=comment_id, actor=current_actor(), now=now())
 
 
+@blp.route(f"/comments/{COMMENT_ID}/revisions", methods=["GET"])
+@protected(blp)
+@blp.response(200, RevisionListSchema)
+def list_revisions(comment_id: int) -> dict[str, list[CommentRevision]]:
+    """A comment's earlier texts, oldest first: every body edit keeps the version it replaced."""
+    return {"revisions": moderation.list_revisions(db.session, comment_id)}
+
+
 @blp.route("/articles/<article_key:key>", methods=["PUT"])
 @protected(blp)
 @blp.arguments(ArticleUpdateSchema)
@@ -124,13 +138,25 @@ def list_bans() -> dict[str, list[Ban]]:
     return {"bans": bans.list_active_bans(db.session, now())}
 
 
+@blp.route("/bans/preview", methods=["GET"])
+@protected(blp)
+@blp.arguments(BanPreviewQuerySchema, location="query")
+@blp.response(200, BanPreviewSchema)
+def preview_ban(query: dict[str, Any]) -> PurgePreview:
+    """How many comments a ban with `purge_comments` on this comment would reject now, per status."""
+    return bans.preview_purge(db.session, comment_id=query["comment_id"])
+
+
 @blp.route("/bans/<id:ban_id>", methods=["DELETE"])
 @protected(blp)
+@blp.arguments(BanLiftQuerySchema, location="query")
 @blp.response(204)
 @transactional
-def lift_ban(ban_id: int) -> None:
-    """Lift a ban."""
-    bans.lift_ban(db.session, ban_id=ban_id, actor=current_actor(), now=now())
+def lift_ban(query: dict[str, Any], ban_id: int) -> None:
+    """Lift a ban; `restore_comments=true` also restores what its purge rejected."""
+    moderation.lift_ban(
+        db.session, ban_id=ban_id, restore_comments=query["restore_comments"], actor=current_actor(), now=now()
+    )
 
 
 @blp.route("/blocklist", methods=["GET"])

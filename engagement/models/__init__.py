@@ -26,6 +26,7 @@ from engagement.models.moderation import (
     Role,
     SiteSetting,
 )
+from engagement.models.revision import CommentRevision, Editor
 
 __all__ = [
     "AUTHOR_DELETABLE",
@@ -39,9 +40,11 @@ __all__ = [
     "BlockedWord",
     "BlocklistAction",
     "Comment",
+    "CommentRevision",
     "CommentStatus",
     "CommentVote",
     "CounterFlush",
+    "Editor",
     "Flag",
     "FlagReason",
     "ModerationMode",

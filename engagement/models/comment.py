@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engagement.models.article import Article
 from engagement.models.base import Base, enum_column
+from engagement.models.revision import Editor
 
 
 class CommentStatus(enum.Enum):
@@ -27,7 +28,8 @@ MODERATOR_TRANSITIONS: dict[CommentStatus, frozenset[CommentStatus]] = {
     CommentStatus.SPAM: frozenset({CommentStatus.APPROVED, CommentStatus.PENDING, CommentStatus.REJECTED}),
     CommentStatus.DELETED: frozenset(),
 }
-AUTHOR_DELETABLE = frozenset({CommentStatus.PENDING, CommentStatus.APPROVED})
+# Spam is among them: to its author a spam verdict must look exactly like a hold.
+AUTHOR_DELETABLE = frozenset({CommentStatus.PENDING, CommentStatus.APPROVED, CommentStatus.SPAM})
 
 
 class Comment(Base):
@@ -63,6 +65,7 @@ class Comment(Base):
 
     body_source: Mapped[str] = mapped_column(sa.Text)  # Markdown as typed, to re-render later
     body_html: Mapped[str] = mapped_column(sa.Text)  # sanitised at write time
+    edited_by: Mapped[Editor | None] = mapped_column(enum_column(Editor))  # who wrote this revision
 
     author_name: Mapped[str | None] = mapped_column(sa.String(80))
     author_email: Mapped[str | None] = mapped_column(sa.String(320))  # moderators only
@@ -83,6 +86,11 @@ class Comment(Base):
     downvotes: Mapped[int] = mapped_column(default=0, server_default="0")
     reply_count: Mapped[int] = mapped_column(default=0, server_default="0")  # visible direct replies
     open_flag_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The version of the text: 1 when posted, +1 on every body edit (author or moderator);
+    # earlier versions are kept in comment_revisions.
+    revision: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The version a moderator vouched for (approved, pinned or wrote); flags never hold it.
+    approved_revision: Mapped[int | None]
 
     article: Mapped[Article] = relationship(lazy="raise")
 

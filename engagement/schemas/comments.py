@@ -13,7 +13,8 @@ from engagement.schemas.common import (
     SafeString,
     Timestamp,
 )
-from engagement.models import CommentStatus
+from engagement.models import CommentStatus, Editor
+from engagement.text import strip_ignorables
 from engagement.services.comments import Draft, Sort
 
 BODY_MAX_LENGTH = 10_000
@@ -24,7 +25,8 @@ class BodyMixin(Schema):
 
     @validates("body")
     def _not_blank(self, value: str, **_: Any) -> None:
-        if not value.strip():
+        # Invisible characters (zero-width, tag characters, Hangul fillers) are blank too.
+        if not strip_ignorables(value).strip():
             raise ValidationError("The comment is empty.")
 
 
@@ -78,6 +80,12 @@ class PublicCommentSchema(Schema):
     )
     created_at = Timestamp(attribute="comment.created_at", required=True)
     edited_at = Timestamp(attribute="comment.edited_at", allow_none=True)
+    edited_by = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf([editor.value for editor in Editor]),
+        metadata={"description": "Who wrote the current text when it was edited (null: never edited)."},
+    )
     score = fields.Integer(attribute="comment.score", required=True)
     upvotes = fields.Integer(attribute="comment.upvotes", required=True)
     downvotes = fields.Integer(attribute="comment.downvotes", required=True)
@@ -101,3 +109,21 @@ class ThreadPageSchema(Schema):
     article = fields.Nested(ThreadArticleSchema, required=True)
     comments = fields.List(fields.Nested(PublicCommentSchema), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
+
+
+class RevisionSchema(Schema):
+    """A replaced version of a comment's body, and the edit that replaced it."""
+
+    revision = fields.Integer(required=True, metadata={"description": "1 for the text as posted."})
+    body_html = fields.String(required=True)
+    body_source = fields.String(required=True)
+    edited_at = Timestamp(required=True, metadata={"description": "When this version was written."})
+    editor = fields.Enum(
+        Editor, by_value=True, required=True, metadata={"description": "Who replaced this version."}
+    )
+    actor = fields.String(allow_none=True, required=True, metadata={"description": "The moderator's token name."})
+    replaced_at = Timestamp(required=True, metadata={"description": "When this version was replaced."})
+
+
+class RevisionListSchema(Schema):
+    revisions = fields.List(fields.Nested(RevisionSchema), required=True)

@@ -7,14 +7,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from engagement.config import Settings
-from engagement.errors import Forbidden, NotFound, ValidationFailed
-from engagement.models import AUTHOR_DELETABLE, Article, Comment, CommentStatus
+from engagement.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engagement.models import AUTHOR_DELETABLE, Article, Comment, CommentRevision, CommentStatus, Editor
 from engagement.models.base import MAX_ID
 from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
-from engagement.sanitize import render_markdown
+from engagement.sanitize import render_body, render_markdown
 from engagement.services import policy, trending
 from engagement.services.articles import ensure_article, find_article, is_closed, touch_article
 
@@ -39,13 +40,19 @@ class Draft:
 
 @dataclass
 class ThreadNode:
-    """A comment as the public sees it, with its visible replies nested."""
+    """A comment as the public sees it, with its visible replies nested.
+
+    ``in_thread`` marks a node of the public thread, where a comment that is not public
+    (held, rejected) can only appear as an empty placeholder above its visible replies;
+    its author, answered right after posting or editing, still sees the body.
+    """
 
     comment: Comment
     article_key: str
     anonymous_name: str
     replies: list["ThreadNode"] = field(default_factory=list)
     edit_token: str | None = None  # only right after posting, shown once
+    in_thread: bool = False
 
     @property
     def public_status(self) -> str:
@@ -55,7 +62,15 @@ class ThreadNode:
 
     @property
     def deleted(self) -> bool:
-        return self.comment.status is CommentStatus.DELETED or self.comment.purged_at is not None
+        status = self.comment.status
+        if self.in_thread and status is not CommentStatus.APPROVED:
+            return True
+        return status is CommentStatus.DELETED or self.comment.purged_at is not None
+
+    @property
+    def edited_by(self) -> str | None:
+        editor = self.comment.edited_by
+        return editor.value if editor is not None else None
 
     @property
     def body_html(self) -> str:
@@ -152,6 +167,7 @@ def post_comment(
     parent = None
     if draft.parent_id is not None:
         parent = _resolve_parent(session, article, draft.parent_id, settings.max_depth)
+    rendered = render_body(draft.body)
     submission = policy.Submission(
         article=article,
         body_source=draft.body,
@@ -160,6 +176,7 @@ def post_comment(
         author_email=draft.author_email,
         honeypot=draft.honeypot,
         email_hash=keyring.email_hash(draft.author_email) if draft.author_email else None,
+        rendered=rendered,
     )
     verdict = policy.evaluate(session, submission, settings)
 
@@ -172,11 +189,13 @@ def post_comment(
         status=verdict.status,  # final at once: no second UPDATE of the new row
         moderation_reason=verdict.reason,
         body_source=draft.body,
-        body_html=render_markdown(draft.body),
+        body_html=rendered.html,
         author_name=draft.author_name,
         author_email=draft.author_email,
         author_url=draft.author_url,
-        avatar_seed=keyring.avatar_seed(email=draft.author_email, reader_key=reader.key),
+        avatar_seed=keyring.avatar_seed(
+            reader_key=reader.key, article_key=article.key, name=draft.author_name, email=draft.author_email
+        ),
         reader_hash=reader.key,
         address_hash=reader.address_hash,
         edit_token_hash=hash_secret(edit_token),
@@ -233,10 +252,9 @@ def _decode_cursor(keyring: Keyring, cursor: str, sort: Sort) -> list[int]:
     return payload["k"]
 
 
-# Shown as an empty placeholder when it has visible replies: withdrawn by its author, or
-# purged by an admin (purged comments are rejected, but their replies stay in the thread).
-_PLACEHOLDER = sa.or_(Comment.status == CommentStatus.DELETED, Comment.purged_at.is_not(None))
-
+# A comment that is not public (withdrawn, purged, held, rejected) but has visible replies
+# is shown as an empty placeholder, so its replies stay readable and every approved comment
+# counted in ``comment_count`` can be found in the thread.
 
 def _visible_top_level(article_id: int) -> sa.Select[tuple[Comment]]:
     reply = aliased(Comment)
@@ -248,32 +266,47 @@ def _visible_top_level(article_id: int) -> sa.Select[tuple[Comment]]:
     return sa.select(Comment).where(
         Comment.article_id == article_id,
         Comment.depth == 0,
-        sa.or_(
-            Comment.status == CommentStatus.APPROVED,
-            sa.and_(_PLACEHOLDER, has_visible_reply),
-        ),
+        sa.or_(Comment.status == CommentStatus.APPROVED, has_visible_reply),
     )
 
 
+def _thread_replies(session: Session, root_ids: list[int]) -> list[Comment]:
+    """Every reply of these threads that is visible or may stand above a visible one.
+
+    One query in the usual case: approved replies and those with approved direct replies.
+    A non-public comment whose only visible descendants sit below another non-public
+    one is fetched by id afterwards, one query per missing level (rare, bounded by depth).
+    """
+    replies = list(
+        session.scalars(
+            sa.select(Comment).where(
+                Comment.root_id.in_(root_ids),
+                sa.or_(Comment.status == CommentStatus.APPROVED, Comment.reply_count > 0),
+            )
+        ).all()
+    )
+    known = set(root_ids) | {comment.id for comment in replies}
+    missing = {comment.parent_id for comment in replies if comment.parent_id not in known}
+    while missing:
+        found = session.scalars(sa.select(Comment).where(Comment.id.in_(sorted(missing)))).all()
+        replies.extend(found)
+        known |= {comment.id for comment in found}
+        missing = {comment.parent_id for comment in found if comment.parent_id not in known}
+    return sorted(replies, key=lambda comment: comment.id)
+
+
 def _attach_replies(session: Session, roots: list[ThreadNode]) -> None:
-    """Nest every visible reply of these threads under its parent, in one query."""
+    """Nest every visible reply of these threads under its parent; non-public ones with
+    visible descendants become placeholders, the others are dropped."""
     by_id = {node.comment.id: node for node in roots}
     if not by_id:
         return
-    replies = session.scalars(
-        sa.select(Comment)
-        .where(
-            Comment.root_id.in_(list(by_id)),
-            sa.or_(Comment.status == CommentStatus.APPROVED, _PLACEHOLDER),
-        )
-        .order_by(Comment.id)
-    ).all()
     root = roots[0]
-    for comment in replies:  # ids ascend, so every parent is seen before its replies
+    for comment in _thread_replies(session, list(by_id)):  # a parent's id is below its replies'
         parent = by_id.get(comment.parent_id or 0)
         if parent is None:
-            continue  # under a hidden (pending, rejected) comment: hidden too
-        node = ThreadNode(comment, root.article_key, root.anonymous_name)
+            continue  # defensive: _thread_replies fetches every ancestor of what it returns
+        node = ThreadNode(comment, root.article_key, root.anonymous_name, in_thread=True)
         parent.replies.append(node)
         by_id[comment.id] = node
     for node in roots:
@@ -281,7 +314,7 @@ def _attach_replies(session: Session, roots: list[ThreadNode]) -> None:
 
 
 def _prune_empty_placeholders(node: ThreadNode) -> bool:
-    """Drop deleted replies with no visible descendants; True when ``node`` stays visible."""
+    """Drop placeholders with no visible descendants; True when ``node`` stays visible."""
     node.replies = [child for child in node.replies if _prune_empty_placeholders(child)]
     return not node.deleted or bool(node.replies)
 
@@ -325,7 +358,7 @@ def list_thread(
     rows.sort(key=lambda c: [-c.pinned, *((-v if descending else v) for v in (getattr(c, n) for n in names))])
 
     page, more = rows[:limit], len(rows) > limit
-    roots = [ThreadNode(comment, article.key, settings.anonymous_name) for comment in page]
+    roots = [ThreadNode(comment, article.key, settings.anonymous_name, in_thread=True) for comment in page]
     _attach_replies(session, roots)
     next_cursor = keyring.sign_cursor({"s": sort.value, "k": _sort_key(page[-1], sort)}) if more else None
     visible = [node for node in roots if not node.deleted or node.replies]
@@ -367,14 +400,16 @@ def edit_comment(
     reader: ReaderIdentity,
     now: datetime,
 ) -> ThreadNode:
-    """Replace a comment's body within the edit window.
+    """Replace a comment's body within the edit window, keeping the replaced version.
 
-    Raises NotFound, Forbidden (token or window), and whatever the policy raises; a
-    policy hold moves a published comment back to pending.
+    Raises NotFound, Forbidden (token or window), Conflict (a concurrent edit), and
+    whatever the policy raises; a policy hold moves a published comment back to pending.
+    A comment held as spam stays spam, and answers exactly as a pending one would.
     """
     comment = _authorised_comment(session, settings, comment_id, edit_token, now)
     article = session.get(Article, comment.article_id)
     assert article is not None
+    rendered = render_body(body)
     submission = policy.Submission(
         article=article,
         body_source=body,
@@ -383,12 +418,11 @@ def edit_comment(
         author_email=comment.author_email,
         comment_id=comment.id,
         email_hash=keyring.email_hash(comment.author_email) if comment.author_email else None,
+        rendered=rendered,
     )
     verdict = policy.evaluate(session, submission, settings)
-    comment.body_source = body
-    comment.body_html = render_markdown(body)
-    comment.edited_at = now
-    if verdict.status is not CommentStatus.APPROVED:
+    revise(session, comment, body=body, html=rendered.html, editor=Editor.AUTHOR, actor=None, now=now)
+    if verdict.status is not CommentStatus.APPROVED and comment.status is not CommentStatus.SPAM:
         comment.moderation_reason = verdict.reason
         change_status(session, comment, verdict.status)
     touch_article(session, comment.article_id)
@@ -401,7 +435,54 @@ def delete_comment(
 ) -> None:
     """Withdraw a comment within the edit window; replies stay, under a placeholder.
 
+    A comment held as spam is withdrawn like a pending one, so the verdict never shows.
     Raises NotFound and Forbidden (token or window).
     """
     comment = _authorised_comment(session, settings, comment_id, edit_token, now)
     change_status(session, comment, CommentStatus.DELETED)
+
+
+# --- revisions ------------------------------------------------------------------------
+
+def revise(
+    session: Session,
+    comment: Comment,
+    *,
+    body: str,
+    html: str | None = None,
+    editor: Editor,
+    actor: str | None,
+    now: datetime,
+) -> int:
+    """Replace a comment's body with ``body``, keeping the replaced version.
+
+    ``html`` is ``body`` as the sanitiser renders it, when the caller has it already.
+    The replaced text goes to ``comment_revisions`` in the caller's transaction; the
+    comment's ``revision`` moves on by one and ``edited_by`` names the editor's role
+    (``actor``, the API token's name, is kept for moderators). Returns the replaced
+    revision number. Raises Conflict when a concurrent edit replaced that version first
+    (the unique (comment, revision) pair has the last word).
+    """
+    replaced = comment.revision
+    session.add(
+        CommentRevision(
+            comment_id=comment.id,
+            revision=replaced,
+            body_source=comment.body_source,
+            body_html=comment.body_html,
+            edited_at=comment.edited_at or comment.created_at,
+            editor=editor,
+            actor=actor,
+            replaced_at=now,
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise Conflict("The comment was changed meanwhile; reload it and try again.") from error
+    comment.body_source = body
+    comment.body_html = render_markdown(body) if html is None else html
+    comment.edited_at = now
+    comment.edited_by = editor
+    comment.revision = replaced + 1
+    return replaced

@@ -22,15 +22,16 @@ from engagement.models import (
     Article,
     Ban,
     Comment,
+    CommentRevision,
     CommentStatus,
+    Editor,
     Flag,
     ModerationMode,
 )
 from engagement.privacy import Keyring
-from engagement.sanitize import render_markdown
 from engagement.services import audit, bans
 from engagement.services.articles import ensure_article, find_article, touch_article
-from engagement.services.comments import ThreadNode, change_status, get_comment
+from engagement.services.comments import ThreadNode, change_status, get_comment, revise
 from engagement.services.engagement import ArticleSummary, article_summary
 from engagement.services.flags import FlagSummary, resolve_flags, summarize_open_flags
 
@@ -191,10 +192,13 @@ def moderate_comment(
 ) -> ModeratedComment:
     """Apply a moderator's decision (status, pin, body) and audit it as one entry.
 
-    Approving, rejecting or marking as spam closes the open flags. A body edit is
-    re-rendered through the sanitiser and sets ``edited_at``. Raises NotFound;
-    Conflict for a comment withdrawn by its author or purged; ValidationFailed for
-    pinning a reply.
+    Approving, rejecting or marking as spam closes the open flags. Approving, pinning
+    or editing vouches for the current revision (``approved_revision``), which flags
+    then never hold automatically. A body edit is re-rendered through the sanitiser,
+    sets ``edited_at``, shows the comment as edited by a moderator, keeps the replaced
+    text in the revisions and its number in the audit entry. Raises NotFound; Conflict
+    for a comment withdrawn by its author or purged, or edited concurrently;
+    ValidationFailed for pinning a reply.
     """
     comment = get_comment(session, comment_id)
     if comment is None:
@@ -209,17 +213,21 @@ def moderate_comment(
             raise Conflict(f"A {before.value} comment cannot be made {decision.status.value}.")
         details["open_flags_resolved"] = comment.open_flag_count if decision.status in RESOLVING else 0
         _move(session, comment, decision.status, now)
+        if decision.status is CommentStatus.APPROVED:
+            comment.approved_revision = comment.revision
         changed.append("status")
     if decision.pinned is not None:
         if decision.pinned and comment.depth != 0:
             raise ValidationFailed({"pinned": ["Only top-level comments can be pinned."]})
         details["pinned"] = {"before": comment.pinned, "after": decision.pinned}
         comment.pinned = decision.pinned
+        if decision.pinned:
+            comment.approved_revision = comment.revision
         changed.append("pin")
     if decision.body is not None:
-        comment.body_source = decision.body
-        comment.body_html = render_markdown(decision.body)
-        comment.edited_at = now
+        replaced = revise(session, comment, body=decision.body, editor=Editor.MODERATOR, actor=actor, now=now)
+        comment.approved_revision = comment.revision  # the moderator's own text
+        details["revision"] = {"before": replaced, "after": comment.revision}
         changed.append("edit")
     if "pin" in changed or "edit" in changed:
         touch_article(session, comment.article_id)
@@ -236,8 +244,10 @@ def bulk_set_status(
     """Move many comments to one status, all or nothing; returns how many changed.
 
     A comment counts (and gets its own audit entry) when its status changed or its
-    open flags were closed. Raises ValidationFailed on ``ids`` when any id is unknown
-    or any comment cannot take that status; then nothing changes.
+    open flags were closed. Approving vouches for each comment's current revision
+    (``approved_revision``), also for those already approved. Raises ValidationFailed
+    on ``ids`` when any id is unknown or any comment cannot take that status; then
+    nothing changes.
     """
     wanted = list(dict.fromkeys(ids))
     comments = session.scalars(sa.select(Comment).where(Comment.id.in_(wanted)).order_by(Comment.id)).all()
@@ -254,6 +264,8 @@ def bulk_set_status(
     for comment in comments:
         before = comment.status
         resolved = comment.open_flag_count if status in RESOLVING else 0
+        if status is CommentStatus.APPROVED:
+            comment.approved_revision = comment.revision
         if before is status and not resolved:
             continue
         _set_status(session, comment, status)
@@ -273,8 +285,8 @@ def purge_comment(session: Session, *, comment_id: int, actor: str, now: datetim
     """Erase a comment's content and author details, keeping a rejected tombstone.
 
     The row stays so replies keep their parent; the public thread shows it as a
-    deleted placeholder while it has visible replies. Purging twice changes nothing.
-    Raises NotFound.
+    deleted placeholder while it has visible replies. Its earlier versions (revisions)
+    are erased too. Purging twice changes nothing. Raises NotFound.
     """
     comment = get_comment(session, comment_id)
     if comment is None:
@@ -298,6 +310,10 @@ def purge_comment(session: Session, *, comment_id: int, actor: str, now: datetim
         sa.update(Flag).where(Flag.comment_id == comment.id).values(note=None)
         .execution_options(synchronize_session=False)
     )
+    session.execute(
+        sa.delete(CommentRevision).where(CommentRevision.comment_id == comment.id)
+        .execution_options(synchronize_session=False)
+    )
     audit.record(
         session, actor=actor, action="comment.purge", target=f"comment:{comment.id}",
         details={"before": before.value, "after": CommentStatus.REJECTED.value}, now=now,
@@ -305,11 +321,25 @@ def purge_comment(session: Session, *, comment_id: int, actor: str, now: datetim
     session.flush()
 
 
+def list_revisions(session: Session, comment_id: int) -> list[CommentRevision]:
+    """The replaced versions of a comment's body, oldest first. Raises NotFound."""
+    if get_comment(session, comment_id) is None:
+        raise NotFound("Comment not found.")
+    return list(
+        session.scalars(
+            sa.select(CommentRevision)
+            .where(CommentRevision.comment_id == comment_id)
+            .order_by(CommentRevision.revision)
+        ).all()
+    )
+
+
 # --- bans by comment ------------------------------------------------------------------------
 
 def ban_author(session: Session, keyring: Keyring, *, request: BanRequest, actor: str, now: datetime) -> Ban:
     """Ban the identities behind a comment; with ``purge_comments`` also reject every
-    pending and published comment by the same reader, address or email.
+    pending and published comment by the same reader identity or email (not address:
+    neighbours on a shared address keep theirs), recording each so lifting can restore it.
 
     Raises NotFound for an unknown comment.
     """
@@ -322,20 +352,10 @@ def ban_author(session: Session, keyring: Keyring, *, request: BanRequest, actor
     )
     rejected: list[int] = []
     if request.purge_comments:
-        victims = session.scalars(
-            sa.select(Comment)
-            .where(Comment.status.in_([CommentStatus.PENDING, CommentStatus.APPROVED]), bans.same_author(comment))
-            .order_by(Comment.id)
-        ).all()
-        for victim in victims:
-            before = victim.status
+        for victim in session.scalars(bans.purge_targets(comment)).all():
+            bans.record_purged(session, ban, victim, actor=actor, now=now)
             victim.moderation_reason = BAN_REASON
             _move(session, victim, CommentStatus.REJECTED, now)
-            audit.record(
-                session, actor=actor, action="comment.status", target=f"comment:{victim.id}",
-                details={"before": before.value, "after": CommentStatus.REJECTED.value, "ban_id": ban.id},
-                now=now,
-            )
             rejected.append(victim.id)
     audit.record(
         session, actor=actor, action="ban.create", target=f"ban:{ban.id}",
@@ -349,6 +369,34 @@ def ban_author(session: Session, keyring: Keyring, *, request: BanRequest, actor
     )
     session.flush()
     return ban
+
+
+def lift_ban(session: Session, *, ban_id: int, restore_comments: bool, actor: str, now: datetime) -> None:
+    """Lift a ban; with ``restore_comments`` also put back what its purge rejected.
+
+    A purged comment returns to its previous status (and reason) only while it is still
+    rejected by that purge: a moderator's later decision on it wins. Counters follow
+    (``change_status``). Raises NotFound when the ban is unknown or already lifted.
+    """
+    ban = bans.lift_ban(session, ban_id=ban_id, now=now)
+    details: dict[str, Any] = {"reason": ban.reason}
+    if restore_comments:
+        restored: list[int] = []
+        for comment, purged in bans.restorable(session, ban):
+            comment.moderation_reason = purged.previous_reason
+            change_status(session, comment, purged.previous_status)
+            audit.record(
+                session, actor=actor, action="comment.status", target=f"comment:{comment.id}",
+                details={
+                    "before": CommentStatus.REJECTED.value, "after": purged.previous_status.value,
+                    "restored_by_ban_lift": ban.id,
+                },
+                now=now,
+            )
+            restored.append(comment.id)
+        details["restored_comment_ids"] = restored
+    audit.record(session, actor=actor, action="ban.lift", target=f"ban:{ban.id}", details=details, now=now)
+    session.flush()
 
 
 # --- articles -------------------------------------------------------------------------------
