@@ -4,13 +4,19 @@ Every change a public read can show bumps its article's ``version`` in the same
 transaction (``services.articles.touch_article``), so an ETag built from the versions a
 response depends on changes exactly when the response may change. A matching
 If-None-Match answers 304 after one indexed query, before any heavy work.
+
+Validators (and so the rendered-response cache) are keyed on the arguments the route
+parsed from its query schema, never on the raw query string: unknown parameters are
+dropped by the schemas, so ``?junk=N`` cannot mint new validators or cache entries.
 """
 from __future__ import annotations
 
+import enum
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, request
@@ -40,14 +46,33 @@ def _etag(parts: Iterable[object]) -> str:
     return f'"{digest}"'
 
 
-def validate(versions: Iterable[object], *, per_reader: bool = False) -> dict[str, str]:
+Query = Mapping[str, Any]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(name), _canonical(item)) for name, item in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_canonical(item) for item in value)
+    return value
+
+
+def canonical_query(query: Query | None) -> tuple[Any, ...]:
+    """The parsed query arguments in a canonical order (by name), as one hashable value."""
+    return _canonical(query or {})  # type: ignore[no-any-return]
+
+
+def validate(versions: Iterable[object], *, query: Query | None = None, per_reader: bool = False) -> dict[str, str]:
     """Headers for a response built from data at ``versions``; raises NotModified on a match.
 
-    The request path and query string are part of the validator, so pages, sorts and
-    key lists never share one; ``per_reader`` adds the reader's identity and makes the
-    response private.
+    The request path and the parsed ``query`` (what the route's query schema returned)
+    are part of the validator, so pages, sorts and key lists never share one, while
+    parameters no schema knows change nothing; ``per_reader`` adds the reader's identity
+    and makes the response private.
     """
-    parts: list[object] = [request.path, request.query_string, *versions]
+    parts: list[object] = [request.path, canonical_query(query), *versions]
     if per_reader:
         parts.append(current_reader().key)
     headers = {
@@ -61,7 +86,9 @@ def validate(versions: Iterable[object], *, per_reader: bool = False) -> dict[st
     return headers
 
 
-def validate_articles(keys: Iterable[str], *, per_reader: bool = False) -> dict[str, str]:
+def validate_articles(
+    keys: Iterable[str], *, query: Query | None = None, per_reader: bool = False
+) -> dict[str, str]:
     """``validate`` for a response built from these articles (missing ones included).
 
     With REDIS_URL, the views part includes views not yet flushed, so a view changes
@@ -72,15 +99,15 @@ def validate_articles(keys: Iterable[str], *, per_reader: bool = False) -> dict[
         versions = article_versions(db.session, sorted(set(keys)))
     else:
         versions = hot_views.article_versions(db.session, counter, sorted(set(keys)))
-    return validate(sorted(versions.items()), per_reader=per_reader)
+    return validate(sorted(versions.items()), query=query, per_reader=per_reader)
 
 
-def validate_result(result: object) -> dict[str, str]:
+def validate_result(result: object, query: Query | None = None) -> dict[str, str]:
     """``validate`` from the result itself, for responses no article version covers (trending)."""
-    return validate([result])
+    return validate([result], query=query)
 
 
-def validate_thread(key: str) -> dict[str, str]:
+def validate_thread(key: str, query: Query | None = None) -> dict[str, str]:
     """``validate`` for a thread page: the article's version and whether it is closed now.
 
     Views are left out (a thread page does not show them), so counted views do not
@@ -90,24 +117,34 @@ def validate_thread(key: str) -> dict[str, str]:
         sa.select(Article.version, Article.comments_closed, Article.created_at).where(Article.key == key)
     ).first()
     if row is None:
-        return validate([None])
+        return validate([None], query=query)
     version, comments_closed, created_at = row
-    return validate([version, closed_state(comments_closed, created_at, settings(), utcnow())])
+    return validate([version, closed_state(comments_closed, created_at, settings(), utcnow())], query=query)
 
 
 class RenderedResponses:
     """A per-worker LRU of rendered public response bodies, keyed by their ETag.
 
-    An ETag names the exact data a body was built from (path, query, article versions),
-    so a stored body is served only while nothing it shows has changed; no expiry or
-    invalidation is needed. Bodies are bounded in number and size.
+    An ETag names the exact data a body was built from (path, parsed query, article
+    versions), so a stored body is served only while nothing it shows has changed; no
+    expiry or invalidation is needed. Bounded in entries, in bytes per body and in total
+    body bytes; the least recently used go first.
     """
 
-    def __init__(self, max_entries: int = 512, max_body_bytes: int = 256 * 1024):
+    def __init__(self, max_entries: int = 512, max_body_bytes: int = 256 * 1024, max_total_bytes: int = 16 * 2**20):
         self.max_entries = max_entries
-        self.max_body_bytes = max_body_bytes
+        self.max_body_bytes = min(max_body_bytes, max_total_bytes)
+        self.max_total_bytes = max_total_bytes
         self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._total_bytes = 0
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    @property
+    def total_bytes(self) -> int:
+        return self._total_bytes
 
     def get(self, etag: str) -> bytes | None:
         with self._lock:
@@ -117,13 +154,17 @@ class RenderedResponses:
             return body
 
     def put(self, etag: str, body: bytes) -> None:
-        if len(body) > self.max_body_bytes:
+        if len(body) > self.max_body_bytes or self.max_entries < 1:
             return
         with self._lock:
+            replaced = self._bodies.pop(etag, None)
+            if replaced is not None:
+                self._total_bytes -= len(replaced)
             self._bodies[etag] = body
-            self._bodies.move_to_end(etag)
-            while len(self._bodies) > self.max_entries:
-                self._bodies.popitem(last=False)
+            self._total_bytes += len(body)
+            while len(self._bodies) > self.max_entries or self._total_bytes > self.max_total_bytes:
+                _, evicted = self._bodies.popitem(last=False)
+                self._total_bytes -= len(evicted)
 
 
 def _rendered_responses() -> RenderedResponses:
@@ -158,7 +199,7 @@ def _not_modified(error: NotModified) -> Response:
 
 def install_caching(app: Flask) -> None:
     app.extensions["engagement.rendered"] = RenderedResponses(
-        max_entries=app.config["RENDERED_CACHE_ENTRIES"]
+        max_entries=app.config["RENDERED_CACHE_ENTRIES"], max_total_bytes=app.config["RENDERED_CACHE_BYTES"]
     )
     app.register_error_handler(NotModified, _not_modified)
     app.after_request(_store_rendered)

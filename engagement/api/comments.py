@@ -44,7 +44,7 @@ def post_comment(draft: Draft, key: str) -> ThreadNode:
 @blp.response(200, ThreadPageSchema)
 def list_comments(query: dict[str, Any], key: str) -> tuple[ThreadPage, dict[str, str]] | Response:
     """A page of the thread: top-level comments with their replies nested."""
-    cache_headers = caching.validate_thread(key)
+    cache_headers = caching.validate_thread(key, query)
     stored = caching.rendered(cache_headers)
     if stored is not None:
         return stored

@@ -6,11 +6,14 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.routing import RequestRedirect
 
 from engagement.api.common import READER_TOKEN_HEADER, current_reader
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+# Only these answers say when to come back; Flask-Limiter adds Retry-After to every limited response.
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
 def _reject_constant(name: str) -> Any:
@@ -27,29 +30,61 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 class StrictJSONProvider(DefaultJSONProvider):
-    """Parses JSON strictly (no NaN/Infinity, no duplicate keys) and writes UTF-8."""
+    """Parses JSON strictly (no NaN/Infinity, no duplicate keys) and writes UTF-8.
+
+    Anything it refuses raises ValueError, which Flask answers with 400; that includes
+    nesting too deep for the parser (``[[[[...`` thousands deep), which is malformed
+    input, not a server error.
+    """
 
     ensure_ascii = False
     sort_keys = False
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return json.loads(
-            s, parse_constant=_reject_constant, object_pairs_hook=_reject_duplicate_keys, **kwargs
-        )
+        try:
+            return json.loads(
+                s, parse_constant=_reject_constant, object_pairs_hook=_reject_duplicate_keys, **kwargs
+            )
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
 
 
 def _has_body() -> bool:
     return bool(request.content_length) or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
 
 
+def _read_body() -> Any:
+    """The JSON body: 400 when malformed, 413 over MAX_CONTENT_LENGTH, however it is framed.
+
+    Werkzeug stops reading a body without Content-Length (chunked) at the limit and
+    hands over the truncated bytes, which would parse as malformed (400); reading one
+    byte more tells an oversized body from one exactly at the limit.
+    """
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None:
+        request.max_content_length = limit + 1
+        if len(request.get_data()) > limit:
+            raise RequestEntityTooLarge()
+    return request.get_json()
+
+
 def install_guards(app: Flask) -> None:
+    @app.before_request
+    def _no_routing_redirects() -> None:
+        # Werkzeug would answer with its own HTML redirect, built from the Host header
+        # (e.g. for `//` in a path). Flask skips error handlers for it; raising here does not.
+        # An empty path segment is never one of our paths, wherever it is (Werkzeug
+        # would quietly route a leading `//` as `/`).
+        if isinstance(request.routing_exception, RequestRedirect) or "//" in request.environ.get("PATH_INFO", ""):
+            raise NotFound()
+
     @app.before_request
     def _require_json_object() -> None:
         if request.method not in BODY_METHODS or not _has_body():
             return
         if request.mimetype != "application/json":
             raise UnsupportedMediaType("Send the body as application/json.")
-        body = request.get_json()  # 400 on malformed JSON, 413 over the size limit
+        body = _read_body()
         if not isinstance(body, dict):
             raise BadRequest("The body must be a JSON object.")
 
@@ -58,9 +93,13 @@ def install_guards(app: Flask) -> None:
         if request.method != "OPTIONS" and (request.headers.get(READER_TOKEN_HEADER) or "").strip():
             current_reader()  # raises Unauthorized when the token does not verify
 
+    # Runs after Flask-Limiter's header hook as long as the guards are installed first
+    # (after_request hooks run in reverse order of registration).
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
+        if response.status_code not in RETRY_AFTER_STATUSES:
+            headers.pop("Retry-After", None)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "no-referrer")
         if response.mimetype == "application/json":

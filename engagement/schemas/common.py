@@ -62,6 +62,11 @@ class OptionalEmail(OptionalText):
 
 
 def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host and no userinfo.
+
+    ``https://paypal.com@evil.example/`` goes to evil.example: a URL with a user name
+    or password (anything before an ``@`` in the authority) is refused.
+    """
     try:
         parts = urlsplit(value)
     except ValueError:
@@ -69,6 +74,7 @@ def is_http_url(value: str) -> bool:
     return (
         parts.scheme in ("http", "https")
         and bool(parts.hostname)
+        and "@" not in parts.netloc
         and not any(ch.isspace() or ord(ch) < 32 for ch in value)
     )
 
@@ -86,9 +92,30 @@ class OptionalHttpUrl(OptionalText):
         return text
 
 
+ID_MAX_DIGITS = 10  # MAX_ID has 10 digits
+
+
+class IdField(fields.Integer):
+    """A JSON integer (not a boolean) or a string of 1-10 ASCII digits; nothing else.
+
+    No floats (``1.5``, ``1.0``), no signs or spaces (``" 1"``), no other scripts'
+    digits (``"١"``), which ``int()`` would all accept.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        if isinstance(value, str):
+            if not (0 < len(value) <= ID_MAX_DIGITS and value.isascii() and value.isdigit()):
+                raise self.make_error("invalid", input=value)
+        elif not isinstance(value, int):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def Id(**kwargs: Any) -> fields.Integer:
-    """A comment or object id: a positive integer (numeric strings accepted, ids are opaque)."""
-    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+    """A comment or object id: a positive integer (digit strings accepted, ids are opaque)."""
+    return IdField(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class ErrorDetailSchema(Schema):

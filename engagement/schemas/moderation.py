@@ -176,7 +176,11 @@ class BanCreateSchema(Schema):
     )
     purge_comments = StrictBoolean(
         load_default=False,
-        metadata={"description": "Also reject every pending and published comment by this author."},
+        metadata={
+            "description": "Also reject every pending and published comment by this author: same reader "
+            "identity or same email, never merely the same address. See `GET /bans/preview` for how many, "
+            "and `DELETE /bans/{id}?restore_comments=true` to undo."
+        },
     )
 
     @post_load
@@ -200,6 +204,33 @@ class BanSchema(Schema):
 
 class BanListSchema(Schema):
     bans = fields.List(fields.Nested(BanSchema), required=True)
+
+
+class BanPreviewQuerySchema(Schema):
+    comment_id = Id(required=True, metadata={"description": "The comment whose author would be banned."})
+
+
+class PurgeCountsSchema(Schema):
+    pending = fields.Integer(required=True)
+    approved = fields.Integer(required=True)
+
+
+class BanPreviewSchema(Schema):
+    """What a ban with ``purge_comments`` on this comment would reject now (identities are never shown)."""
+
+    comment_id = fields.Integer(required=True)
+    purge_comments = fields.Integer(required=True, metadata={"description": "Comments the purge would reject."})
+    by_status = fields.Nested(PurgeCountsSchema, required=True)
+
+
+class BanLiftQuerySchema(Schema):
+    restore_comments = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Also restore each comment this ban's purge rejected to its previous status, "
+            "unless a moderator has decided on it since."
+        },
+    )
 
 
 # --- the blocklist ------------------------------------------------------------------------------

@@ -3,17 +3,24 @@
 A ban copies the keyed hashes from one comment; moderators never see them. A ban is
 active until lifted or until it expires. ``ensure_not_banned`` is what every
 participating action (posting, editing, voting, reacting, flagging) calls.
+
+A ban's purge is narrower than the ban: it takes the author's comments by reader
+identity and email only, never by address, since an address is shared by everyone
+behind one office, campus or carrier. Each comment it rejects is recorded with its
+previous status, so lifting the ban can put it back.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engagement.errors import Banned, NotFound
-from engagement.models import Ban, Comment
+from engagement.models import AuditEntry, Ban, Comment, CommentStatus
 from engagement.models.base import MAX_ID
+from engagement.models.moderation import BanPurgedComment
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import audit
 
@@ -83,12 +90,113 @@ def create_ban(
     return ban
 
 
-def same_author(comment: Comment) -> sa.ColumnElement[bool]:
-    """SQL predicate: comments by the same reader, address or email as ``comment``."""
-    matches = [Comment.reader_hash == comment.reader_hash, Comment.address_hash == comment.address_hash]
+PURGEABLE = (CommentStatus.PENDING, CommentStatus.APPROVED)
+
+
+def by_same_author(comment: Comment) -> sa.ColumnElement[bool]:
+    """SQL predicate: comments by the same reader identity or email (case-insensitive) as ``comment``.
+
+    Not by address: readers sharing one address are different people.
+    """
+    matches = [Comment.reader_hash == comment.reader_hash]
     if comment.author_email:
         matches.append(sa.func.lower(Comment.author_email) == comment.author_email.lower())
     return sa.or_(*matches)
+
+
+def purge_targets(comment: Comment) -> sa.Select[tuple[Comment]]:
+    """The comments a purge of ``comment``'s author rejects: their pending and published ones, by id."""
+    return (
+        sa.select(Comment)
+        .where(Comment.status.in_(PURGEABLE), by_same_author(comment))
+        .order_by(Comment.id)
+    )
+
+
+@dataclass(frozen=True)
+class PurgePreview:
+    """How many comments a purge would reject now, per status; never who wrote them."""
+
+    comment_id: int
+    by_status: dict[str, int]
+
+    @property
+    def purge_comments(self) -> int:
+        return sum(self.by_status.values())
+
+
+def _comment(session: Session, comment_id: int) -> Comment | None:
+    return session.get(Comment, comment_id) if 0 < comment_id <= MAX_ID else None
+
+
+def preview_purge(session: Session, *, comment_id: int) -> PurgePreview:
+    """Count what banning ``comment_id``'s author with a purge would reject (one query).
+
+    Raises NotFound for an unknown comment.
+    """
+    comment = _comment(session, comment_id)
+    if comment is None:
+        raise NotFound("Comment not found.")
+    targets = purge_targets(comment).order_by(None).subquery()
+    counts = {status.value: 0 for status in PURGEABLE}
+    for status, count in session.execute(sa.select(targets.c.status, sa.func.count()).group_by(targets.c.status)):
+        counts[CommentStatus(status).value] = count
+    return PurgePreview(comment_id=comment.id, by_status=counts)
+
+
+PURGE_AUDIT_ACTION = "comment.status"
+
+
+def record_purged(session: Session, ban: Ban, comment: Comment, *, actor: str, now: datetime) -> None:
+    """Remember and audit ``comment``'s status and reason; call just before ``ban``'s purge rejects it."""
+    session.add(
+        BanPurgedComment(
+            ban_id=ban.id, comment_id=comment.id,
+            previous_status=comment.status, previous_reason=comment.moderation_reason,
+        )
+    )
+    audit.record(
+        session, actor=actor, action=PURGE_AUDIT_ACTION, target=f"comment:{comment.id}",
+        details={"before": comment.status.value, "after": CommentStatus.REJECTED.value, "ban_id": ban.id},
+        now=now,
+    )
+
+
+def restorable(session: Session, ban: Ban) -> list[tuple[Comment, BanPurgedComment]]:
+    """The comments ``ban``'s purge rejected that still stand as it left them, by id.
+
+    A comment a moderator decided on since (any audit entry on it after the purge's
+    own), or that was erased, is left as it is: the later decision wins. Two queries.
+    """
+    rows = session.execute(
+        sa.select(Comment, BanPurgedComment)
+        .join(Comment, Comment.id == BanPurgedComment.comment_id)
+        .where(
+            BanPurgedComment.ban_id == ban.id,
+            Comment.status == CommentStatus.REJECTED,
+            Comment.purged_at.is_(None),
+        )
+        .order_by(Comment.id)
+    ).all()
+    if not rows:
+        return []
+    targets = {f"comment:{comment.id}": comment.id for comment, _ in rows}
+    latest: dict[int, AuditEntry] = {}
+    entries = session.scalars(
+        sa.select(AuditEntry)
+        .where(AuditEntry.at >= ban.created_at, AuditEntry.target.in_(list(targets)))
+        .order_by(AuditEntry.id)
+    )
+    for entry in entries:
+        latest[targets[entry.target]] = entry
+    return [
+        (comment, purged) for comment, purged in rows
+        if comment.id in latest and _is_purge_entry(latest[comment.id], ban)
+    ]
+
+
+def _is_purge_entry(entry: AuditEntry, ban: Ban) -> bool:
+    return entry.action == PURGE_AUDIT_ACTION and (entry.details or {}).get("ban_id") == ban.id
 
 
 def list_active_bans(session: Session, now: datetime) -> list[Ban]:
@@ -96,14 +204,10 @@ def list_active_bans(session: Session, now: datetime) -> list[Ban]:
     return list(session.scalars(sa.select(Ban).where(active(now)).order_by(Ban.id.desc())).all())
 
 
-def lift_ban(session: Session, *, ban_id: int, actor: str, now: datetime) -> None:
-    """Lift a ban at once. Raises NotFound when it is unknown or already lifted."""
+def lift_ban(session: Session, *, ban_id: int, now: datetime) -> Ban:
+    """Lift a ban at once (the caller audits it). Raises NotFound when it is unknown or already lifted."""
     ban = session.get(Ban, ban_id) if 0 < ban_id <= MAX_ID else None
     if ban is None or ban.lifted_at is not None:
         raise NotFound("Ban not found.")
     ban.lifted_at = now
-    audit.record(
-        session, actor=actor, action="ban.lift", target=f"ban:{ban.id}",
-        details={"reason": ban.reason}, now=now,
-    )
-    session.flush()
+    return ban

@@ -139,7 +139,11 @@ def test_moderation_changes_invalidate_the_thread(app, client):
         assert not _still_fresh(client, THREAD, etag)
 
 
-def test_trending_has_a_validator_that_follows_the_ranking(client):
+def test_trending_has_a_validator_that_follows_the_ranking(app, client):
+    # trending ranks only articles the site made known
+    known = {"url": "https://news.example/an-article", "title": "An article"}
+    headers = mod_headers(create_api_token(app))
+    assert client.put(f"/api/v1/mod/articles/{DEFAULT_ARTICLE}", json=known, headers=headers).status_code == 200
     url = "/api/v1/trending?window=24h"
     etag = _etag(client, url)
     assert _still_fresh(client, url, etag)
@@ -194,3 +198,77 @@ def test_rendered_cache_is_bounded():
     cache.put('"big"', b"x" * 11)
     assert cache.get('"a"') == b"1" and cache.get('"c"') == b"3"
     assert cache.get('"b"') is None and cache.get('"big"') is None
+
+
+# --- validators and the cache follow the parsed arguments, not the raw query (issue 10, item 11) --
+
+
+def test_junk_query_parameters_share_one_validator_and_one_cache_entry(app, client):
+    post_comment(client, body="cached body")
+    rendered = app.extensions["engagement.rendered"]
+    plain = client.get(THREAD)
+    for n in range(300):
+        response = client.get(f"{THREAD}?junk={n}&sort=oldest&zzz={'x' * n}")
+        assert response.status_code == 200
+        assert response.headers["ETag"] == plain.headers["ETag"]
+        assert response.get_data() == plain.get_data()
+    assert len(rendered) == 1
+    # a junk parameter is not a new validator: the client's copy is still current
+    assert client.get(f"{THREAD}?junk=again", headers={"If-None-Match": plain.headers["ETag"]}).status_code == 304
+
+
+def test_junk_does_not_change_any_public_validator(client):
+    post_comment(client)
+    for url in (SUMMARY, COUNTS, "/api/v1/trending", "/api/v1/trending?window=24h&limit=10"):
+        separator = "&" if "?" in url else "?"
+        assert _etag(client, url) == _etag(client, f"{url}{separator}junk=1&_=1700000000"), url
+    # parsed defaults and explicit values are the same arguments
+    assert _etag(client, THREAD) == _etag(client, THREAD + "?sort=oldest&limit=50")
+
+
+def test_counts_of_many_junk_variants_stay_one_cache_entry(app, client):
+    post_comment(client)
+    rendered = app.extensions["engagement.rendered"]
+    for n in range(200):
+        assert client.get(f"{COUNTS}&cachebuster={n}").status_code == 200
+    assert len(rendered) == 1
+
+
+def test_the_rendered_cache_is_bounded_in_total_bytes_least_recently_used_first():
+    from engagement.api.caching import RenderedResponses
+
+    cache = RenderedResponses(max_entries=100, max_body_bytes=50, max_total_bytes=100)
+    for name in "abcd":
+        cache.put(f'"{name}"', name.encode() * 30)
+    assert cache.total_bytes <= 100 and len(cache) == 3  # "a" went first
+    assert cache.get('"a"') is None
+    cache.get('"b"')  # recently used
+    cache.put('"e"', b"e" * 30)
+    assert cache.get('"b"') is not None and cache.get('"c"') is None
+    cache.put('"b"', b"B" * 50)  # replacing an entry counts its new size only
+    assert cache.total_bytes == sum(len(cache.get(f'"{n}"') or b"") for n in "abcde") <= 100
+
+
+def test_the_byte_bound_holds_for_real_responses(app_factory):
+    app = app_factory(RENDERED_CACHE_BYTES=4096)
+    client = app.test_client()
+    rendered = app.extensions["engagement.rendered"]
+    for n in range(20):
+        post_comment(client, f"article-{n}", body="words " * 100)
+        assert client.get(f"/api/v1/articles/article-{n}/comments").status_code == 200
+    assert 0 < rendered.total_bytes <= 4096 and len(rendered) < 20
+    # the most recent page is still served from the cache
+    last = client.get("/api/v1/articles/article-19/comments")
+    assert rendered.get(last.headers["ETag"]) == last.get_data()
+
+
+def test_rendered_cache_bytes_is_configurable_and_validated():
+    import pytest
+
+    from engagement.config import ConfigurationError, load_config
+
+    assert load_config("/tmp", environ={})["RENDERED_CACHE_BYTES"] == 16 * 2**20
+    assert load_config("/tmp", environ={"ENGAGEMENT_RENDERED_CACHE_BYTES": "1048576"})["RENDERED_CACHE_BYTES"] == 2**20
+    for bad in ("-1", "lots"):
+        with pytest.raises(ConfigurationError):
+            load_config("/tmp", environ={"ENGAGEMENT_RENDERED_CACHE_BYTES": bad})

@@ -1,6 +1,7 @@
 """HTTP conventions: the error envelope, JSON strictness, CORS, OpenAPI, probes, logs."""
 from __future__ import annotations
 
+import io
 import json
 import logging
 
@@ -159,3 +160,119 @@ def test_counts_map_values_are_described(client):
     schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
     assert schemas["Counts"]["additionalProperties"] == {"$ref": "#/components/schemas/ArticleCounts"}
     assert set(schemas["ArticleCounts"]["required"]) == {"views", "comments", "reactions"}
+
+
+# --- hostile framing and input (issue 10, items 13 and 18) ------------------------------------
+
+
+class TestHostileInput:
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            "[" * 30_000 + "]" * 30_000,
+            '{"body": ' + "[" * 30_000 + "]" * 30_000 + "}",
+            '{"body": "x", "parent_id": ' + '{"a": ' * 5_000 + "1" + "}" * 5_000 + "}",
+        ],
+        ids=["array", "in-a-field", "objects"],
+    )
+    def test_json_nested_thousands_deep_is_a_400_not_a_500(self, client, raw):
+        response = client.post(COMMENTS, data=raw, content_type="application/json")
+        assert_error(response, 400, "bad_request")
+        assert client.get("/healthz").status_code == 200
+
+    @pytest.mark.parametrize(
+        "parent_id", [1.5, 1.0, " 1", "1 ", "١", "²", "+1", "-1", "0x1", "1e0", True, False, "", "01234567890", [1], {"id": 1}]
+    )
+    def test_ids_are_json_integers_or_ascii_digit_strings_only(self, client, parent_id):
+        parent = post_comment(client, body="the parent")
+        assert parent["id"] == 1
+        response = client.post(COMMENTS, json={"body": "reply", "parent_id": parent_id})
+        assert "parent_id" in assert_error(response, 422, "validation_error")["fields"]
+        assert [c["reply_count"] for c in client.get(COMMENTS).get_json()["comments"]] == [0]
+
+    @pytest.mark.parametrize("parent_id", [1, "1", "0001"])
+    def test_ids_as_integers_or_digit_strings_still_work(self, client, parent_id):
+        post_comment(client, body="the parent")
+        assert post_comment(client, body=f"reply {parent_id!r}", parent_id=parent_id)["parent_id"] == 1
+
+    def test_bulk_ids_are_strict_too(self, client, mod):
+        post_comment(client)
+        response = client.post("/api/v1/mod/comments/bulk", json={"ids": [1.5], "status": "approved"}, headers=mod)
+        assert_error(response, 422, "validation_error")
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "https://paypal.com@evil.example/",
+            "https://user:secret@news.example/",
+            "http://:@news.example/",
+            "https://@news.example/",
+            "https://paypal.com%40x@evil.example/",
+        ],
+    )
+    def test_urls_with_userinfo_are_refused(self, client, mod, url):
+        response = client.post(COMMENTS, json={"body": "hi", "author_url": url})
+        assert "author_url" in assert_error(response, 422, "validation_error")["fields"]
+        response = client.put(f"/api/v1/mod/articles/{DEFAULT_ARTICLE}", json={"url": url}, headers=mod)
+        assert "url" in assert_error(response, 422, "validation_error")["fields"]
+
+    def test_plain_urls_are_still_accepted(self, client, mod):
+        created = post_comment(client, author_url="https://ana.example/about?x=1#me")
+        assert created["author"]["url"] == "https://ana.example/about?x=1#me"
+        response = client.put(
+            f"/api/v1/mod/articles/{DEFAULT_ARTICLE}", json={"url": "https://news.example/a"}, headers=mod
+        )
+        assert response.status_code == 200
+
+    @pytest.mark.parametrize(
+        "path", ["//api/v1/counts", "/api/v1//counts", "/api//v1/counts", "//healthz", "/api/v1/articles//comments"]
+    )
+    def test_double_slashes_get_a_json_404_never_an_html_redirect(self, client, path):
+        response = client.get("/", environ_overrides={"PATH_INFO": path, "QUERY_STRING": "articles=a"},
+                              headers={"Host": "evil.example"})
+        assert_error(response, 404, "not_found")
+        assert "Location" not in response.headers
+        assert "evil.example" not in response.get_data(as_text=True)
+
+    def test_no_route_redirects_at_all(self, app):
+        # Werkzeug redirects for trailing slashes and defaults; no rule may ask for one.
+        for rule in app.url_map.iter_rules():
+            assert not rule.rule.endswith("/") and not rule.defaults and not rule.redirect_to, rule.rule
+
+    def test_oversized_chunked_body_is_413(self, client):
+        body = json.dumps({"body": "x" * (70 * 1024)}).encode()
+        response = client.post(
+            COMMENTS, input_stream=io.BytesIO(body),
+            headers={"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+            # what gunicorn says of the streams it de-chunks
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+        assert_error(response, 413, "payload_too_large")
+
+    def test_chunked_body_within_the_limit_is_read(self, app_factory):
+        client = app_factory(MAX_CONTENT_LENGTH=1024).test_client()
+        for size, status in ((1024, 201), (1025, 413)):
+            prefix = json.dumps({"body": ""})[:-2].encode()  # {"body": "
+            body = prefix + b"x" * (size - len(prefix) - 2) + b'"}'
+            assert len(body) == size
+            response = client.post(
+                COMMENTS, input_stream=io.BytesIO(body),
+                headers={"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+                environ_overrides={"wsgi.input_terminated": True},
+            )
+            assert response.status_code == status, response.get_json()
+
+
+class TestRetryAfter:
+    def test_only_429_and_503_carry_retry_after(self, app_factory):
+        client = app_factory(RATELIMIT_ENABLED=True).test_client()
+        headers = {"User-Agent": "Browser/1.0"}
+        responses = [client.post(COMMENTS, json={"body": f"comment {n}"}, headers=headers) for n in range(8)]
+        statuses = [response.status_code for response in responses]
+        assert 201 in statuses and 429 in statuses, statuses
+        for response in responses:
+            if response.status_code == 429:
+                assert int(response.headers["Retry-After"]) >= 0
+            else:
+                assert "Retry-After" not in response.headers, response.status_code
+        assert "Retry-After" not in client.get(COMMENTS).headers

@@ -238,3 +238,141 @@ def test_banned_flagging_from_the_fallback_identity(client, mod):
     )
     assert_error(response, 403, "banned")
     assert flag_comment(client, target["id"], headers={"User-Agent": "Browser/1.0"}).status_code == 202
+
+
+# --- a purge takes only the author, can be previewed, and can be undone (issue 10, item 8) ---------
+
+SHARED_ADDRESS = "192.0.2.10"
+
+
+def _neighbours(client):
+    """Reader A (own token, own email) and reader B (no token) behind one shared address."""
+    alice = Reader(client, SHARED_ADDRESS, agent="Office/1.0", token=mint_reader(client))
+    bob = Reader(client, SHARED_ADDRESS, agent="Office/1.0")
+    return alice, bob
+
+
+def _statuses(client, mod, ids):
+    found = {}
+    for status in ("approved", "pending", "rejected", "spam"):
+        listed = client.get(f"{MOD}/comments", query_string={"status": status, "limit": 100}, headers=mod)
+        found.update({c["id"]: status for c in listed.get_json()["comments"] if c["id"] in ids})
+    return [found.get(comment_id) for comment_id in ids]
+
+
+def _preview(client, mod, comment_id, expect=200):
+    response = client.get(f"{MOD}/bans/preview", query_string={"comment_id": comment_id}, headers=mod)
+    assert response.status_code == expect, response.get_json()
+    return response.get_json()
+
+
+def test_purge_rejects_only_the_author_not_the_neighbours_on_the_same_address(client, mod):
+    alice, bob = _neighbours(client)
+    alices = [posted(alice.post(f"alice {n}", author_email="alice@example.com"))["id"] for n in range(3)]
+    bobs = [posted(bob.post(f"bob {n}", author_email="bob@example.com"))["id"] for n in range(2)]
+    # the same person from another network, known by the email (stored case as typed)
+    elsewhere = posted(Reader(client, OTHER_ADDRESS).post("bob elsewhere", author_email="Bob@Example.com"))["id"]
+    client.put(f"{MOD}/articles/premoderated", json={"moderation": "pre"}, headers=mod)
+    held = posted(bob.post("bob held", article="premoderated"))["id"]
+
+    preview = _preview(client, mod, bobs[0])
+    assert preview == {"comment_id": bobs[0], "purge_comments": 4, "by_status": {"pending": 1, "approved": 3}}
+
+    created = ban(client, mod, bobs[0], purge_comments=True)
+    assert _statuses(client, mod, alices) == ["approved"] * 3
+    assert _statuses(client, mod, [*bobs, elsewhere, held]) == ["rejected"] * 4
+    assert [c["id"] for c in list_comments(client)["comments"]] == alices
+    assert list_comments(client)["article"]["comment_count"] == 3
+    entry = client.get(f"{MOD}/audit", headers=mod).get_json()["entries"][0]
+    assert entry["action"] == "ban.create"
+    assert len(entry["details"]["rejected_comment_ids"]) == preview["purge_comments"]
+    # what a purge would take now: nothing of Bob's is left; Alice is still untouched by the ban
+    assert _preview(client, mod, bobs[0])["purge_comments"] == 0
+    assert_error(bob.post("still here?"), 403, "banned")
+    assert created["id"]
+
+
+def test_preview_reveals_no_identity_and_needs_a_moderator(client, mod):
+    comment = posted(Reader(client, TROLL_ADDRESS, token=mint_reader(client)).post(author_email="t@example.com"))
+    preview = _preview(client, mod, comment["id"])
+    assert set(preview) == {"comment_id", "purge_comments", "by_status"}
+    assert "t@example.com" not in str(preview)
+    assert_error(client.get(f"{MOD}/bans/preview", query_string={"comment_id": comment["id"]}), 401, "unauthorized")
+    assert_error(client.get(f"{MOD}/bans/preview", query_string={"comment_id": 424242}, headers=mod), 404, "not_found")
+    for bad in ("abc", "1.5", "0", ""):
+        response = client.get(f"{MOD}/bans/preview", query_string={"comment_id": bad}, headers=mod)
+        assert_error(response, 422, "validation_error")
+    assert_error(client.get(f"{MOD}/bans/preview", headers=mod), 422, "validation_error")
+    # previewing changes nothing
+    assert client.get(f"{MOD}/bans", headers=mod).get_json() == {"bans": []}
+    assert _statuses(client, mod, [comment["id"]]) == ["approved"]
+
+
+def test_lifting_with_restore_puts_the_purged_comments_back_and_the_counts_with_them(client, mod):
+    alice, bob = _neighbours(client)
+    posted(alice.post("alice", author_email="alice@example.com"))
+    first = posted(bob.post("bob one"))
+    reply = posted(bob.post("bob replies", parent_id=first["id"]))
+    client.put(f"{MOD}/articles/premoderated", json={"moderation": "pre"}, headers=mod)
+    held = posted(bob.post("bob held", article="premoderated"))
+    before = list_comments(client)
+    assert before["article"]["comment_count"] == 3
+
+    created = ban(client, mod, first["id"], purge_comments=True)
+    assert list_comments(client)["article"]["comment_count"] == 1
+
+    response = client.delete(f"{MOD}/bans/{created['id']}", query_string={"restore_comments": "true"}, headers=mod)
+    assert response.status_code == 204
+    assert _statuses(client, mod, [first["id"], reply["id"], held["id"]]) == ["approved", "approved", "pending"]
+    after = list_comments(client)
+    assert after["article"]["comment_count"] == before["article"]["comment_count"]
+    assert after["comments"][1]["reply_count"] == 1 and after["comments"][1]["replies"][0]["id"] == reply["id"]
+    pending = client.get(f"{MOD}/comments", headers=mod).get_json()["comments"]
+    assert [(c["id"], c["moderation_reason"]) for c in pending] == [(held["id"], "premoderation")]
+    entries = client.get(f"{MOD}/audit", headers=mod).get_json()["entries"]
+    assert (entries[0]["action"], entries[0]["target"]) == ("ban.lift", f"ban:{created['id']}")
+    assert sorted(entries[0]["details"]["restored_comment_ids"]) == sorted([first["id"], reply["id"], held["id"]])
+    assert sum(1 for e in entries if e["details"].get("restored_by_ban_lift") == created["id"]) == 3
+    posted(bob.post("forgiven"))
+
+
+def test_a_moderators_later_decision_wins_over_the_restore(client, mod):
+    bob = Reader(client, TROLL_ADDRESS, token=mint_reader(client))
+    kept, approved_then_rejected, spam = (posted(bob.post(f"bob {n}"))["id"] for n in range(3))
+    created = ban(client, mod, kept, purge_comments=True)
+    decide = lambda comment_id, status: client.patch(  # noqa: E731
+        f"{MOD}/comments/{comment_id}", json={"status": status}, headers=mod
+    )
+    assert decide(approved_then_rejected, "approved").status_code == 200
+    assert decide(approved_then_rejected, "rejected").status_code == 200
+    assert decide(spam, "spam").status_code == 200
+
+    client.delete(f"{MOD}/bans/{created['id']}", query_string={"restore_comments": "true"}, headers=mod)
+    assert _statuses(client, mod, [kept, approved_then_rejected, spam]) == ["approved", "rejected", "spam"]
+    assert list_comments(client)["article"]["comment_count"] == 1
+
+
+def test_lifting_without_restore_restores_nothing(client, mod):
+    bob = Reader(client, TROLL_ADDRESS, token=mint_reader(client))
+    comment = posted(bob.post("bob"))
+    created = ban(client, mod, comment["id"], purge_comments=True)
+    assert client.delete(f"{MOD}/bans/{created['id']}", headers=mod).status_code == 204
+    assert _statuses(client, mod, [comment["id"]]) == ["rejected"]
+    entry = client.get(f"{MOD}/audit", headers=mod).get_json()["entries"][0]
+    assert entry["action"] == "ban.lift" and "restored_comment_ids" not in entry["details"]
+    # ... and a lifted ban cannot be lifted again to restore later
+    response = client.delete(f"{MOD}/bans/{created['id']}", query_string={"restore_comments": "true"}, headers=mod)
+    assert_error(response, 404, "not_found")
+    assert_error(
+        client.delete(f"{MOD}/bans/{created['id']}", query_string={"restore_comments": "maybe"}, headers=mod),
+        422, "validation_error",
+    )
+
+
+def test_preview_and_restore_are_in_the_openapi_document(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    preview = spec["paths"]["/api/v1/mod/bans/preview"]["get"]
+    assert [p["name"] for p in preview["parameters"] if p["in"] == "query"] == ["comment_id"]
+    assert "200" in preview["responses"]
+    lift = spec["paths"]["/api/v1/mod/bans/{ban_id}"]["delete"]
+    assert "restore_comments" in [p["name"] for p in lift["parameters"]]

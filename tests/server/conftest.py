@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from engagement.config import _database_uri
+from engagement.models import Base
 from tests.conftest import TEST_SECRET_KEY
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,7 @@ BIN = Path(sys.executable).parent
 WORKERS = 4
 STARTUP_SECONDS = 30
 COMMAND_TIMEOUT_SECONDS = 120
+CLIENT_TIMEOUT_SECONDS = 5  # generous: an idle server answers /healthz in milliseconds
 
 
 @dataclass(frozen=True)
@@ -136,3 +138,51 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     request.addfinalizer(lambda: _stop(process))
     _wait_until_ready(process, base_url, log)
     yield LiveServer(base_url=base_url, backend=backend, secret_key=TEST_SECRET_KEY)
+
+
+@dataclass(frozen=True)
+class ShippedServer:
+    host: str
+    port: int
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def shipped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShippedServer]:
+    """gunicorn with the project's gunicorn.conf.py, on a free loopback port and a fresh SQLite file."""
+    workdir = tmp_path_factory.mktemp("shipped-server")
+    environment = {
+        key: value for key, value in os.environ.items()
+        # the shipped defaults, not whatever this shell or CI pass sets
+        if key not in {"REDIS_URL", "WEB_CONCURRENCY", "ENGAGEMENT_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_ACCESS_LOG"}
+    }
+    port = _free_port()
+    environment.update(
+        DATABASE_URL="sqlite:///" + str(workdir / "engagement.db"),
+        SECRET_KEY=TEST_SECRET_KEY,
+        ENGAGEMENT_INSTANCE_PATH=str(workdir / "instance"),
+        ENGAGEMENT_LOG_LEVEL="WARNING",
+        ENGAGEMENT_BIND=f"127.0.0.1:{port}",
+    )
+    # The models' schema, not the migrations': those have their own tests.
+    engine = sa.create_engine(environment["DATABASE_URL"])
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    log = workdir / "gunicorn.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"],
+            cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_ready(process, f"http://127.0.0.1:{port}", log)
+        yield ShippedServer(host="127.0.0.1", port=port, log=log)
+    finally:
+        _stop(process)
