@@ -1,22 +1,43 @@
 """gunicorn settings for engagement (`make run` and production).
 
-Environment: WEB_CONCURRENCY (workers, default 2), ENGAGEMENT_BIND (default 127.0.0.1:8000),
+Environment: WEB_CONCURRENCY (worker processes: default 1 without REDIS_URL, 2 with it),
+ENGAGEMENT_THREADS (threads per worker, default 8), ENGAGEMENT_BIND (default 127.0.0.1:8000),
 GUNICORN_TIMEOUT (seconds, default 30), GUNICORN_ACCESS_LOG (set to enable the access log).
+
+Without Redis, rate limits live in the worker's memory, so the default is one process
+with threads: every request sees one budget, as documented. Several processes need
+REDIS_URL to share their budgets (and a warning says so otherwise). Threads also keep
+the service answering while a few slow clients hold a connection each; production still
+belongs behind a buffering proxy (docs/proxy.md).
 """
 import os
 
+shared_limits = bool(os.environ.get("REDIS_URL"))
 bind = os.environ.get("ENGAGEMENT_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2" if shared_limits else "1"))
+worker_class = "gthread"
+threads = int(os.environ.get("ENGAGEMENT_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then so slow leaks cannot grow without bound.
-max_requests = 20000
+# Recycle workers now and then so slow leaks cannot grow without bound; not the only
+# worker of a server whose rate limits live in its memory (a recycle would reset them).
+max_requests = 20000 if shared_limits or workers > 1 else 0
 max_requests_jitter = 2000
+
+
+def on_starting(server):  # gunicorn hook, in the master process
+    limits_on = os.environ.get("ENGAGEMENT_RATELIMIT_ENABLED", "true").strip().lower() not in {"0", "false", "no", "off"}
+    if workers > 1 and not shared_limits and limits_on:
+        server.log.warning(
+            "%d worker processes without REDIS_URL: each keeps its own rate-limit budgets, so limits are "
+            "up to %d times the documented ones. Set REDIS_URL, or WEB_CONCURRENCY=1.", workers, workers
+        )
 # The app logs one JSON line per request itself; gunicorn's access log is opt-in.
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG") else None
 # No client address (%(h)s) and no query string: method, path, status, size, duration.
 access_log_format = '{"method": "%(m)s", "path": "%(U)s", "status": %(s)s, "bytes": "%(B)s", "duration_ms": %(M)s}'
 errorlog = "-"
+# gunicorn's own lines (e.g. "Invalid request from ip=...") would carry client addresses.
+logger_class = "engagement.serverlog.AddressScrubbingLogger"
 loglevel = "info"

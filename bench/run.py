@@ -304,11 +304,12 @@ def flush_redis(url: str) -> None:
 
 def mint_tokens(context: Context, count: int) -> Path:
     """Reader tokens signed with the run's SECRET_KEY (as POST /api/v1/readers mints them)."""
+    from engagement.clock import utcnow
     from engagement.privacy import Keyring
 
     keyring = Keyring(context.secret_key)
     path = context.temp / "tokens.txt"
-    path.write_text("\n".join(keyring.mint_reader_token() for _ in range(count)) + "\n")
+    path.write_text("\n".join(keyring.mint_reader_token(utcnow()) for _ in range(count)) + "\n")
     return path
 
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -37,6 +38,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     instance_path = os.environ.get("ENGAGEMENT_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
     # No implicit /static route: engagement/static is served by api/web.py with its own cache rules.
     app = Flask(__name__, instance_path=instance_path, static_folder=None)
+    app.url_map.merge_slashes = False  # `//` in a path is a 404, never a redirect built from Host
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(app.instance_path, overrides=overrides))
     app.config.update(
@@ -56,7 +58,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
 
     app.extensions["engagement.settings"] = Settings.from_config(app.config)
-    app.extensions["engagement.keyring"] = Keyring(app.config["SECRET_KEY"])
+    app.extensions["engagement.keyring"] = Keyring(
+        app.config["SECRET_KEY"], established_after=timedelta(minutes=app.config["ESTABLISHED_READER_MINUTES"])
+    )
     _install_view_counter(app)
 
     api = EngagementApi(spec_kwargs={"info": {"description": "engagement HTTP API, version 1"}})

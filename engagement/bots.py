@@ -1,8 +1,15 @@
 """Requests that must not count as a reader's view: bots, crawlers, prefetches and previews.
 
-Crawlers are recognised by user agent with the maintained ``crawlerdetect`` list.
+Crawlers are recognised by user agent with the maintained ``crawlerdetect`` lists.
 Browsers announce speculative loads (prefetch, prerender, link previews) in one of a
 few request headers; such a load is not a reader looking at the page.
+
+The agent is cut to ``MAX_USER_AGENT_LENGTH`` before it gets here, and the lists are
+compiled here rather than by crawlerdetect's own detector: one of its patterns starts
+with an unbounded character class (``[a-z0-9_-]*(bot|crawl|...)``), which makes an
+unanchored search quadratic in the agent's length (an 8,000-character agent cost seconds).
+For a search, a leading ``X*`` never decides whether a match exists, so it is dropped,
+and every check is linear in the (bounded) agent.
 """
 from __future__ import annotations
 
@@ -10,10 +17,22 @@ import functools
 import re
 from typing import Mapping
 
-from crawlerdetect import CrawlerDetect
+from crawlerdetect.providers.crawlers import data as CRAWLER_PATTERNS
+from crawlerdetect.providers.exclusions import data as EXCLUSION_PATTERNS
 
-# One detector for the process: its patterns compile once.
-_DETECTOR = CrawlerDetect()
+from engagement.privacy import MAX_USER_AGENT_LENGTH
+
+# A leading character class with * or ? (it can match nothing, so a search needs not try it).
+_OPTIONAL_PREFIX = re.compile(r"^\[[^\]]*\][*?]")
+
+
+def _alternation(patterns: list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{_OPTIONAL_PREFIX.sub('', pattern)})" for pattern in patterns), re.IGNORECASE)
+
+
+# Compiled once per process.
+_CRAWLERS = _alternation(CRAWLER_PATTERNS)
+_EXCLUSIONS = _alternation(EXCLUSION_PATTERNS)
 
 # User agents that say they are crawlers, previewers or headless browsers.
 _DECLARED_CRAWLER = re.compile(
@@ -31,9 +50,16 @@ SPECULATIVE_LOAD_HEADERS: dict[str, frozenset[str]] = {
 
 @functools.lru_cache(maxsize=4096)
 def is_bot(user_agent: str) -> bool:
-    """True for an empty user agent or one on the crawler list (cached: the match is regex-heavy)."""
-    agent = user_agent.strip()
-    return not agent or _DETECTOR.is_crawler(agent)
+    """True for an empty user agent or one on the crawler list (cached: the match is regex-heavy).
+
+    Looks at most at the first MAX_USER_AGENT_LENGTH characters.
+    """
+    agent = user_agent[:MAX_USER_AGENT_LENGTH].strip()
+    if not agent:
+        return True
+    # As crawlerdetect does: known browser and tool tokens are removed before the search.
+    remainder = _EXCLUSIONS.sub("", agent)
+    return bool(remainder.strip()) and _CRAWLERS.search(remainder) is not None
 
 
 def is_speculative_load(headers: Mapping[str, str]) -> bool:

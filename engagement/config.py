@@ -72,7 +72,9 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_VIEW_FLUSH_SECONDS": ("VIEW_FLUSH_SECONDS", float),
     "ENGAGEMENT_SPAM_MAX_LINKS": ("SPAM_MAX_LINKS", int),
     "ENGAGEMENT_RENDERED_CACHE_ENTRIES": ("RENDERED_CACHE_ENTRIES", int),
+    "ENGAGEMENT_RENDERED_CACHE_BYTES": ("RENDERED_CACHE_BYTES", int),
     "ENGAGEMENT_SPAM_CHECKS": ("SPAM_CHECKS", _as_list),
+    "ENGAGEMENT_ESTABLISHED_READER_MINUTES": ("ESTABLISHED_READER_MINUTES", int),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -104,7 +106,10 @@ DEFAULTS: dict[str, Any] = {
     "VIEW_FLUSH_SECONDS": 5.0,
     "SPAM_MAX_LINKS": 3,
     "RENDERED_CACHE_ENTRIES": 512,  # per worker; 0 turns the rendered-response cache off
+    "RENDERED_CACHE_BYTES": 16 * 2**20,  # per worker: total body bytes kept, least recently used go first
     "SPAM_CHECKS": [],  # "package.module:callable" policy checks, e.g. an Akismet client
+    # A reader token this old weighs fully in flags and per-address budgets; younger ones little.
+    "ESTABLISHED_READER_MINUTES": 60,
 }
 
 
@@ -161,15 +166,35 @@ class Settings:
 
 
 # action -> (per reader, per address); each overridable by ENGAGEMENT_RATELIMIT_<ACTION>[_PER_ADDRESS].
-# The address budget is larger: several readers can share one address.
+# The address budget is larger: several readers can share one address (an office, a carrier),
+# and minting reader tokens is cheap on purpose: fresh tokens weigh little where it matters.
 DEFAULT_RATE_LIMITS: dict[str, tuple[str, str]] = {
     "comments": ("5/minute;60/day", "20/minute;600/day"),
     "votes": ("60/minute", "240/minute"),
     "reactions": ("60/minute", "240/minute"),
     "flags": ("20/minute;200/day", "60/minute"),
     "views": ("120/minute", "600/minute"),
-    "readers": ("10/minute", "10/minute"),
+    "readers": ("300/minute", "300/minute"),
 }
+
+# What one client address (an IPv6 client's /64) may add to one target, whatever its user
+# agents and tokens: action -> budget, in units. A reader with an established token spends 1
+# unit, a fresh token or none FRESH_READER_COST units. Overridable by
+# ENGAGEMENT_RATELIMIT_<ACTION>_PER_TARGET.
+DEFAULT_TARGET_BUDGETS: dict[str, str] = {
+    "views": "300/30minutes",  # per article: 30 first-time readers, 300 returning ones
+    "reactions": "300/hour",  # per article
+    "votes": "100/hour",  # per comment
+}
+FRESH_READER_COST = 10
+
+
+def _parse_limit(variable: str, value: str) -> str:
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"{variable}: not a rate limit: {value!r}") from exc
+    return value
 
 
 def _rate_limits(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
@@ -177,14 +202,20 @@ def _rate_limits(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
     limits = {}
     for action, (per_reader, per_address) in DEFAULT_RATE_LIMITS.items():
         variable = f"ENGAGEMENT_RATELIMIT_{action.upper()}"
-        chosen = (environ.get(variable) or per_reader, environ.get(variable + "_PER_ADDRESS") or per_address)
-        for value in chosen:
-            try:
-                parse_many(value)
-            except ValueError as exc:
-                raise ConfigurationError(f"{variable}: not a rate limit: {value!r}") from exc
-        limits[action] = chosen
+        limits[action] = (
+            _parse_limit(variable, environ.get(variable) or per_reader),
+            _parse_limit(variable + "_PER_ADDRESS", environ.get(variable + "_PER_ADDRESS") or per_address),
+        )
     return limits
+
+
+def _target_budgets(environ: Mapping[str, str]) -> dict[str, str]:
+    """Per-action budgets of one address on one target, each overridable by environment."""
+    budgets = {}
+    for action, default in DEFAULT_TARGET_BUDGETS.items():
+        variable = f"ENGAGEMENT_RATELIMIT_{action.upper()}_PER_TARGET"
+        budgets[action] = _parse_limit(variable, environ.get(variable) or default)
+    return budgets
 
 
 def load_config(
@@ -208,6 +239,7 @@ def load_config(
         except ValueError as exc:
             raise ConfigurationError(f"{variable}: {exc}") from exc
     config["RATE_LIMITS"] = _rate_limits(environ)
+    config["TARGET_BUDGETS"] = _target_budgets(environ)
     config.update(overrides or {})
 
     if config["ENGAGEMENT_ENV"] not in {"development", "production"}:
@@ -220,6 +252,8 @@ def load_config(
         raise ConfigurationError("ENGAGEMENT_AUTO_CLOSE_DAYS must not be negative (0 turns it off)")
     if not (math.isfinite(config["VIEW_FLUSH_SECONDS"]) and config["VIEW_FLUSH_SECONDS"] >= 0):
         raise ConfigurationError("ENGAGEMENT_VIEW_FLUSH_SECONDS must be 0 (off) or a number of seconds")
+    if config["ESTABLISHED_READER_MINUTES"] < 0:
+        raise ConfigurationError("ENGAGEMENT_ESTABLISHED_READER_MINUTES must not be negative")
     if config["VIEW_WINDOW_MINUTES"] < 1:
         raise ConfigurationError("ENGAGEMENT_VIEW_WINDOW_MINUTES must be at least 1")
     if not all(
@@ -227,6 +261,8 @@ def load_config(
         for key in ("TRENDING_VIEW_WEIGHT", "TRENDING_COMMENT_WEIGHT", "TRENDING_REACTION_WEIGHT")
     ):
         raise ConfigurationError("trending weights must be finite and not negative")
+    if config["RENDERED_CACHE_ENTRIES"] < 0 or config["RENDERED_CACHE_BYTES"] < 0:
+        raise ConfigurationError("ENGAGEMENT_RENDERED_CACHE_ENTRIES and _BYTES must not be negative (0 turns it off)")
     if not config["REACTION_KINDS"]:
         raise ConfigurationError("ENGAGEMENT_REACTION_KINDS must name at least one kind")
 

@@ -67,6 +67,14 @@ class Conflict(DomainError):
     status, code, message = 409, "conflict", "The request conflicts with the current state."
 
 
+class RateLimited(DomainError):
+    status, code, message = 429, "rate_limited", "Too many requests; slow down."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60):
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
 class ValidationFailed(DomainError):
     status, code, message = 422, "validation_error", "The request did not validate."
 
@@ -124,7 +132,8 @@ def _webargs_fields(error: HTTPException) -> dict[str, list[str]] | None:
 
 
 def handle_domain_error(error: DomainError) -> Response:
-    return error_response(error.status, error.code, error.message, error.fields)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return error_response(error.status, error.code, error.message, error.fields, headers)
 
 
 def handle_http_exception(error: HTTPException) -> Response:

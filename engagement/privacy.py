@@ -8,38 +8,83 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 READER_TOKEN_SALT = "engagement.reader-token"
 CURSOR_SALT = "engagement.cursor"
 
+# Longer values cannot be real; bounding them first keeps every later check linear and cheap.
+MAX_USER_AGENT_LENGTH = 512
+MAX_READER_TOKEN_LENGTH = 256
+MAX_ADDRESS_LENGTH = 64
+
+# What counts as one client and as one network. An IPv6 subscriber usually holds a whole
+# /64 (privacy addresses rotate inside it) and a site a /48; IPv4 clients are one address,
+# and a /24 is the usual unit one operator hands out.
+IPV6_CLIENT_PREFIX = 64
+IPV4_NETWORK_PREFIX = 24
+IPV6_NETWORK_PREFIX = 48
+
+
+@dataclass(frozen=True)
+class ClientAddress:
+    """The client address reduced to what identifies a client and a network."""
+
+    client: str  # IPv4 address, or the IPv6 /64 it is in
+    network: str  # IPv4 /24 or IPv6 /48
+
+    @classmethod
+    def parse(cls, address: str) -> "ClientAddress":
+        """Never raises: an address that does not parse stands for itself (bounded)."""
+        try:
+            ip = ipaddress.ip_address(address[:MAX_ADDRESS_LENGTH])
+        except ValueError:
+            raw = address[:MAX_ADDRESS_LENGTH]
+            return cls(raw, raw)
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if isinstance(ip, ipaddress.IPv4Address):
+            return cls(str(ip), str(ipaddress.ip_network(f"{ip}/{IPV4_NETWORK_PREFIX}", strict=False)))
+        return cls(
+            str(ipaddress.ip_network(f"{ip}/{IPV6_CLIENT_PREFIX}", strict=False)),
+            str(ipaddress.ip_network(f"{ip}/{IPV6_NETWORK_PREFIX}", strict=False)),
+        )
+
 
 @dataclass(frozen=True)
 class ReaderIdentity:
     """Who is acting, as far as an anonymous service can tell.
 
-    ``key`` is the stable reader hash (from the token, else from address + user agent);
-    ``address_hash`` is the keyed hash of the client address alone (for bans);
-    ``has_token`` tells whether the reader presented a verified token.
+    ``key`` is the stable reader hash (from the token, else from client address + user agent);
+    ``address_hash`` is the keyed hash of the client address (an IPv6 client's /64) for bans
+    and per-address limits; ``network_hash`` the keyed hash of its network (IPv4 /24,
+    IPv6 /48), so flags from one network count once. ``has_token`` tells whether the
+    reader presented a verified token, ``established`` whether that token is old enough to
+    weigh fully where abuse matters (flags, per-address budgets): freshly minted tokens
+    cost an attacker nothing, so they count for little.
     """
 
     key: str
     address_hash: str
     has_token: bool
-    # Raw inputs kept only in memory for the request (views rotate their own daily keys).
+    # Inputs kept only in memory for the request (views rotate their own daily keys).
     address: str = ""
     user_agent: str = ""
+    network_hash: str = ""
+    established: bool = False
 
 
 class Keyring:
     """Purpose-specific keys derived from the one SECRET_KEY."""
 
-    def __init__(self, secret_key: str):
+    def __init__(self, secret_key: str, *, established_after: timedelta = timedelta(hours=1)):
         self._secret = secret_key.encode()
+        self.established_after = established_after
         self._reader_tokens = URLSafeSerializer(secret_key, salt=READER_TOKEN_SALT)
         self._cursors = URLSafeSerializer(secret_key, salt=CURSOR_SALT)
         self._derived: dict[str, bytes] = {}
@@ -57,28 +102,61 @@ class Keyring:
         return hmac.new(self._key(purpose), value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
     # Reader tokens -------------------------------------------------------------
-    def mint_reader_token(self) -> str:
-        return self._reader_tokens.dumps(secrets.token_urlsafe(16))
+    def mint_reader_token(self, now: datetime) -> str:
+        """A new signed reader token that carries its minting time (whole seconds)."""
+        return self._reader_tokens.dumps({"r": secrets.token_urlsafe(16), "t": int(now.timestamp())})
 
-    def verify_reader_token(self, token: str) -> str | None:
-        """Return the reader id inside a token, or None when the signature does not verify."""
+    def verify_reader_token(self, token: str) -> tuple[str, int | None] | None:
+        """The reader id inside a token and its minting time (epoch seconds), or None.
+
+        Tokens minted before tokens carried a time hold only the id; their time is None.
+        """
+        if len(token) > MAX_READER_TOKEN_LENGTH:
+            return None
         try:
-            reader_id = self._reader_tokens.loads(token)
+            payload = self._reader_tokens.loads(token)
         except (BadSignature, UnicodeError, ValueError):
             return None
-        return reader_id if isinstance(reader_id, str) else None
+        if isinstance(payload, str):
+            return payload, None
+        if (
+            isinstance(payload, dict)
+            and isinstance(payload.get("r"), str)
+            and isinstance(payload.get("t"), int)
+            and not isinstance(payload["t"], bool)
+        ):
+            return payload["r"], payload["t"]
+        return None
 
-    def identify(self, *, token: str | None, address: str, user_agent: str) -> ReaderIdentity | None:
-        """Build the reader identity for a request; None when a token was given but is invalid."""
-        address_hash = self.keyed_hash("address", address)
+    def identify(
+        self, *, token: str | None, address: str, user_agent: str, now: datetime
+    ) -> ReaderIdentity | None:
+        """Build the reader identity for a request; None when a token was given but is invalid.
+
+        The user agent is cut to MAX_USER_AGENT_LENGTH before anything looks at it.
+        """
+        client = ClientAddress.parse(address)
+        user_agent = user_agent[:MAX_USER_AGENT_LENGTH]
+        established = False
         if token is not None:
-            reader_id = self.verify_reader_token(token)
-            if reader_id is None:
+            verified = self.verify_reader_token(token)
+            if verified is None:
                 return None
+            reader_id, minted = verified
             key = self.keyed_hash("reader", reader_id)
+            # Tokens minted before they carried a time predate this release: old enough.
+            established = minted is None or now.timestamp() - minted >= self.established_after.total_seconds()
         else:
-            key = self.keyed_hash("anonymous-reader", f"{address}\x00{user_agent}")
-        return ReaderIdentity(key, address_hash, token is not None, address, user_agent)
+            key = self.keyed_hash("anonymous-reader", f"{client.client}\x00{user_agent}")
+        return ReaderIdentity(
+            key,
+            self.keyed_hash("address", client.client),
+            token is not None,
+            client.client,
+            user_agent,
+            network_hash=self.keyed_hash("network", client.network),
+            established=established,
+        )
 
     def daily_visitor_hash(self, identity: ReaderIdentity, day: date) -> str:
         """A visitor hash whose key rotates every UTC day (no long-lived visitor identifier)."""
@@ -88,10 +166,17 @@ class Keyring:
             f"view:{day.isoformat()}", f"anon\x00{identity.address}\x00{identity.user_agent}"
         )
 
-    def avatar_seed(self, *, email: str | None, reader_key: str) -> str:
-        """Identicon seed: keyed, so it cannot be reversed by hashing guessed emails."""
-        source = f"email:{email.lower()}" if email else f"reader:{reader_key}"
-        return self.keyed_hash("avatar", source)[:16]
+    def avatar_seed(self, *, reader_key: str, article_key: str, name: str | None, email: str | None) -> str:
+        """Identicon seed of one persona: this reader, in this thread, under this name and email.
+
+        Keyed on the posting reader, so posting someone else's email gives an avatar of
+        one's own (no e-mail guess can be tested); and on the thread, the name and the
+        email, so one reader's named, anonymous and aliased comments cannot be linked by
+        their avatars. The same reader keeps one avatar per name in a thread.
+        """
+        parts = (reader_key, article_key, (name or "").casefold(), (email or "").strip().lower())
+        source = "".join(f"{len(part)}:{part}" for part in parts)  # length-prefixed: unambiguous
+        return self.keyed_hash("avatar-persona", source)[:16]
 
     def email_hash(self, email: str) -> str:
         return self.keyed_hash("email", email.strip().lower())

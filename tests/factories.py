@@ -1,6 +1,7 @@
 """Small factories that create data through the public API, as clients would."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -141,10 +142,43 @@ def flag_comment(
     *,
     headers: dict[str, str] | None = None,
     expect: int = 202,
+    address: str = "203.0.113.7",
     **fields: Any,
 ) -> Any:
     response = client.post(
-        f"/api/v1/comments/{comment_id}/flags", json={"reason": reason, **fields}, headers=headers or {}
+        f"/api/v1/comments/{comment_id}/flags", json={"reason": reason, **fields}, headers=headers or {},
+        environ_base={"REMOTE_ADDR": address},
     )
     assert response.status_code == expect, response.get_json()
     return response
+
+
+def established_reader(client: FlaskClient, *, age_hours: float = 2) -> str:
+    """A reader token minted ``age_hours`` ago: old enough to weigh fully in flags and budgets."""
+    import time_machine
+
+    from engagement.clock import utcnow
+
+    with time_machine.travel(utcnow() - timedelta(hours=age_hours), tick=False):
+        return mint_reader(client)
+
+
+def network_address(n: int) -> str:
+    """An IPv4 address in the ``n``-th distinct /24 network (0 <= n < 65536)."""
+    return f"10.{n // 256}.{n % 256}.7"
+
+
+def make_articles_known(client: FlaskClient) -> None:
+    """Give every article without one a url, as the site does (moderation API or its own
+    pages): only known articles trend. Leaves versions alone, like a url set long ago."""
+    import sqlalchemy as sa
+
+    from engagement.extensions import db
+    from engagement.models import Article
+
+    with client.application.app_context():
+        db.session.execute(
+            sa.update(Article).where(Article.url.is_(None)).values(url="https://news.example/" + Article.key)
+        )
+        db.session.commit()
+        db.session.remove()

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
 from engagement import bots
 from engagement.api import caching
 from engagement.api.common import current_reader, keyring, now, settings, transactional, view_counter
 from engagement.extensions import db
-from engagement.ratelimits import limit
+from engagement.ratelimits import limit, target_allowance
 from engagement.schemas.engagement import (
     ArticleSummarySchema,
     CountsQuerySchema,
@@ -18,9 +18,11 @@ from engagement.schemas.engagement import (
     ReactionStateSchema,
     TrendingQuerySchema,
     TrendingSchema,
+    ViewBeaconSchema,
     ViewCountSchema,
 )
 from engagement.services import engagement as service
+from engagement.services.articles import register_article
 from engagement.services.engagement import ArticleCounts, ArticleSummary, ReactionState, TrendingEntry
 
 blp = Blueprint("articles", __name__, url_prefix="/api/v1", description="Articles, views, reactions and trending")
@@ -39,17 +41,26 @@ def get_article(key: str) -> tuple[ArticleSummary, dict[str, str]]:
 
 
 @blp.route(ARTICLE + "/views", methods=["POST"])
+@blp.arguments(ViewBeaconSchema)
 @blp.response(202, ViewCountSchema)
 @limit("views")
 @transactional
-def record_view(key: str) -> dict[str, int]:
-    """View beacon: counted once per reader per window; bots and prefetches are not counted."""
+def record_view(page: dict[str, Any], key: str) -> dict[str, int]:
+    """View beacon: counted once per reader per window; bots, prefetches and views beyond
+    what one address may add to the article are not counted. The site's own pages may
+    name the article (url, title) on the way: first write wins."""
     reader = current_reader()
     views = service.record_view(
         db.session, keyring(), settings(),
-        article_key=key, reader=reader, automated=bots.is_automated(reader.user_agent, request.headers, has_reader_token=reader.has_token),
-        now=now(), counter=view_counter(),
+        article_key=key, reader=reader,
+        automated=bots.is_automated(reader.user_agent, request.headers, has_reader_token=reader.has_token),
+        now=now(), counter=view_counter(), allowance=target_allowance("views", key, reader),
     )
+    if page.get("url"):
+        register_article(
+            db.session, key=key, url=page["url"], title=page.get("title"),
+            request_origin=request.headers.get("Origin"), site_origins=current_app.config["CORS_ORIGINS"], now=now(),
+        )
     return {"views": views}
 
 
@@ -67,8 +78,10 @@ def get_reactions(key: str) -> tuple[ReactionState, dict[str, str]]:
 @transactional
 def add_reaction(key: str, kind: str) -> ReactionState:
     """React to the article (idempotent); 404 for a kind that is not configured."""
+    reader = current_reader()
     return service.add_reaction(
-        db.session, settings(), article_key=key, kind=kind, reader=current_reader(), now=now()
+        db.session, settings(), article_key=key, kind=kind, reader=reader, now=now(),
+        allowance=target_allowance("reactions", key, reader),
     )
 
 
@@ -90,7 +103,7 @@ def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[st
     """Views, comments and reactions for up to 100 articles (zeros for unknown keys)."""
     counts = service.article_counts(db.session, settings(), article_keys=query["articles"], counter=view_counter())
     # Validated on the counts themselves (one query in all); a repeat list skips the dump.
-    cache_headers = caching.validate_result(sorted(counts.items()))
+    cache_headers = caching.validate_result(sorted(counts.items()), query)
     return caching.rendered(cache_headers) or (counts, cache_headers)
 
 
@@ -102,4 +115,4 @@ def get_trending(query: dict[str, Any]) -> tuple[dict[str, list[TrendingEntry]],
     articles = service.trending_articles(
         db.session, settings(), window=query["window"], limit=query["limit"], now=now(), counter=view_counter()
     )
-    return {"articles": articles}, caching.validate_result(articles)
+    return {"articles": articles}, caching.validate_result(articles, query)

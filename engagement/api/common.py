@@ -93,7 +93,8 @@ def current_reader() -> ReaderIdentity:
         identity = keyring().identify(
             token=token,
             address=request.remote_addr or "",
-            user_agent=request.user_agent.string or "",
+            user_agent=request.headers.get("User-Agent", ""),
+            now=now(),
         )
         if identity is None:
             raise Unauthorized("The reader token does not verify. Request a new one.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engagement.api.common import keyring
+from engagement.api.common import keyring, now
 from engagement.ratelimits import limit
 from engagement.schemas.readers import ReaderTokenSchema
 
@@ -15,4 +15,4 @@ blp = Blueprint("readers", __name__, url_prefix="/api/v1", description="Anonymou
 @limit("readers")
 def mint_reader_token() -> dict[str, str]:
     """Mint a signed anonymous reader token; send it back as X-Reader-Token."""
-    return {"reader_token": keyring().mint_reader_token()}
+    return {"reader_token": keyring().mint_reader_token(now())}

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from engagement.api.common import current_reader, now, settings, transactional
 from engagement.extensions import db
-from engagement.ratelimits import limit
+from engagement.ratelimits import limit, target_allowance
 from engagement.schemas.engagement import VoteSchema, VoteStateSchema
 from engagement.services import engagement as service
 from engagement.services.engagement import VoteState
@@ -22,6 +22,8 @@ blp = Blueprint("votes", __name__, url_prefix="/api/v1", description="Comment vo
 @transactional
 def vote(body: dict[str, Any], comment_id: int) -> VoteState:
     """Vote 1 or -1 on a public comment, or 0 to withdraw; not on your own comment (403)."""
+    reader = current_reader()
     return service.vote(
-        db.session, settings(), comment_id=comment_id, value=body["value"], reader=current_reader(), now=now()
+        db.session, settings(), comment_id=comment_id, value=body["value"], reader=reader, now=now(),
+        allowance=target_allowance("votes", str(comment_id), reader),
     )

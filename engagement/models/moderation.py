@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engagement.models.base import Base, enum_column
+from engagement.models.comment import CommentStatus
 
 
 class Role(enum.Enum):
@@ -41,12 +42,20 @@ class ApiToken(Base):
 
 
 class Flag(Base):
+    """One reader's report on one version (revision) of a comment's text."""
+
     __tablename__ = "flags"
-    __table_args__ = (sa.UniqueConstraint("comment_id", "reader_hash"),)
+    __table_args__ = (sa.UniqueConstraint("comment_id", "reader_hash", "revision"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comments.id", ondelete="CASCADE"))
     reader_hash: Mapped[str] = mapped_column(sa.String(64))
+    # The comment's revision when flagged: after an edit the same reader may flag again.
+    revision: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Keyed hash of the reader's network (IPv4 /24, IPv6 /48); null for flags from before.
+    network_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # How much the flag counts towards holding the comment: 2 for an established reader, 1 otherwise.
+    weight: Mapped[int] = mapped_column(sa.SmallInteger, default=2, server_default="2")
     reason: Mapped[FlagReason] = mapped_column(enum_column(FlagReason))
     note: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[datetime]
@@ -68,6 +77,19 @@ class Ban(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     lifted_at: Mapped[datetime | None]
+
+
+class BanPurgedComment(Base):
+    """A comment a ban's purge rejected, and what it was before, so lifting the ban can restore it."""
+
+    __tablename__ = "ban_purged_comments"
+    __table_args__ = (sa.UniqueConstraint("ban_id", "comment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ban_id: Mapped[int] = mapped_column(sa.ForeignKey("bans.id", ondelete="CASCADE"))
+    comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comments.id", ondelete="CASCADE"), index=True)
+    previous_status: Mapped[CommentStatus] = mapped_column(enum_column(CommentStatus))
+    previous_reason: Mapped[str | None] = mapped_column(sa.String(200))  # comments.moderation_reason
 
 
 class BlockedWord(Base):

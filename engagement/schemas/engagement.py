@@ -5,6 +5,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_dump, validate
 
+from engagement.schemas.common import OptionalHttpUrl, OptionalText
 from engagement.services.trending import TrendingWindow
 
 ARTICLE_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}$"
@@ -29,6 +30,13 @@ class ArticleSummarySchema(Schema):
     comment_count = fields.Integer(required=True, metadata={"description": "Visible comments, replies included."})
     reactions = _reaction_counts(required=True)
     comments_closed = fields.Boolean(required=True)
+
+
+class ViewBeaconSchema(Schema):
+    """The page may name its article when it sends the beacon (accepted from the site's own origins)."""
+
+    url = OptionalHttpUrl(metadata={"description": "The page's canonical URL; its origin must be a configured site origin and the request's Origin."})
+    title = OptionalText(max_length=300, metadata={"description": "The article's title (plain text)."})
 
 
 class ViewCountSchema(Schema):

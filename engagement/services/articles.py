@@ -1,7 +1,9 @@
 """Articles: created on first use, looked up by the site's key."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -54,6 +56,47 @@ def ensure_article(session: Session, key: str, now: datetime) -> Article:
     article = find_article(session, key)
     assert article is not None  # inserted just now, or by the request we raced with
     return article
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL, lower-cased, or None."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def register_article(
+    session: Session,
+    *,
+    key: str,
+    url: str,
+    title: str | None,
+    request_origin: str | None,
+    site_origins: Sequence[str],
+    now: datetime,
+) -> bool:
+    """Let one of the site's own pages name its article (url and title); first write wins.
+
+    Accepted only when the url's origin is one of the site's configured origins (never
+    the wildcard) and equals the origin the request came from; only an article that has
+    no url yet takes it (moderators can change it later). Creates nothing: an article
+    nobody counted or commented on is not registered. Returns whether it was set.
+    """
+    origin = origin_of(url)
+    allowed = {configured.rstrip("/").lower() for configured in site_origins if configured != "*"}
+    if origin is None or origin not in allowed or (request_origin or "").rstrip("/").lower() != origin:
+        return False
+    result = session.execute(
+        sa.update(Article)
+        .where(Article.key == key, Article.url.is_(None))
+        .values(url=url, title=title, updated_at=now, version=Article.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
 
 
 def touch_article(session: Session, article_id: int, *, comment_delta: int = 0) -> None:

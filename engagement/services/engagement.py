@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engagement.config import Settings
-from engagement.errors import CommentsClosed, Forbidden, NotFound
+from engagement.errors import CommentsClosed, Forbidden, NotFound, RateLimited
 from engagement.models import Article, Comment, CommentStatus, CommentVote, Reaction, ReactionTotal, ViewMark
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import hot_views, trending
+from engagement.services.budgets import UNLIMITED, Allowance, require
 from engagement.services.articles import dialect_insert, ensure_article, find_article, is_closed, touch_article
 from engagement.services.bans import ensure_not_banned
 from engagement.services.comments import get_comment
@@ -204,11 +205,14 @@ def record_view(
     automated: bool,
     now: datetime,
     counter: hot_views.ViewCounter | None = None,
+    allowance: Allowance = UNLIMITED,
 ) -> int:
     """Count a view of the article unless this reader was counted within the window.
 
     Returns the article's view count, including this view if it counted. Automated
-    requests (bots, prefetches) are never counted and never create the article.
+    requests (bots, prefetches) are never counted and never create the article, nor are
+    views beyond what the reader's address may still add to the article (``allowance``,
+    spent by each view that counts).
 
     With ``counter`` (REDIS_URL set) the mark and the increment go to Redis
     (``hot_views.count_view``); when Redis cannot be reached the view is counted here,
@@ -219,15 +223,16 @@ def record_view(
     window spanning midnight does not count twice. The mark is claimed by one upsert
     that succeeds only if no unexpired mark exists: of two racing requests, one counts.
     """
+    countable = not automated and allowance.available()
     if counter is not None:
         views = hot_views.count_view(
             session, counter, keyring, settings,
-            article_key=article_key, reader=reader, automated=automated, now=now,
+            article_key=article_key, reader=reader, countable=countable, now=now, allowance=allowance,
         )
         if views is not None:
             return views
 
-    if automated:
+    if not countable:
         article = find_article(session, article_key)
         return article.views if article is not None else 0
 
@@ -260,6 +265,7 @@ def record_view(
     if session.execute(claim).first() is None:
         return _current_views(session, article.id)
 
+    allowance.spend()
     views = session.execute(
         sa.update(Article)
         .where(Article.id == article.id)
@@ -301,14 +307,24 @@ def reactions(session: Session, settings: Settings, *, article_key: str, reader:
 
 
 def add_reaction(
-    session: Session, settings: Settings, *, article_key: str, kind: str, reader: ReaderIdentity, now: datetime
+    session: Session,
+    settings: Settings,
+    *,
+    article_key: str,
+    kind: str,
+    reader: ReaderIdentity,
+    now: datetime,
+    allowance: Allowance = UNLIMITED,
 ) -> ReactionState:
     """React to an article (creating it on first use); repeating it changes nothing.
 
-    Raises NotFound for a kind that is not configured, Banned for a banned reader.
+    Each new reaction spends ``allowance`` (what the reader's address may still add to
+    the article). Raises NotFound for a kind that is not configured, Banned for a banned
+    reader, RateLimited when the allowance is used up.
     """
     _require_kind(settings, kind)
     ensure_not_banned(session, reader, now)
+    require(allowance, "Too many reactions to this article from your network; try again later.")
     article = ensure_article(session, article_key, now)
     inserted = session.execute(
         dialect_insert(session, Reaction)
@@ -317,6 +333,7 @@ def add_reaction(
         .returning(Reaction.id)
     ).first()
     if inserted is not None:
+        allowance.spend()
         touch_article(session, article.id)
         total = dialect_insert(session, ReactionTotal).values(article_id=article.id, kind=kind, count=1)
         session.execute(
@@ -410,14 +427,30 @@ def _change_vote(session: Session, comment_id: int, reader_key: str, value: int,
     return None
 
 
+def _stored_vote(session: Session, comment_id: int, reader_key: str) -> int:
+    stored = session.scalar(
+        sa.select(CommentVote.value).where(CommentVote.comment_id == comment_id, CommentVote.reader_hash == reader_key)
+    )
+    return stored or 0
+
+
 def vote(
-    session: Session, settings: Settings, *, comment_id: int, value: int, reader: ReaderIdentity, now: datetime
+    session: Session,
+    settings: Settings,
+    *,
+    comment_id: int,
+    value: int,
+    reader: ReaderIdentity,
+    now: datetime,
+    allowance: Allowance = UNLIMITED,
 ) -> VoteState:
     """Set the reader's vote on a comment to 1, -1 or 0 (withdrawn); repeating a vote changes nothing.
 
     The comment's score, upvotes and downvotes change by the difference between the old
-    and the new vote, atomically and in the same transaction as the vote row.
-    Raises NotFound (no such public comment), CommentsClosed, Forbidden (own comment).
+    and the new vote, atomically and in the same transaction as the vote row. A new vote
+    (not a change or withdrawal) spends ``allowance``, what the reader's address may still
+    add to the comment. Raises NotFound (no such public comment), CommentsClosed,
+    Forbidden (own comment), RateLimited (allowance used up).
     """
     comment = get_comment(session, comment_id)
     if comment is None or comment.status is not CommentStatus.APPROVED or comment.purged_at is not None:
@@ -429,17 +462,17 @@ def vote(
     ensure_not_banned(session, reader, now)
     if comment.reader_hash == reader.key:
         raise Forbidden("You cannot vote on your own comment.")
+    if value != 0 and not allowance.available() and _stored_vote(session, comment.id, reader.key) == 0:
+        raise RateLimited("Too many votes on this comment from your network; try again later.",
+                          retry_after=allowance.retry_after())
 
     previous = _change_vote(session, comment.id, reader.key, value, now)
+    if previous == 0:
+        allowance.spend()
     counters = (Comment.score, Comment.upvotes, Comment.downvotes)
     if previous is None:
         row = session.execute(sa.select(*counters).where(Comment.id == comment.id)).one()
-        stored = session.scalar(
-            sa.select(CommentVote.value).where(
-                CommentVote.comment_id == comment.id, CommentVote.reader_hash == reader.key
-            )
-        )
-        return VoteState(row.score, row.upvotes, row.downvotes, stored or 0)
+        return VoteState(row.score, row.upvotes, row.downvotes, _stored_vote(session, comment.id, reader.key))
 
     delta = _vote_delta(previous, value)
     row = session.execute(

@@ -1,4 +1,18 @@
-"""Reader flags on comments: one per reader per comment; enough of them hold the comment."""
+"""Reader flags on comments: one per reader per version of the text; enough independent
+readers hold the comment.
+
+A comment is held automatically only by flags from independent readers: the open flags
+are grouped by the flagging reader's network (IPv4 /24, IPv6 /48), each network counting
+once with its strongest flag, and a reader whose token is established (older than
+``ENGAGEMENT_ESTABLISHED_READER_MINUTES``) weighs ESTABLISHED_WEIGHT while a fresh token or
+none weighs FRESH_WEIGHT. The comment is held when that sum reaches
+``flag_threshold * ESTABLISHED_WEIGHT``: with the default threshold of 3, three established
+readers on three networks, or six fresh ones. One client with many user agents, tokens
+or addresses in one network is one network. A version of the text a moderator approved,
+pinned or wrote (``approved_revision == revision``) is never held by flags again: its new
+flags only reach the flagged queue. An edit makes a new version, which readers may flag
+again and which the moderator's decision no longer covers.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -19,6 +33,8 @@ from engagement.services.comments import change_status, get_comment
 
 FLAGGED_REASON = "flagged"
 RECENT_NOTES = 10
+ESTABLISHED_WEIGHT = 2
+FRESH_WEIGHT = 1
 
 
 @dataclass(frozen=True)
@@ -48,11 +64,12 @@ def flag_comment(
     reader: ReaderIdentity,
     now: datetime,
 ) -> None:
-    """Record a reader's flag; a repeat by the same reader changes nothing.
+    """Record a reader's flag on the current version of the text; a repeat changes nothing.
 
-    When the comment's open flags reach ``settings.flag_threshold`` it is held
-    (pending, reason "flagged") until a moderator decides.
-    Raises NotFound (unknown or not public), CommentsClosed, Banned.
+    When the independent weight of the open flags (see the module docstring) reaches
+    ``settings.flag_threshold`` established readers, the comment is held (pending,
+    reason "flagged") until a moderator decides, unless a moderator vouched for this
+    version. Raises NotFound (unknown or not public), CommentsClosed, Banned.
     """
     comment = get_comment(session, comment_id)
     if comment is None or not comment.is_public or comment.purged_at is not None:
@@ -64,8 +81,12 @@ def flag_comment(
 
     inserted = session.execute(
         dialect_insert(session, Flag)
-        .values(comment_id=comment.id, reader_hash=reader.key, reason=reason, note=note, created_at=now)
-        .on_conflict_do_nothing(index_elements=["comment_id", "reader_hash"])
+        .values(
+            comment_id=comment.id, reader_hash=reader.key, revision=comment.revision, reason=reason, note=note,
+            created_at=now, network_hash=reader.network_hash,
+            weight=ESTABLISHED_WEIGHT if reader.established else FRESH_WEIGHT,
+        )
+        .on_conflict_do_nothing(index_elements=["comment_id", "reader_hash", "revision"])
         .returning(Flag.id)
     ).scalar_one_or_none()
     if inserted is None:
@@ -77,13 +98,28 @@ def flag_comment(
         .returning(Comment.open_flag_count)
         .execution_options(synchronize_session=False)
     ).scalar_one()
-    if open_flags < settings.flag_threshold:
+    needed = settings.flag_threshold * ESTABLISHED_WEIGHT
+    if open_flags * ESTABLISHED_WEIGHT < needed:
+        return  # not enough flags whatever their weight: skip the grouping query
+    # The increment holds the row lock: re-read the state so concurrent flags hold it once.
+    session.refresh(comment, attribute_names=["status", "revision", "approved_revision"])
+    if comment.status is not CommentStatus.APPROVED or comment.approved_revision == comment.revision:
         return
-    # The increment holds the row lock: re-read the status so concurrent flags hold it once.
-    session.refresh(comment, attribute_names=["status"])
-    if comment.status is CommentStatus.APPROVED:
+    if independent_weight(session, comment.id) >= needed:
         comment.moderation_reason = FLAGGED_REASON
         change_status(session, comment, CommentStatus.PENDING)
+
+
+def independent_weight(session: Session, comment_id: int) -> int:
+    """The open flags' weight with each network counted once, at its strongest flag."""
+    network = sa.func.coalesce(Flag.network_hash, sa.cast(Flag.id, sa.String))  # flags from before: their own
+    strongest = (
+        sa.select(sa.func.max(Flag.weight).label("weight"))
+        .where(Flag.comment_id == comment_id, Flag.resolved_at.is_(None))
+        .group_by(network)
+        .subquery()
+    )
+    return int(session.scalar(sa.select(sa.func.coalesce(sa.func.sum(strongest.c.weight), 0))) or 0)
 
 
 def resolve_flags(session: Session, comments: Sequence[Comment], now: datetime) -> None:

@@ -56,6 +56,7 @@ from engagement.config import Settings
 from engagement.models import ActivityBucket, Article, CounterFlush
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services.articles import dialect_insert, ensure_article
+from engagement.services.budgets import UNLIMITED, Allowance
 from engagement.services.trending import bucket_hour
 
 logger = logging.getLogger("engagement.hot_views")
@@ -368,23 +369,26 @@ def count_view(
     *,
     article_key: str,
     reader: ReaderIdentity,
-    automated: bool,
+    countable: bool,
     now: datetime,
+    allowance: Allowance = UNLIMITED,
 ) -> int | None:
     """``engagement.record_view`` with the mark and the increment in Redis.
 
     Returns the article's views (stored plus unflushed, this view included if it
     counted), or None when Redis cannot be reached: the caller then counts in SQL.
-    The first counted view creates the article row, as the SQL path does; automated
-    requests are never counted and never create it. (A Redis timeout may hide a script
-    that did run; its view is then counted in SQL as well: one extra view at worst.)
+    The first counted view creates the article row, as the SQL path does; requests that
+    are not ``countable`` (automated, or over the address's allowance) are never counted
+    and never create it; a view that counts spends ``allowance``. (A Redis timeout may
+    hide a script that did run; its view is then counted in SQL as well: one extra view
+    at worst.)
     """
     try:
-        if automated:
+        if not countable:
             unflushed = counter.unflushed([article_key])
         else:
             today = now.astimezone(timezone.utc).date()
-            _, unflushed = counter.count(
+            counted, unflushed = counter.count(
                 article_key=article_key,
                 current_hash=keyring.daily_visitor_hash(reader, today),
                 previous_hash=keyring.daily_visitor_hash(reader, today - timedelta(days=1)),
@@ -392,11 +396,13 @@ def count_view(
                 window=timedelta(minutes=settings.view_window_minutes),
                 batch_id=uuid.uuid4().hex,
             )
+            if counted:
+                allowance.spend()
     except redis.RedisError as exc:
         _warnings.warning("count", "Redis unreachable, counting views in SQL instead: %s", exc)
         return None
     views = current_views(session, [article_key], unflushed)
-    if article_key in views or automated:
+    if article_key in views or not countable:
         return views.get(article_key, 0)
     ensure_article(session, article_key, now)
     return current_views(session, [article_key], unflushed)[article_key]

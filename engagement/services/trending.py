@@ -45,6 +45,10 @@ WINDOWS: dict[TrendingWindow, WindowShape] = {
 # Buckets are kept for the longest window plus a margin, so a late prune loses nothing.
 BUCKET_RETENTION = timedelta(hours=max(shape.hours for shape in WINDOWS.values())) + timedelta(days=1)
 
+# Only articles the site made known (a url set by a moderator or registered by its own
+# pages) are ranked: keys invented by beacons never reach a "most read" box.
+KNOWN_ARTICLE = Article.url.is_not(None)
+
 # How many candidate articles per requested one the first ranking round reads.
 CANDIDATE_FACTOR = 5
 
@@ -146,7 +150,8 @@ def _decayed_scores(
     raw = sa.func.sum(_weighted(weights)).label("raw")
     ranked = (
         sa.select(ActivityBucket.article_id, raw)
-        .where(ActivityBucket.hour >= since)
+        .join(Article, Article.id == ActivityBucket.article_id)
+        .where(ActivityBucket.hour >= since, KNOWN_ARTICLE)
         .group_by(ActivityBucket.article_id)
         .order_by(raw.desc(), ActivityBucket.article_id)
         .limit(candidates)
@@ -169,7 +174,8 @@ def _decayed_scores(
 def rank(
     session: Session, weights: TrendingWeights, *, window: TrendingWindow, limit: int, now: datetime
 ) -> list[tuple[Article, float]]:
-    """The ``limit`` articles with the highest decayed engagement score in ``window``, best first.
+    """The ``limit`` known articles (``KNOWN_ARTICLE``) with the highest decayed engagement
+    score in ``window``, best first.
 
     Exact, with bounded work: decay never raises a score, so an article whose raw sum is
     below the limit-th decayed score cannot enter the ranking. The candidate set grows

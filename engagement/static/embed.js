@@ -95,13 +95,16 @@
   }
   const clients = new Map();
   class Client {
-    constructor(base) { this.base = base; this.ns = `engagement:${base}:`; this.minting = null; }
+    constructor(base) { this.base = base; this.ns = `engagement:${base}:`; this.minting = null; this.mintFailedAt = 0; }
     key(name) { return this.ns + name; }
+    /** Resolve with a new reader token, or null when none can be had now (e.g. many readers
+        behind one address): the service then knows the reader by address and browser. */
     mint() {
+      if (Date.now() - this.mintFailedAt < 60000) return Promise.resolve(null);
       this.minting = this.minting || this.request("POST", "/api/v1/readers").then((data) => {
         store.set(this.key("reader"), data.reader_token);
         return data.reader_token;
-      }).finally(() => { this.minting = null; });
+      }, () => { this.mintFailedAt = Date.now(); return null; }).finally(() => { this.minting = null; });
       return this.minting;
     }
     /** Resolve with the JSON body (null for 204); reject with an ApiError (status 0 = network failure).
@@ -253,13 +256,27 @@
       this.formSlot.hidden = closed;
     }
 
+    /* -- the page names its article (canonical URL and title) with its first beacon per browser;
+          the service takes it only from the site's own origins, first write wins -- */
+    pageIdentity() {
+      const marker = this.api.key("named:" + this.key);
+      if (store.get(marker, null)) return undefined;
+      store.set(marker, "1");
+      const canonical = document.querySelector('link[rel="canonical"]');
+      const url = new URL(canonical && canonical.href ? canonical.href : location.href, location.href);
+      url.hash = "";
+      const og = document.querySelector('meta[property="og:title"]');
+      const title = (og && og.content) || document.title || "";
+      return { url: url.href.slice(0, 2000), title: title.trim().slice(0, 300) };
+    }
+
     /* -- view beacon: once per page load and article; one retry when the service is briefly unavailable -- */
     async countView(retried) {
       const marker = this.api.base + " " + this.key;
       if (viewed.has(marker) && !retried) return;
       viewed.add(marker);
       try {
-        const data = await this.api.request("POST", this.path + "/views", undefined, { reader: true });
+        const data = await this.api.request("POST", this.path + "/views", this.pageIdentity(), { reader: true });
         this.root.setAttribute("data-engagement-views", String(data.views));
         this.emit("views", { views: data.views });
       } catch (err) {

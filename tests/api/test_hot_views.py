@@ -16,7 +16,7 @@ from engagement.config import ConfigurationError, load_config
 from engagement.extensions import db
 from engagement.models import Article
 from engagement.services import hot_views
-from tests.factories import browser_headers, get_article, mint_reader, post_comment, send_view
+from tests.factories import browser_headers, get_article, make_articles_known, mint_reader, post_comment, send_view
 
 REDIS_URL = os.environ.get("REDIS_URL")
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
@@ -60,6 +60,7 @@ def counts(client) -> dict[str, int]:
 
 
 def trending_views(client) -> dict[str, int]:
+    make_articles_known(client)
     response = client.get(TRENDING)
     assert response.status_code == 200
     return {entry["key"]: entry["views"] for entry in response.get_json()["articles"]}
@@ -71,6 +72,7 @@ def everything(client) -> tuple[object, ...]:
     (Trending ranks on flushed activity only, so after a flush scores move and other
     articles may join; the view totals it shows do not change.)
     """
+    make_articles_known(client)
     responses = [client.get(url) for url in (SUMMARY, COUNTS)]
     assert all(response.status_code == 200 for response in responses)
     return (

@@ -9,9 +9,11 @@ import time_machine
 from tests.factories import (
     assert_error,
     create_api_token,
+    established_reader,
     flag_comment,
     mint_reader,
     mod_headers,
+    network_address,
     post_comment,
     reader_headers,
 )
@@ -144,8 +146,10 @@ def test_stats_count_each_status_and_open_flags(app_factory):
     withdrawn = post_comment(client, body="oops")
     client.delete(f"/api/v1/comments/{withdrawn['id']}", headers={"X-Edit-Token": withdrawn["edit_token"]})
     flag_comment(client, approved[1]["id"], headers=reader_headers(mint_reader(client)))
-    for _ in range(2):
-        flag_comment(client, approved[2]["id"], headers=reader_headers(mint_reader(client)))
+    for n in range(2):  # two established readers on two networks reach the threshold of 2
+        flag_comment(
+            client, approved[2]["id"], headers=reader_headers(established_reader(client)), address=network_address(n)
+        )
 
     assert client.get(f"{MOD}/stats", headers=mod).get_json() == {
         "pending": 1, "flagged": 2, "approved": 2, "rejected": 1, "spam": 1, "deleted": 1,

@@ -1,4 +1,4 @@
-"""Reader flags: one per reader per comment; distinct readers reaching the threshold hold the comment."""
+"""Reader flags: one per reader per comment; independent readers reaching the threshold hold the comment."""
 from __future__ import annotations
 
 import pytest
@@ -6,10 +6,12 @@ import pytest
 from tests.factories import (
     assert_error,
     create_api_token,
+    established_reader,
     flag_comment,
     list_comments,
     mint_reader,
     mod_headers,
+    network_address,
     post_comment,
     reader_headers,
 )
@@ -35,14 +37,21 @@ def test_a_flag_is_accepted_with_202(client, mod):
     assert reported["flags"]["notes"][0]["note"] == "About another article"
 
 
-def test_distinct_readers_reaching_the_threshold_hold_the_comment(client, mod):
+def flag_as_independent_reader(client, comment_id, n, reason="abuse"):
+    """A flag from an established reader on the ``n``-th network."""
+    flag_comment(
+        client, comment_id, reason, headers=reader_headers(established_reader(client)), address=network_address(n)
+    )
+
+
+def test_independent_readers_reaching_the_threshold_hold_the_comment(client, mod):
     comment = post_comment(client, body="contested")
     other = post_comment(client, body="fine")
-    for _ in range(2):
-        flag_comment(client, comment["id"], "abuse", headers=reader_headers(mint_reader(client)))
+    for n in range(2):
+        flag_as_independent_reader(client, comment["id"], n)
     assert public_ids(client) == [comment["id"], other["id"]]
 
-    flag_comment(client, comment["id"], "abuse", headers=reader_headers(mint_reader(client)))
+    flag_as_independent_reader(client, comment["id"], 2)
     page = list_comments(client)
     assert [c["id"] for c in page["comments"]] == [other["id"]]
     assert page["article"]["comment_count"] == 1
@@ -76,38 +85,41 @@ def test_without_a_token_the_address_and_agent_identify_the_reader(client):
     for _ in range(3):
         flag_from("198.51.100.1", "Browser/1.0")
     assert public_ids(client) == [comment["id"]]
+    # Tokenless readers weigh half; each network counts once.
     flag_from("198.51.100.1", "Browser/2.0")
     flag_from("198.51.100.2", "Browser/1.0")
-    assert public_ids(client) == []  # three distinct readers
+    assert public_ids(client) == [comment["id"]]
+    for n in range(5):
+        flag_from(network_address(n), "Browser/1.0")
+    assert public_ids(client) == []  # six networks of fresh readers
 
 
 def test_threshold_is_configurable(app_factory):
     app = app_factory(FLAG_THRESHOLD=1)
     client = app.test_client()
     comment = post_comment(client)
-    flag_comment(client, comment["id"])
+    flag_comment(client, comment["id"], headers=reader_headers(established_reader(client)))
     assert public_ids(client) == []
 
 
-def test_after_approval_earlier_flags_are_closed_and_new_readers_count_afresh(app_factory):
+def test_after_approval_earlier_flags_are_closed_and_new_flags_only_reach_the_queue(app_factory):
     app = app_factory(FLAG_THRESHOLD=2)
     client, mod = app.test_client(), mod_headers(create_api_token(app))
     comment = post_comment(client)
-    first, second = (reader_headers(mint_reader(client)) for _ in range(2))
-    flag_comment(client, comment["id"], headers=first)
-    flag_comment(client, comment["id"], headers=second)
+    first, second = (reader_headers(established_reader(client)) for _ in range(2))
+    flag_comment(client, comment["id"], headers=first, address=network_address(1))
+    flag_comment(client, comment["id"], headers=second, address=network_address(2))
     assert public_ids(client) == []
 
     client.patch(f"{MOD}/comments/{comment['id']}", json={"status": "approved"}, headers=mod)
     assert public_ids(client) == [comment["id"]]
     assert flagged(client, mod) == []
-    # the same readers cannot hold it again; a new reader's single flag does not either
-    flag_comment(client, comment["id"], headers=first)
-    flag_comment(client, comment["id"], headers=reader_headers(mint_reader(client)))
+    # A moderator approved this text: flags only reach the queue, they never hold it again.
+    flag_comment(client, comment["id"], headers=first, address=network_address(1))
+    for n in range(3, 7):
+        flag_comment(client, comment["id"], headers=reader_headers(established_reader(client)), address=network_address(n))
     assert public_ids(client) == [comment["id"]]
-    assert flagged(client, mod)[0]["flags"]["open"] == 1
-    flag_comment(client, comment["id"], headers=reader_headers(mint_reader(client)))
-    assert public_ids(client) == []
+    assert flagged(client, mod)[0]["flags"]["open"] == 4
 
 
 @pytest.mark.parametrize("state", ["pending", "rejected", "spam", "withdrawn", "unknown"])

@@ -8,9 +8,11 @@ from engagement.extensions import db
 from tests.factories import (
     assert_error,
     create_api_token,
+    established_reader,
     flag_comment,
     mint_reader,
     mod_headers,
+    network_address,
     post_comment,
     reader_headers,
 )
@@ -81,9 +83,12 @@ def test_flagged_lists_open_flags_whatever_the_status_with_reasons_and_notes(cli
     held = post_comment(client, body="reported three times")
     public = post_comment(client, body="reported once")
     post_comment(client, body="nobody minds")
-    flag_comment(client, held["id"], "abuse", headers=reader_headers(mint_reader(client)), note="Rude to Ana")
-    flag_comment(client, held["id"], "abuse", headers=reader_headers(mint_reader(client)))
-    flag_comment(client, held["id"], "off_topic", headers=reader_headers(mint_reader(client)), note="Not about this")
+    independent = [  # established readers on three networks: enough to hold it
+        {"headers": reader_headers(established_reader(client)), "address": network_address(n)} for n in range(3)
+    ]
+    flag_comment(client, held["id"], "abuse", note="Rude to Ana", **independent[0])
+    flag_comment(client, held["id"], "abuse", **independent[1])
+    flag_comment(client, held["id"], "off_topic", note="Not about this", **independent[2])
     flag_comment(client, public["id"], "spam", headers=reader_headers(mint_reader(client)))
 
     page = queue(client, mod, status="flagged")

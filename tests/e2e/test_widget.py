@@ -30,7 +30,9 @@ def _seed_demo(live_api: HttpApi) -> None:
     for key, title in [("demo-article", "The island that keeps time by the tide"),
                        ("ferry-timetable", "Why the winter ferry timetable keeps slipping"),
                        ("harbour-cafe", "Inside the harbour café where the council meets")]:
-        live_api.ok("PUT", f"/api/v1/mod/articles/{key}", {"title": title}, moderator)
+        # Title and url make the article known to the site: only known articles trend.
+        live_api.ok("PUT", f"/api/v1/mod/articles/{key}",
+                    {"title": title, "url": f"{live_api.origin}/demo?article={key}"}, moderator)
     readers = [live_api.reader() for _ in range(4)]
     first = live_api.post_comment(
         "demo-article", "I grew up two islands over and we always set our watches by the **Harrowmere** bell.",

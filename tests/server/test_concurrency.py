@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from engagement.clock import utcnow
 from engagement.privacy import Keyring
 from tests.factories import BROWSER_UA
 from tests.server.conftest import LiveServer
@@ -60,7 +61,7 @@ def statuses(results: list[tuple[int, Any]]) -> dict[int, int]:
 
 def test_views_are_counted_exactly_once_per_reader(live_server: LiveServer):
     keyring = Keyring(live_server.secret_key)
-    tokens = [keyring.mint_reader_token() for _ in range(READERS)]
+    tokens = [keyring.mint_reader_token(utcnow()) for _ in range(READERS)]
     beacons = [("POST", "/api/v1/articles/race-views/views", token, None) for token in tokens * 2]
     random.Random(3).shuffle(beacons)
 
@@ -73,7 +74,7 @@ def test_views_are_counted_exactly_once_per_reader(live_server: LiveServer):
 
 
 def test_racing_reactions_from_one_reader_count_once(live_server: LiveServer):
-    token = Keyring(live_server.secret_key).mint_reader_token()
+    token = Keyring(live_server.secret_key).mint_reader_token(utcnow())
     path = "/api/v1/articles/race-reactions/reactions/like"
 
     results = race(live_server, [("PUT", path, token, None)] * RACERS)
@@ -91,7 +92,7 @@ def test_racing_reactions_from_one_reader_count_once(live_server: LiveServer):
 
 def test_racing_votes_from_one_reader_count_once(live_server: LiveServer):
     keyring = Keyring(live_server.secret_key)
-    author, voter = keyring.mint_reader_token(), keyring.mint_reader_token()
+    author, voter = keyring.mint_reader_token(utcnow()), keyring.mint_reader_token(utcnow())
     status, comment = call(
         live_server, "POST", "/api/v1/articles/race-votes/comments", token=author, body={"body": "Vote on me."}
     )

@@ -53,7 +53,7 @@ def view(app, session, counter, who: str, key: str = "story", *, now: datetime =
     """Count one view through the Redis path and commit, as the beacon's request does."""
     views = hot_views.count_view(
         session, counter, app.extensions["engagement.keyring"], app.extensions["engagement.settings"],
-        article_key=key, reader=reader(who), automated=automated, now=now,
+        article_key=key, reader=reader(who), countable=not automated, now=now,
     )
     session.commit()
     assert views is not None
@@ -323,7 +323,7 @@ def test_concurrent_flushers_under_the_lock_apply_each_increment_once(app, sessi
 def test_a_flush_creates_the_article_of_a_view_whose_request_failed(app, session, counter):
     hot_views.count_view(
         session, counter, app.extensions["engagement.keyring"], app.extensions["engagement.settings"],
-        article_key="orphan", reader=reader("ann"), automated=False, now=T0,
+        article_key="orphan", reader=reader("ann"), countable=True, now=T0,
     )
     session.rollback()  # the request's transaction failed after Redis counted the view
     assert session.scalar(sa.select(Article.id).where(Article.key == "orphan")) is None
