@@ -222,6 +222,9 @@ def live_api(site: PublisherSite, tmp_path_factory: pytest.TempPathFactory) -> I
             "SECRET_KEY": TEST_SECRET_KEY,
             "ENGAGEMENT_ENV": "development",
             "RATELIMIT_ENABLED": False,
+            # Its own SQLite database only: with REDIS_URL in the environment (CI's second pass)
+            # its view flusher would move other tests' Redis counts into this database.
+            "REDIS_URL": None,
             "LOG_LEVEL": "WARNING",
             # Only the publisher's origin may call the API from a browser: CORS is exercised for real.
             "CORS_ORIGINS": [site.origin],

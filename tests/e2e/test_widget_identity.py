@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import HttpApi, PublisherSite
+
+pytestmark = pytest.mark.browser
 
 PAGE_TITLE = "The island that keeps time by the tide · The Meridian Ledger (engagement demo)"
 
