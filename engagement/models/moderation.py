@@ -97,7 +97,8 @@ class BlockedWord(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     word: Mapped[str] = mapped_column(sa.String(100), unique=True)  # as entered
-    normalized: Mapped[str] = mapped_column(sa.String(200))  # NFKC casefolded, what is matched
+    # The entry in its matching form (see services.blocklist.normalize): keeps one entry per form.
+    normalized: Mapped[str] = mapped_column(sa.String(200))
 
 
 class SiteSetting(Base):
