@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engagement.api import register_api
 from engagement.api.caching import install_caching
-from engagement.api.guards import StrictJSONProvider, install_guards
+from engagement.api.guards import NoSessions, StrictJSONProvider, install_guards
 from engagement.cli import register_cli
 from engagement.clock import utcnow
 from engagement.config import Settings, load_config
@@ -49,6 +49,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
     )
     app.json = StrictJSONProvider(app)
+    # No cookies, so no sessions: without this Flask would build a signing serializer for
+    # every request to look for a session cookie.
+    app.session_interface = NoSessions()
     configure_logging(app.config["LOG_LEVEL"])
 
     db.init_app(app)

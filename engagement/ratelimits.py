@@ -147,5 +147,12 @@ def configure_rate_limits(app: Flask) -> Limiter:
         view = limiter.limit(_budget(action, 0), key_func=reader_key, scope=f"{action}:reader")(view)
         view = limiter.limit(_budget(action, 1), key_func=address_key, scope=f"{action}:address")(view)
         app.view_functions[endpoint] = view
+    # Every limit here is a decorator, which checks its budgets inside the view; with no
+    # default or application-wide limits, the limiter's hook before every request (which
+    # would resolve exemptions and limits for routes that have none) only costs time.
+    # (Flask-Limiter registers no hooks at all when limits are turned off.)
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in hooks:
+        hooks.remove(limiter._check_request_limit)
     app.extensions["engagement.limiter"] = limiter
     return limiter

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import NullSession, SessionInterface
 from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.routing import RequestRedirect
 
@@ -47,6 +48,16 @@ class StrictJSONProvider(DefaultJSONProvider):
             )
         except RecursionError as exc:
             raise ValueError("JSON nested too deeply") from exc
+
+
+class NoSessions(SessionInterface):
+    """The service sets no cookies and keeps no sessions: every request gets the null session."""
+
+    def open_session(self, app: Flask, request: Any) -> NullSession:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
 
 
 def _has_body() -> bool:

@@ -276,3 +276,12 @@ class TestRetryAfter:
             else:
                 assert "Retry-After" not in response.headers, response.status_code
         assert "Retry-After" not in client.get(COMMENTS).headers
+
+
+def test_no_session_is_opened_or_sent(app, client):
+    from flask.sessions import NullSession
+
+    with app.test_request_context("/healthz"):
+        assert isinstance(app.session_interface.open_session(app, None), NullSession)
+    response = client.get("/api/v1/articles/x/comments")
+    assert "Set-Cookie" not in response.headers

@@ -120,3 +120,14 @@ def test_every_reader_action_is_limited(app_factory, action, method, path, body)
     headers = {"User-Agent": "Mozilla/5.0 reader", "X-Edit-Token": author["edit_token"]}
     statuses = [client.open(url, method=method, json=body, headers=headers).status_code for _ in range(2)]
     assert statuses[0] < 400 and statuses[1] == 429, statuses
+
+
+def test_routes_without_limits_pay_nothing_for_the_limiter(app_factory):
+    """Limits are decorators checked inside their views: no limiter hook runs before every request."""
+    app = app_factory(RATELIMIT_ENABLED=True)
+    limiter = app.extensions["engagement.limiter"]
+    assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
+    client = app.test_client()
+    for n in range(10):  # the readers budget (300/minute) is never touched by /healthz
+        assert client.get("/healthz").status_code == 200
+    assert "X-RateLimit-Limit" not in client.get("/healthz").headers
