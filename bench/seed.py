@@ -38,6 +38,7 @@ from engagement.sanitize import render_markdown
 THREAD_SMALL = "bench-thread-100"
 THREAD_LARGE = "bench-thread-1000"
 LIVE = "bench-live"
+VOTE_TARGET = 1  # the first comment of THREAD_SMALL, always approved
 LISTING_PREFIX = "bench-list-"
 LISTING_COUNT = 10_000
 FIRST_LISTING_ID = 101
@@ -127,7 +128,8 @@ def _thread(
             # Only approved comments get replies, so every reply under a shown comment is shown.
             parent = rng.choice(shown_tops) if rng.random() < 0.7 else rng.choice(replyable)
         source, html = rendered[rng.randrange(len(rendered))]
-        status = CommentStatus.PENDING if rng.random() < 0.02 else CommentStatus.APPROVED
+        # The first comment of every thread is public: the vote scenario votes on it.
+        status = CommentStatus.PENDING if rng.random() < 0.02 and position else CommentStatus.APPROVED
         votes = rng.randint(1, 8) if rng.random() < 0.4 and status is CommentStatus.APPROVED else 0
         ups = sum(rng.random() < 0.75 for _ in range(votes))
         row = {
