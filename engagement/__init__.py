@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engagement.api import register_api
 from engagement.api.caching import install_caching
+from engagement.api.common import WRITE_LOCK
 from engagement.api.guards import NoSessions, StrictJSONProvider, install_guards
 from engagement.cli import register_cli
 from engagement.clock import utcnow
@@ -58,6 +60,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        app.extensions[WRITE_LOCK] = threading.Lock()  # see api.common.transactional
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
 
     app.extensions["engagement.settings"] = Settings.from_config(app.config)
