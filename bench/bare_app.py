@@ -8,12 +8,13 @@ Routes (what each engagement scenario is compared with):
 - ``POST /rows`` parses a JSON body and inserts one row into that file.
 
 The SQLite file (``BENCH_BARE_DB``) uses engagement's PRAGMAs: WAL, synchronous=NORMAL,
-foreign keys on, a 5 s busy timeout. Each worker opens one connection on first use.
+foreign keys on, a 5 s busy timeout. Each thread opens one connection on first use.
 """
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,7 +30,9 @@ PRAGMAS = (
 FIXED = {"status": "ok", "article": "bench-fixed", "views": 1234, "comments": 56, "reactions": {"like": 7}}
 
 app = Flask(__name__)
-_connection: sqlite3.Connection | None = None
+# One connection per thread: gunicorn's gthread workers serve requests on several threads,
+# and a sqlite3 connection belongs to the thread that opened it.
+_local = threading.local()
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -60,10 +63,10 @@ def create_database(path: str, rows: int = 10_000) -> None:
 
 
 def _db() -> sqlite3.Connection:
-    global _connection
-    if _connection is None:
-        _connection = connect(os.environ["BENCH_BARE_DB"])
-    return _connection
+    connection = getattr(_local, "connection", None)
+    if connection is None:
+        connection = _local.connection = connect(os.environ["BENCH_BARE_DB"])
+    return connection
 
 
 @app.get("/fixed")
