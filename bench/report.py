@@ -69,7 +69,8 @@ def machine_description(args: argparse.Namespace, admin: sa.Engine | None) -> di
         "PostgreSQL": "not used",
         "Redis": "not used",
         "wrk": _command_output("wrk", "-v").split(" Copyright")[0] if shutil.which("wrk") else "missing",
-        "Server": f"gunicorn, {WORKERS} sync workers, engagement's gunicorn.conf.py with --max-requests 0, "
+        "Server": f"gunicorn, {WORKERS} gthread workers of {os.environ.get('ENGAGEMENT_THREADS', '8')} threads, "
+                  "engagement's gunicorn.conf.py with --max-requests 0, "
                   f"pinned with taskset -c {args.server_cpu}",
         "Load generator": f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
                           f"(after a {args.warmup} s warm-up), pinned with taskset -c {args.load_cpu}",
