@@ -121,6 +121,14 @@ def article_summary(
     )
 
 
+# Built once: a listing page asks for counts on every load, and only the keys change.
+_COUNTS_BY_KEY = (
+    sa.select(Article.key, Article.views, Article.comment_count, ReactionTotal.kind, ReactionTotal.count)
+    .outerjoin(ReactionTotal, ReactionTotal.article_id == Article.id)
+    .where(Article.key.in_(sa.bindparam("keys", expanding=True)))
+)
+
+
 def article_counts(
     session: Session,
     settings: Settings,
@@ -136,14 +144,10 @@ def article_counts(
     """
     keys = list(dict.fromkeys(article_keys))
     unflushed = hot_views.unflushed_views(counter, keys)
-    rows = session.execute(
-        sa.select(
-            Article.key, Article.views, Article.comment_count, ReactionTotal.kind, ReactionTotal.count,
-            *unflushed.applied_columns(),
-        )
-        .outerjoin(ReactionTotal, ReactionTotal.article_id == Article.id)
-        .where(Article.key.in_(keys))
-    )
+    statement = _COUNTS_BY_KEY
+    if unflushed.batches:
+        statement = statement.add_columns(*unflushed.applied_columns())
+    rows = session.execute(statement, {"keys": keys})
     kinds = settings.reaction_kinds
     found: dict[str, ArticleCounts] = {}
     for key, views, comments, kind, count, *applied in rows:

@@ -5,6 +5,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 import sqlalchemy as sa
 import time_machine
 
@@ -226,3 +228,17 @@ def test_every_endpoint_is_documented(client):
     assert {"get"} <= set(paths["/api/v1/trending"])
     assert "requestBody" in paths["/api/v1/comments/{comment_id}/vote"]["post"]
     assert "202" in paths["/api/v1/articles/{key}/views"]["post"]["responses"]
+
+
+@given(
+    views=st.integers(min_value=0, max_value=2**31 - 1),
+    comments=st.integers(min_value=0, max_value=2**31 - 1),
+    reactions=st.dictionaries(st.sampled_from(DEFAULT_REACTION_KINDS), st.integers(min_value=0, max_value=10**9)),
+)
+def test_counts_documents_are_what_the_schema_would_dump(views, comments, reactions):
+    """/counts builds each entry without a per-entry schema dump: it must equal the dump."""
+    from engagement.schemas.engagement import ArticleCountsSchema, article_counts_document
+    from engagement.services.engagement import ArticleCounts
+
+    counts = ArticleCounts(views, comments, {**ZEROS, **reactions})
+    assert article_counts_document(counts) == ArticleCountsSchema().dump(counts)
