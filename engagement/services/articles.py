@@ -13,14 +13,16 @@ from engagement.config import Settings
 from engagement.models import Article
 
 
+# INSERT constructs that support ON CONFLICT, per dialect name.
+DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 def dialect_insert(session: Session, table: sa.Table | type) -> sa.Insert:
     """An INSERT that supports ON CONFLICT on both SQLite and PostgreSQL."""
     name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"unsupported database dialect: {name}")
+    if name not in DIALECT_INSERTS:
+        raise RuntimeError(f"unsupported database dialect: {name}")
+    return DIALECT_INSERTS[name](table)
 
 
 def find_article(session: Session, key: str) -> Article | None:

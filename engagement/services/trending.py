@@ -13,6 +13,7 @@ longest window (plus a margin) are deleted by ``prune``, as are expired view mar
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from engagement.config import TrendingWeights
 from engagement.models import ActivityBucket, Article, ViewMark
-from engagement.services.articles import dialect_insert
+from engagement.services.articles import DIALECT_INSERTS
 
 
 class TrendingWindow(enum.Enum):
@@ -76,10 +77,18 @@ def record_activity(
     reactions: int = 0,
 ) -> None:
     """Add to the article's bucket for the hour of ``moment`` (an atomic upsert)."""
-    statement = dialect_insert(session, ActivityBucket).values(
-        article_id=article_id, hour=bucket_hour(moment), views=views, comments=comments, reactions=reactions
+    session.execute(
+        _bucket_upsert(session.get_bind().dialect.name),
+        {"article_id": article_id, "hour": bucket_hour(moment), "views": views, "comments": comments,
+         "reactions": reactions},
     )
-    statement = statement.on_conflict_do_update(
+
+
+@functools.lru_cache(maxsize=4)
+def _bucket_upsert(dialect_name: str) -> sa.Insert:
+    # Built once per dialect (every counted view runs it); the values come as parameters.
+    statement = DIALECT_INSERTS[dialect_name](ActivityBucket)
+    return statement.on_conflict_do_update(
         index_elements=["article_id", "hour"],
         set_={
             "views": ActivityBucket.views + statement.excluded.views,
@@ -87,7 +96,6 @@ def record_activity(
             "reactions": ActivityBucket.reactions + statement.excluded.reactions,
         },
     )
-    session.execute(statement)
 
 
 def withdraw_activity(
