@@ -6,6 +6,7 @@ RETURNING), so concurrent requests from many processes never lose or double a co
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -18,7 +19,14 @@ from engagement.models import Article, Comment, CommentStatus, CommentVote, Reac
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import hot_views, trending
 from engagement.services.budgets import UNLIMITED, Allowance, require
-from engagement.services.articles import dialect_insert, ensure_article, find_article, is_closed, touch_article
+from engagement.services.articles import (
+    DIALECT_INSERTS,
+    dialect_insert,
+    ensure_article,
+    find_article,
+    is_closed,
+    touch_article,
+)
 from engagement.services.bans import ensure_not_banned
 from engagement.services.comments import get_comment
 
@@ -199,6 +207,52 @@ def _current_views(session: Session, article_id: int) -> int:
     return session.scalars(sa.select(Article.views).where(Article.id == article_id)).one()
 
 
+@functools.lru_cache(maxsize=4)
+def _view_claim(dialect_name: str) -> sa.Insert:
+    """One statement that claims a reader's view mark, built once per dialect.
+
+    It inserts nothing when yesterday's hash holds an unexpired mark (a window across
+    midnight), and renews an existing mark only once it expired: no row returned means
+    the view does not count. Of two racing requests, one claims the mark. (Core, on the
+    table: executed with parameters, an ORM insert would be taken for a bulk insert.)
+    """
+    marks = ViewMark.__table__
+    article_id = sa.bindparam("article_id", type_=sa.Integer)
+    now = sa.bindparam("now", type_=marks.c.expires_at.type)
+    counted_yesterday = (
+        sa.select(marks.c.id)
+        .where(
+            marks.c.article_id == article_id,
+            marks.c.visitor_hash == sa.bindparam("previous_hash", type_=sa.String),
+            marks.c.expires_at > now,
+        )
+        .exists()
+    )
+    claim = DIALECT_INSERTS[dialect_name](marks).from_select(
+        ["article_id", "visitor_hash", "expires_at"],
+        sa.select(
+            article_id,
+            sa.bindparam("current_hash", type_=sa.String),
+            sa.bindparam("expires_at", type_=marks.c.expires_at.type),
+        ).where(~counted_yesterday),
+    )
+    return claim.on_conflict_do_update(
+        index_elements=["article_id", "visitor_hash"],
+        set_={"expires_at": claim.excluded.expires_at},
+        where=marks.c.expires_at <= now,  # an unexpired mark is left alone: no count
+    ).returning(marks.c.id)
+
+
+# Counts one view and answers the new total.
+_ARTICLES = Article.__table__
+_COUNT_VIEW = (
+    sa.update(_ARTICLES)
+    .where(_ARTICLES.c.id == sa.bindparam("article_id"))
+    .values(views=_ARTICLES.c.views + 1)
+    .returning(_ARTICLES.c.views)
+)
+
+
 def record_view(
     session: Session,
     keyring: Keyring,
@@ -245,38 +299,17 @@ def record_view(
     current_hash = keyring.daily_visitor_hash(reader, today)
     previous_hash = keyring.daily_visitor_hash(reader, today - timedelta(days=1))
 
-    # One statement claims the mark: no row when yesterday's hash holds an unexpired mark
-    # (a window across midnight), and an existing mark is only renewed once it expired.
-    counted_yesterday = (
-        sa.select(ViewMark.id)
-        .where(ViewMark.article_id == article.id, ViewMark.visitor_hash == previous_hash, ViewMark.expires_at > now)
-        .exists()
-    )
     expires_at = now + timedelta(minutes=settings.view_window_minutes)
-    claim = dialect_insert(session, ViewMark).from_select(
-        ["article_id", "visitor_hash", "expires_at"],
-        sa.select(
-            sa.literal(article.id),
-            sa.literal(current_hash),
-            sa.literal(expires_at, ViewMark.__table__.c.expires_at.type),
-        ).where(~counted_yesterday),
-    )
-    claim = claim.on_conflict_do_update(
-        index_elements=["article_id", "visitor_hash"],
-        set_={"expires_at": claim.excluded.expires_at},
-        where=ViewMark.expires_at <= now,  # an unexpired mark is left alone: no count
-    ).returning(ViewMark.id)
-    if session.execute(claim).first() is None:
+    claimed = session.execute(
+        _view_claim(session.get_bind().dialect.name),
+        {"article_id": article.id, "current_hash": current_hash, "previous_hash": previous_hash,
+         "expires_at": expires_at, "now": now},
+    ).first()
+    if claimed is None:
         return _current_views(session, article.id)
 
     allowance.spend()
-    views = session.execute(
-        sa.update(Article)
-        .where(Article.id == article.id)
-        .values(views=Article.views + 1)
-        .returning(Article.views)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
+    views = session.execute(_COUNT_VIEW, {"article_id": article.id}).scalar_one()
     trending.record_activity(session, article.id, now, views=1)
     if views % PURGE_EVERY == 0:
         trending.purge_expired_view_marks(session, now, limit=PURGE_EVERY * 4)

@@ -87,13 +87,16 @@ def record_activity(
 @functools.lru_cache(maxsize=4)
 def _bucket_upsert(dialect_name: str) -> sa.Insert:
     # Built once per dialect (every counted view runs it); the values come as parameters.
-    statement = DIALECT_INSERTS[dialect_name](ActivityBucket)
+    # Core, on the table: executed with parameters, an ORM insert would go through the
+    # ORM's bulk-insert machinery.
+    buckets = ActivityBucket.__table__
+    statement = DIALECT_INSERTS[dialect_name](buckets)
     return statement.on_conflict_do_update(
         index_elements=["article_id", "hour"],
         set_={
-            "views": ActivityBucket.views + statement.excluded.views,
-            "comments": ActivityBucket.comments + statement.excluded.comments,
-            "reactions": ActivityBucket.reactions + statement.excluded.reactions,
+            "views": buckets.c.views + statement.excluded.views,
+            "comments": buckets.c.comments + statement.excluded.comments,
+            "reactions": buckets.c.reactions + statement.excluded.reactions,
         },
     )
 
