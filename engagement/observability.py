@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from typing import Any
 
@@ -26,6 +27,24 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+class ThrottledWarnings:
+    """Logs a warning of each kind at most once per interval, so an outage does not flood the log."""
+
+    def __init__(self, logger: logging.Logger, interval: float):
+        self._logger = logger
+        self._interval = interval
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def warning(self, kind: str, message: str, *args: object) -> None:
+        moment = time.monotonic()
+        with self._lock:
+            if moment - self._last.get(kind, -self._interval) < self._interval:
+                return
+            self._last[kind] = moment
+        self._logger.warning(message, *args)
 
 
 def configure_logging(level: str) -> None:

@@ -24,10 +24,12 @@ from redis.exceptions import RedisError
 
 from engagement.api.common import current_reader
 from engagement.config import DEFAULT_RATE_LIMITS, FRESH_READER_COST
+from engagement.observability import ThrottledWarnings
 from engagement.privacy import ReaderIdentity
 from engagement.services.budgets import UNLIMITED, Allowance
 
-log = logging.getLogger("engagement.ratelimits")
+# A storage outage would otherwise log once per counted request.
+_warnings = ThrottledWarnings(logging.getLogger("engagement.ratelimits"), 60.0)
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -73,7 +75,7 @@ class TargetAllowance:
         try:
             return all(self._strategy.test(item, *self._identifiers, cost=self._cost) for item in self._items)
         except (StorageError, RedisError, OSError) as exc:
-            log.warning("rate limit storage unreachable, allowing: %s", exc.__class__.__name__)
+            _warnings.warning("test", "rate limit storage unreachable, allowing: %s", exc.__class__.__name__)
             return True
 
     def spend(self) -> None:
@@ -81,7 +83,7 @@ class TargetAllowance:
             for item in self._items:
                 self._strategy.hit(item, *self._identifiers, cost=self._cost)
         except (StorageError, RedisError, OSError) as exc:
-            log.warning("rate limit storage unreachable, not counted: %s", exc.__class__.__name__)
+            _warnings.warning("hit", "rate limit storage unreachable, not counted: %s", exc.__class__.__name__)
 
     def retry_after(self) -> int:
         try:

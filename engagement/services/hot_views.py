@@ -38,7 +38,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.models import ActivityBucket, Article, CounterFlush
+from engagement.observability import ThrottledWarnings
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services.articles import dialect_insert, ensure_article
 from engagement.services.budgets import UNLIMITED, Allowance
@@ -138,24 +138,7 @@ return 1
 """
 
 
-class _Throttled:
-    """Logs a warning at most once per interval, so an outage does not flood the log."""
-
-    def __init__(self, interval: float):
-        self._interval = interval
-        self._last: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def warning(self, kind: str, message: str, *args: object) -> None:
-        moment = time.monotonic()
-        with self._lock:
-            if moment - self._last.get(kind, -self._interval) < self._interval:
-                return
-            self._last[kind] = moment
-        logger.warning(message, *args)
-
-
-_warnings = _Throttled(WARNING_INTERVAL_SECONDS)
+_warnings = ThrottledWarnings(logger, WARNING_INTERVAL_SECONDS)
 
 
 @dataclass(frozen=True)

@@ -371,3 +371,29 @@ def test_budgets_are_shared_through_redis_by_every_worker(app_factory, redis_cli
     for n in range(60):
         send_view(workers[n % 2], headers={"User-Agent": agent(n)}, address=ATTACKER)
     assert get_article(workers[0])["views"] == 30
+
+
+def test_an_unreachable_limiter_store_allows_and_warns_once(app_factory, caplog, monkeypatch):
+    """Budgets fail open when their store is down, with one warning, not one per request."""
+    import logging
+
+    from limits.errors import StorageError
+
+    from engagement import ratelimits
+    from engagement.observability import ThrottledWarnings
+
+    monkeypatch.setattr(ratelimits, "_warnings", ThrottledWarnings(logging.getLogger("engagement.ratelimits"), 60))
+    client = app_factory(RATELIMIT_ENABLED=True).test_client()
+    strategy = client.application.extensions["engagement.limiter"].limiter
+
+    def down(*args, **kwargs):
+        raise StorageError(ConnectionError("store down"))
+
+    monkeypatch.setattr(strategy, "test", down)
+    monkeypatch.setattr(strategy, "hit", down)
+    with caplog.at_level(logging.WARNING, logger="engagement.ratelimits"):
+        for n in range(40):
+            send_view(client, headers={"User-Agent": agent(n)}, address=ATTACKER)
+    assert get_article(client)["views"] == 40  # fails open
+    warnings = [r for r in caplog.records if r.name == "engagement.ratelimits"]
+    assert len(warnings) == 2  # one "allowing", one "not counted"

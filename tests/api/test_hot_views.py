@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from engagement.config import ConfigurationError, load_config
 from engagement.extensions import db
+from engagement.observability import ThrottledWarnings
 from engagement.models import Article
 from engagement.services import hot_views
 from tests.factories import browser_headers, get_article, make_articles_known, mint_reader, post_comment, send_view
@@ -178,7 +179,7 @@ def test_bots_are_not_counted_but_see_the_unflushed_count(hot_app, client, redis
 
 
 def test_with_redis_unreachable_the_beacon_counts_in_sql(app_factory, monkeypatch, caplog):
-    monkeypatch.setattr(hot_views, "_warnings", hot_views._Throttled(hot_views.WARNING_INTERVAL_SECONDS))
+    monkeypatch.setattr(hot_views, "_warnings", ThrottledWarnings(hot_views.logger, hot_views.WARNING_INTERVAL_SECONDS))
     app = app_factory(REDIS_URL=UNREACHABLE_REDIS)
     client = app.test_client()
     with caplog.at_level(logging.WARNING, logger="engagement.hot_views"):
