@@ -6,27 +6,55 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.models import Article
+from engagement.services.statements import DIALECT_INSERTS, dialect_name, per_dialect, run
+
+ARTICLES = Article.__table__
+
+_ARTICLE_ID = sa.select(ARTICLES.c.id).where(ARTICLES.c.key == sa.bindparam("key"))
+
+# A public change: the version (for HTTP validators) goes up, the comment count by ``delta``.
+_TOUCH_ARTICLE = (
+    sa.update(ARTICLES)
+    .where(ARTICLES.c.id == sa.bindparam("article_id"))
+    .values(version=ARTICLES.c.version + 1, comment_count=ARTICLES.c.comment_count + sa.bindparam("delta"))
+)
 
 
-# INSERT constructs that support ON CONFLICT, per dialect name.
-DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+@per_dialect
+def _create_article(dialect: str) -> sa.Insert:
+    return (
+        DIALECT_INSERTS[dialect](ARTICLES)
+        .values(key=sa.bindparam("key"), created_at=sa.bindparam("now"), updated_at=sa.bindparam("now"))
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
 
 
 def dialect_insert(session: Session, table: sa.Table | type) -> sa.Insert:
     """An INSERT that supports ON CONFLICT on both SQLite and PostgreSQL."""
-    name = session.get_bind().dialect.name
-    if name not in DIALECT_INSERTS:
-        raise RuntimeError(f"unsupported database dialect: {name}")
-    return DIALECT_INSERTS[name](table)
+    return DIALECT_INSERTS[dialect_name(session)](table)
 
 
 def find_article(session: Session, key: str) -> Article | None:
     return session.scalars(sa.select(Article).where(Article.key == key)).one_or_none()
+
+
+def find_article_id(session: Session, key: str) -> int | None:
+    """The article's id, without loading the row (the paths that only count need no more)."""
+    return run(session, _ARTICLE_ID, {"key": key}).scalar()
+
+
+def ensure_article_id(session: Session, key: str, now: datetime) -> int:
+    """``ensure_article`` for callers that need only the id."""
+    article_id = find_article_id(session, key)
+    if article_id is None:
+        run(session, _create_article(session), {"key": key, "now": now})
+        article_id = find_article_id(session, key)
+        assert article_id is not None  # inserted just now, or by the request we raced with
+    return article_id
 
 
 def article_versions(session: Session, keys: list[str]) -> dict[str, tuple[int, int]]:
@@ -49,12 +77,7 @@ def ensure_article(session: Session, key: str, now: datetime) -> Article:
     article = find_article(session, key)
     if article is not None:
         return article
-    statement = (
-        dialect_insert(session, Article)
-        .values(key=key, created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-    session.execute(statement)
+    run(session, _create_article(session), {"key": key, "now": now})
     article = find_article(session, key)
     assert article is not None  # inserted just now, or by the request we raced with
     return article
@@ -103,10 +126,7 @@ def register_article(
 
 def touch_article(session: Session, article_id: int, *, comment_delta: int = 0) -> None:
     """Record a public change: bump the version (for HTTP validators) and adjust the comment count."""
-    values: dict[str, object] = {"version": Article.version + 1}
-    if comment_delta:
-        values["comment_count"] = Article.comment_count + comment_delta
-    session.execute(sa.update(Article).where(Article.id == article_id).values(**values))
+    run(session, _TOUCH_ARTICLE, {"article_id": article_id, "delta": comment_delta})
 
 
 def is_closed(article: Article, settings: Settings, now: datetime) -> bool:

@@ -6,7 +6,6 @@ RETURNING), so concurrent requests from many processes never lose or double a co
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -19,16 +18,16 @@ from engagement.models import Article, Comment, CommentStatus, CommentVote, Reac
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import hot_views, trending
 from engagement.services.budgets import UNLIMITED, Allowance, require
+from engagement.models.base import MAX_ID
 from engagement.services.articles import (
-    DIALECT_INSERTS,
-    dialect_insert,
-    ensure_article,
-    find_article,
+    closed_state,
+    ensure_article_id,
+    find_article_id,
     is_closed,
     touch_article,
 )
 from engagement.services.bans import ensure_not_banned
-from engagement.services.comments import get_comment
+from engagement.services.statements import DIALECT_INSERTS, per_dialect, run
 
 # Every this many counted views of an article, expired view marks are deleted along the
 # way (four times as many as views counted since, so they never pile up; prune does the rest).
@@ -203,11 +202,11 @@ def trending_articles(
 
 # --- views --------------------------------------------------------------------------------
 
-def _current_views(session: Session, article_id: int) -> int:
-    return session.scalars(sa.select(Article.views).where(Article.id == article_id)).one()
+_VIEWS_BY_ID = sa.select(Article.__table__.c.views).where(Article.__table__.c.id == sa.bindparam("article_id"))
+_VIEWS_BY_KEY = sa.select(Article.__table__.c.views).where(Article.__table__.c.key == sa.bindparam("key"))
 
 
-@functools.lru_cache(maxsize=4)
+@per_dialect
 def _view_claim(dialect_name: str) -> sa.Insert:
     """One statement that claims a reader's view mark, built once per dialect.
 
@@ -291,26 +290,25 @@ def record_view(
             return views
 
     if not countable:
-        article = find_article(session, article_key)
-        return article.views if article is not None else 0
+        return run(session, _VIEWS_BY_KEY, {"key": article_key}).scalar() or 0
 
-    article = ensure_article(session, article_key, now)
+    article_id = ensure_article_id(session, article_key, now)
     today = now.astimezone(timezone.utc).date()
     current_hash = keyring.daily_visitor_hash(reader, today)
     previous_hash = keyring.daily_visitor_hash(reader, today - timedelta(days=1))
 
     expires_at = now + timedelta(minutes=settings.view_window_minutes)
-    claimed = session.execute(
-        _view_claim(session.get_bind().dialect.name),
-        {"article_id": article.id, "current_hash": current_hash, "previous_hash": previous_hash,
+    claimed = run(
+        session, _view_claim(session),
+        {"article_id": article_id, "current_hash": current_hash, "previous_hash": previous_hash,
          "expires_at": expires_at, "now": now},
     ).first()
     if claimed is None:
-        return _current_views(session, article.id)
+        return run(session, _VIEWS_BY_ID, {"article_id": article_id}).scalar_one()
 
     allowance.spend()
-    views = session.execute(_COUNT_VIEW, {"article_id": article.id}).scalar_one()
-    trending.record_activity(session, article.id, now, views=1)
+    views = run(session, _COUNT_VIEW, {"article_id": article_id}).scalar_one()
+    trending.record_activity(session, article_id, now, views=1)
     if views % PURGE_EVERY == 0:
         trending.purge_expired_view_marks(session, now, limit=PURGE_EVERY * 4)
     return views
@@ -323,24 +321,74 @@ def _require_kind(settings: Settings, kind: str) -> None:
         raise NotFound(f"Unknown reaction kind. Kinds: {', '.join(settings.reaction_kinds)}.")
 
 
+# Reaction statements, built once (see services.statements): every reaction runs them.
+_REACTIONS = Reaction.__table__
+_REACTION_TOTALS = ReactionTotal.__table__
+_MINE = sa.and_(
+    _REACTIONS.c.article_id == sa.bindparam("article_id"),
+    _REACTIONS.c.reader_hash == sa.bindparam("reader_hash"),
+)
+# Each kind's total and whether this reader chose it: a reader's reaction always has a
+# total row (counted when it was stored), so one query over the totals answers both.
+_REACTION_STATE = sa.select(
+    _REACTION_TOTALS.c.kind,
+    _REACTION_TOTALS.c.count,
+    sa.exists().where(_MINE, _REACTIONS.c.kind == _REACTION_TOTALS.c.kind),
+).where(_REACTION_TOTALS.c.article_id == sa.bindparam("article_id"))
+_WITHDRAW_REACTION = sa.delete(_REACTIONS).where(_MINE, _REACTIONS.c.kind == sa.bindparam("kind")).returning(
+    _REACTIONS.c.created_at
+)
+_UNCOUNT_REACTION = (
+    sa.update(_REACTION_TOTALS)
+    .where(
+        # (Parameters of UPDATE statements may not share a column's name.)
+        _REACTION_TOTALS.c.article_id == sa.bindparam("of_article"), _REACTION_TOTALS.c.kind == sa.bindparam("of_kind")
+    )
+    .values(count=_REACTION_TOTALS.c.count - 1)
+)
+
+
+@per_dialect
+def _store_reaction(dialect: str) -> sa.Insert:
+    return (
+        DIALECT_INSERTS[dialect](_REACTIONS)
+        .values(
+            article_id=sa.bindparam("article_id"), reader_hash=sa.bindparam("reader_hash"),
+            kind=sa.bindparam("kind"), created_at=sa.bindparam("now"),
+        )
+        .on_conflict_do_nothing(index_elements=["article_id", "reader_hash", "kind"])
+        .returning(_REACTIONS.c.id)
+    )
+
+
+@per_dialect
+def _count_reaction(dialect: str) -> sa.Insert:
+    insert = DIALECT_INSERTS[dialect](_REACTION_TOTALS).values(
+        article_id=sa.bindparam("article_id"), kind=sa.bindparam("kind"), count=1
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["article_id", "kind"], set_={"count": _REACTION_TOTALS.c.count + 1}
+    )
+
+
 def _reaction_state(
     session: Session, settings: Settings, article_id: int | None, reader: ReaderIdentity
 ) -> ReactionState:
+    counts = dict.fromkeys(settings.reaction_kinds, 0)
     if article_id is None:
-        return ReactionState(dict.fromkeys(settings.reaction_kinds, 0), [])
-    counts = _reaction_totals(session, [article_id], settings.reaction_kinds)[article_id]
-    mine = set(
-        session.scalars(
-            sa.select(Reaction.kind).where(Reaction.article_id == article_id, Reaction.reader_hash == reader.key)
-        )
-    )
+        return ReactionState(counts, [])
+    mine = set()
+    for kind, count, chosen in run(session, _REACTION_STATE, {"article_id": article_id, "reader_hash": reader.key}):
+        if kind in counts:
+            counts[kind] = count
+            if chosen:
+                mine.add(kind)
     return ReactionState(counts, [kind for kind in settings.reaction_kinds if kind in mine])
 
 
 def reactions(session: Session, settings: Settings, *, article_key: str, reader: ReaderIdentity) -> ReactionState:
     """Reaction counts (every configured kind) and the reader's own kinds; zeros for unknown articles."""
-    article = find_article(session, article_key)
-    return _reaction_state(session, settings, article.id if article else None, reader)
+    return _reaction_state(session, settings, find_article_id(session, article_key), reader)
 
 
 def add_reaction(
@@ -362,24 +410,15 @@ def add_reaction(
     _require_kind(settings, kind)
     ensure_not_banned(session, reader, now)
     require(allowance, "Too many reactions to this article from your network; try again later.")
-    article = ensure_article(session, article_key, now)
-    inserted = session.execute(
-        dialect_insert(session, Reaction)
-        .values(article_id=article.id, reader_hash=reader.key, kind=kind, created_at=now)
-        .on_conflict_do_nothing(index_elements=["article_id", "reader_hash", "kind"])
-        .returning(Reaction.id)
-    ).first()
+    article_id = ensure_article_id(session, article_key, now)
+    reaction = {"article_id": article_id, "reader_hash": reader.key, "kind": kind}
+    inserted = run(session, _store_reaction(session), {**reaction, "now": now}).first()
     if inserted is not None:
         allowance.spend()
-        touch_article(session, article.id)
-        total = dialect_insert(session, ReactionTotal).values(article_id=article.id, kind=kind, count=1)
-        session.execute(
-            total.on_conflict_do_update(
-                index_elements=["article_id", "kind"], set_={"count": ReactionTotal.count + 1}
-            )
-        )
-        trending.record_activity(session, article.id, now, reactions=1)
-    return _reaction_state(session, settings, article.id, reader)
+        touch_article(session, article_id)
+        run(session, _count_reaction(session), reaction)
+        trending.record_activity(session, article_id, now, reactions=1)
+    return _reaction_state(session, settings, article_id, reader)
 
 
 def remove_reaction(
@@ -392,26 +431,17 @@ def remove_reaction(
     """
     _require_kind(settings, kind)
     ensure_not_banned(session, reader, now)
-    article = find_article(session, article_key)
-    if article is None:
+    article_id = find_article_id(session, article_key)
+    if article_id is None:
         return _reaction_state(session, settings, None, reader)
-    removed = session.execute(
-        sa.delete(Reaction)
-        .where(Reaction.article_id == article.id, Reaction.reader_hash == reader.key, Reaction.kind == kind)
-        .returning(Reaction.created_at)
-        .execution_options(synchronize_session=False)
-    ).first()
+    reaction = {"article_id": article_id, "reader_hash": reader.key, "kind": kind}
+    removed = run(session, _WITHDRAW_REACTION, reaction).first()
     if removed is not None:
-        touch_article(session, article.id)
-        session.execute(
-            sa.update(ReactionTotal)
-            .where(ReactionTotal.article_id == article.id, ReactionTotal.kind == kind)
-            .values(count=ReactionTotal.count - 1)
-            .execution_options(synchronize_session=False)
-        )
+        touch_article(session, article_id)
+        run(session, _UNCOUNT_REACTION, {"of_article": article_id, "of_kind": kind})
         # Take it back from the hour it was counted in, so toggling cannot inflate trending.
-        trending.withdraw_activity(session, article.id, removed.created_at, reactions=1)
-    return _reaction_state(session, settings, article.id, reader)
+        trending.withdraw_activity(session, article_id, removed.created_at, reactions=1)
+    return _reaction_state(session, settings, article_id, reader)
 
 
 # --- votes ---------------------------------------------------------------------------------
@@ -424,51 +454,79 @@ def _vote_delta(old: int, new: int) -> dict[str, int]:
     }
 
 
+# Vote statements, built once (see services.statements): every vote runs them.
+_VOTES = CommentVote.__table__
+_COMMENTS = Comment.__table__
+_ARTICLES_TABLE = Article.__table__
+# (Parameters of UPDATE statements may not share a column's name.)
+_MY_VOTE = sa.and_(_VOTES.c.comment_id == sa.bindparam("voted_on"), _VOTES.c.reader_hash == sa.bindparam("voter"))
+# What deciding a vote needs of the comment and its article, in one query.
+_VOTE_TARGET = (
+    sa.select(
+        _COMMENTS.c.status, _COMMENTS.c.purged_at, _COMMENTS.c.reader_hash, _COMMENTS.c.article_id,
+        _ARTICLES_TABLE.c.comments_closed, _ARTICLES_TABLE.c.created_at,
+    )
+    .join(_ARTICLES_TABLE, _ARTICLES_TABLE.c.id == _COMMENTS.c.article_id)
+    .where(_COMMENTS.c.id == sa.bindparam("comment_id"))
+)
+_STORED_VOTE = sa.select(_VOTES.c.value).where(_MY_VOTE)
+_WITHDRAW_VOTE = sa.delete(_VOTES).where(_MY_VOTE).returning(_VOTES.c.value)
+# A stored vote is always 1 or -1, so a row this flips held -value.
+_FLIP_VOTE = (
+    sa.update(_VOTES)
+    .where(_MY_VOTE, _VOTES.c.value == -sa.bindparam("new_value", type_=sa.Integer))
+    .values(value=sa.bindparam("new_value"), updated_at=sa.bindparam("now"))
+    .returning(_VOTES.c.id)
+)
+_VOTE_COUNTERS = (_COMMENTS.c.score, _COMMENTS.c.upvotes, _COMMENTS.c.downvotes)
+_READ_VOTE_COUNTERS = sa.select(*_VOTE_COUNTERS).where(_COMMENTS.c.id == sa.bindparam("comment_id"))
+_APPLY_VOTE = (
+    sa.update(_COMMENTS)
+    .where(_COMMENTS.c.id == sa.bindparam("comment_id"))
+    .values(
+        score=_COMMENTS.c.score + sa.bindparam("score_delta"),
+        upvotes=_COMMENTS.c.upvotes + sa.bindparam("upvotes_delta"),
+        downvotes=_COMMENTS.c.downvotes + sa.bindparam("downvotes_delta"),
+    )
+    .returning(*_VOTE_COUNTERS)
+)
+
+
+@per_dialect
+def _store_vote(dialect: str) -> sa.Insert:
+    return (
+        DIALECT_INSERTS[dialect](_VOTES)
+        .values(
+            comment_id=sa.bindparam("voted_on"), reader_hash=sa.bindparam("voter"),
+            value=sa.bindparam("new_value"), created_at=sa.bindparam("now"), updated_at=sa.bindparam("now"),
+        )
+        .on_conflict_do_nothing(index_elements=["comment_id", "reader_hash"])
+        .returning(_VOTES.c.id)
+    )
+
+
 def _change_vote(session: Session, comment_id: int, reader_key: str, value: int, now: datetime) -> int | None:
     """Store the reader's vote; return the previous value if it changed, None if it did not.
 
-    Each step is one statement whose own row lock or unique index decides races: a
-    stored vote is always 1 or -1, so a row flipped by the UPDATE held -value.
+    Each step is one statement whose own row lock or unique index decides races.
     """
-    mine = (CommentVote.comment_id == comment_id, CommentVote.reader_hash == reader_key)
+    mine = {"voted_on": comment_id, "voter": reader_key}
     if value == 0:
-        deleted = session.execute(
-            sa.delete(CommentVote)
-            .where(*mine)
-            .returning(CommentVote.value)
-            .execution_options(synchronize_session=False)
-        ).first()
-        return deleted.value if deleted is not None else None
+        return run(session, _WITHDRAW_VOTE, mine).scalar()
+    change = {**mine, "new_value": value, "now": now}
     for _ in range(VOTE_ATTEMPTS):
-        flipped = session.execute(
-            sa.update(CommentVote)
-            .where(*mine, CommentVote.value == -value)
-            .values(value=value, updated_at=now)
-            .returning(CommentVote.id)
-            .execution_options(synchronize_session=False)
-        ).first()
-        if flipped is not None:
+        if run(session, _FLIP_VOTE, change).first() is not None:
             return -value
-        inserted = session.execute(
-            dialect_insert(session, CommentVote)
-            .values(comment_id=comment_id, reader_hash=reader_key, value=value, created_at=now, updated_at=now)
-            .on_conflict_do_nothing(index_elements=["comment_id", "reader_hash"])
-            .returning(CommentVote.id)
-        ).first()
-        if inserted is not None:
+        if run(session, _store_vote(session), change).first() is not None:
             return 0
-        stored = session.scalar(sa.select(CommentVote.value).where(*mine))
-        if stored == value:
+        if _stored_vote(session, comment_id, reader_key) == value:
             return None
         # The row changed between our statements (another request of this reader): try again.
     return None
 
 
 def _stored_vote(session: Session, comment_id: int, reader_key: str) -> int:
-    stored = session.scalar(
-        sa.select(CommentVote.value).where(CommentVote.comment_id == comment_id, CommentVote.reader_hash == reader_key)
-    )
-    return stored or 0
+    return run(session, _STORED_VOTE, {"voted_on": comment_id, "voter": reader_key}).scalar() or 0
 
 
 def vote(
@@ -489,39 +547,26 @@ def vote(
     add to the comment. Raises NotFound (no such public comment), CommentsClosed,
     Forbidden (own comment), RateLimited (allowance used up).
     """
-    comment = get_comment(session, comment_id)
-    if comment is None or comment.status is not CommentStatus.APPROVED or comment.purged_at is not None:
+    target = run(session, _VOTE_TARGET, {"comment_id": comment_id}).first() if 0 < comment_id <= MAX_ID else None
+    if target is None or target.status is not CommentStatus.APPROVED or target.purged_at is not None:
         raise NotFound("Comment not found.")
-    article = session.get(Article, comment.article_id)
-    assert article is not None
-    if is_closed(article, settings, now):
+    if closed_state(target.comments_closed, target.created_at, settings, now):
         raise CommentsClosed()
     ensure_not_banned(session, reader, now)
-    if comment.reader_hash == reader.key:
+    if target.reader_hash == reader.key:
         raise Forbidden("You cannot vote on your own comment.")
-    if value != 0 and not allowance.available() and _stored_vote(session, comment.id, reader.key) == 0:
+    if value != 0 and not allowance.available() and _stored_vote(session, comment_id, reader.key) == 0:
         raise RateLimited("Too many votes on this comment from your network; try again later.",
                           retry_after=allowance.retry_after())
 
-    previous = _change_vote(session, comment.id, reader.key, value, now)
+    previous = _change_vote(session, comment_id, reader.key, value, now)
     if previous == 0:
         allowance.spend()
-    counters = (Comment.score, Comment.upvotes, Comment.downvotes)
     if previous is None:
-        row = session.execute(sa.select(*counters).where(Comment.id == comment.id)).one()
-        return VoteState(row.score, row.upvotes, row.downvotes, _stored_vote(session, comment.id, reader.key))
+        row = run(session, _READ_VOTE_COUNTERS, {"comment_id": comment_id}).one()
+        return VoteState(row.score, row.upvotes, row.downvotes, _stored_vote(session, comment_id, reader.key))
 
     delta = _vote_delta(previous, value)
-    row = session.execute(
-        sa.update(Comment)
-        .where(Comment.id == comment.id)
-        .values(
-            score=Comment.score + delta["score"],
-            upvotes=Comment.upvotes + delta["upvotes"],
-            downvotes=Comment.downvotes + delta["downvotes"],
-        )
-        .returning(*counters)
-        .execution_options(synchronize_session=False)
-    ).one()
-    touch_article(session, article.id)
+    row = run(session, _APPLY_VOTE, {"comment_id": comment_id, **{f"{name}_delta": change for name, change in delta.items()}}).one()
+    touch_article(session, target.article_id)
     return VoteState(row.score, row.upvotes, row.downvotes, value)

@@ -13,7 +13,6 @@ longest window (plus a margin) are deleted by ``prune``, as are expired view mar
 from __future__ import annotations
 
 import enum
-import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from engagement.config import TrendingWeights
 from engagement.models import ActivityBucket, Article, ViewMark
-from engagement.services.articles import DIALECT_INSERTS
+from engagement.services.statements import DIALECT_INSERTS, per_dialect, run
 
 
 class TrendingWindow(enum.Enum):
@@ -77,14 +76,15 @@ def record_activity(
     reactions: int = 0,
 ) -> None:
     """Add to the article's bucket for the hour of ``moment`` (an atomic upsert)."""
-    session.execute(
-        _bucket_upsert(session.get_bind().dialect.name),
+    run(
+        session,
+        _bucket_upsert(session),
         {"article_id": article_id, "hour": bucket_hour(moment), "views": views, "comments": comments,
          "reactions": reactions},
     )
 
 
-@functools.lru_cache(maxsize=4)
+@per_dialect
 def _bucket_upsert(dialect_name: str) -> sa.Insert:
     # Built once per dialect (every counted view runs it); the values come as parameters.
     # Core, on the table: executed with parameters, an ORM insert would go through the
