@@ -342,19 +342,26 @@ def run_backend(context: Context, load: Load, report: Report, backend: Backend, 
         database_url = create_database(context, backend.database, template)
     if backend.redis:
         flush_redis(context.args.redis_url)
-    env = context.engagement_env(database_url, backend.redis)
-    log_path = context.temp / f"{backend.name}.log"
-    with serve("wsgi:app", env, log_path, "/readyz", context.args.server_cpu) as server:
-        available = _openapi_paths(server)
-        for scenario in _selected(context.args, ENGAGEMENT):
-            required = REQUIRED_PATHS[scenario.name]
-            if required is not None and required not in available:
-                run.measurements.append(Measurement(scenario, None, "endpoint missing"))
-                continue
-            measurement = measure(load, server.url, scenario)
-            run.measurements.append(measurement)
-            run.rss[scenario.name] = server.rss()
-            _log_measurement(backend.name, measurement, run.rss[scenario.name])
+    selected = _selected(context.args, ENGAGEMENT)
+    # Scenarios that need other server settings get a server of their own, in order.
+    groups: dict[tuple[tuple[str, str], ...], list[Scenario]] = {}
+    for scenario in selected:
+        groups.setdefault(scenario.server_env, []).append(scenario)
+    for server_env, scenarios in groups.items():
+        env = {**context.engagement_env(database_url, backend.redis), **dict(server_env)}
+        log_path = context.temp / f"{backend.name}-{len(run.measurements)}.log"
+        with serve("wsgi:app", env, log_path, "/readyz", context.args.server_cpu) as server:
+            available = _openapi_paths(server)
+            for scenario in scenarios:
+                required = REQUIRED_PATHS[scenario.name]
+                if required is not None and required not in available:
+                    run.measurements.append(Measurement(scenario, None, "endpoint missing"))
+                    continue
+                measurement = measure(load, server.url, scenario)
+                run.measurements.append(measurement)
+                run.rss[scenario.name] = server.rss()
+                _log_measurement(backend.name, measurement, run.rss[scenario.name])
+    run.measurements.sort(key=lambda measurement: ENGAGEMENT.index(measurement.scenario))
     if backend.redis:
         flush_redis(context.args.redis_url)
     return run

@@ -34,6 +34,8 @@ class Scenario:
     tokens: bool = False  # the script takes (tokens file, offset, thread count) first
     ceiling: str | None = None
     target: float | None = None
+    # Settings of the server this scenario needs (one served apart from the others).
+    server_env: tuple[tuple[str, str], ...] = ()
 
 
 CEILING = (
@@ -47,6 +49,9 @@ ENGAGEMENT = (
              ceiling="get_fixed", target=0.75),
     Scenario("thread_100", "GET thread page (100 comments)", "get.lua",
              f"/api/v1/articles/{seed.THREAD_SMALL}/comments", ceiling="get_fixed", target=0.40),
+    Scenario("thread_miss", "GET thread page (100 comments), rendered each time (no rendered-response cache)",
+             "get.lua", f"/api/v1/articles/{seed.THREAD_SMALL}/comments", ceiling="get_fixed", target=0.15,
+             server_env=(("ENGAGEMENT_RENDERED_CACHE_ENTRIES", "0"),)),
     Scenario("thread_1000", "GET first page, 1,000-comment thread", "get.lua",
              f"/api/v1/articles/{seed.THREAD_LARGE}/comments", ceiling="get_fixed"),
     Scenario("counts_20", "GET counts, 20 articles", "get_counts.lua",
@@ -67,6 +72,7 @@ REQUIRED_PATHS: dict[str, str | None] = {
     "floor": None,  # /healthz, outside the API document
     "post_vote": "/api/v1/comments/{comment_id}/vote",
     "thread_100": "/api/v1/articles/{key}/comments",
+    "thread_miss": "/api/v1/articles/{key}/comments",
     "thread_1000": "/api/v1/articles/{key}/comments",
     "counts_20": "/api/v1/counts",
     "counts_100": "/api/v1/counts",

@@ -18,15 +18,13 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, request
 
 from engagement.api.common import READER_TOKEN_HEADER, current_reader, settings, view_counter
 from engagement.clock import utcnow
 from engagement.extensions import db
 from engagement.services import hot_views
-from engagement.models import Article
-from engagement.services.articles import article_versions, closed_state
+from engagement.services.articles import article_versions, thread_state
 
 PUBLIC_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 # Responses that include the reader's own state ("mine", "my_vote") stay in the browser.
@@ -113,13 +111,8 @@ def validate_thread(key: str, query: Query | None = None) -> dict[str, str]:
     Views are left out (a thread page does not show them), so counted views do not
     invalidate thread pages; closing by age is in, since it depends on the time.
     """
-    row = db.session.execute(
-        sa.select(Article.version, Article.comments_closed, Article.created_at).where(Article.key == key)
-    ).first()
-    if row is None:
-        return validate([None], query=query)
-    version, comments_closed, created_at = row
-    return validate([version, closed_state(comments_closed, created_at, settings(), utcnow())], query=query)
+    state = thread_state(db.session, settings(), key, utcnow())
+    return validate([*state] if state is not None else [None], query=query)
 
 
 class RenderedResponses:

@@ -17,9 +17,14 @@ class Timestamp(fields.Field):
     """ISO 8601 in UTC with a Z suffix, e.g. 2025-09-13T08:00:00Z (dump only)."""
 
     def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso_timestamp(value)
+
+
+def iso_timestamp(value: datetime | None) -> str | None:
+    """A moment as ``Timestamp`` writes it: ISO 8601 in UTC with a Z suffix."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SafeString(fields.String):

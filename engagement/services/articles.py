@@ -57,6 +57,14 @@ def ensure_article_id(session: Session, key: str, now: datetime) -> int:
     return article_id
 
 
+_VERSIONS = sa.select(ARTICLES.c.key, ARTICLES.c.version, ARTICLES.c.views).where(
+    ARTICLES.c.key.in_(sa.bindparam("keys", expanding=True))
+)
+_THREAD_STATE = sa.select(ARTICLES.c.version, ARTICLES.c.comments_closed, ARTICLES.c.created_at).where(
+    ARTICLES.c.key == sa.bindparam("key")
+)
+
+
 def article_versions(session: Session, keys: list[str]) -> dict[str, tuple[int, int]]:
     """(version, views) of each existing article among ``keys``, in one indexed query.
 
@@ -65,8 +73,16 @@ def article_versions(session: Session, keys: list[str]) -> dict[str, tuple[int, 
     """
     if not keys:
         return {}
-    rows = session.execute(sa.select(Article.key, Article.version, Article.views).where(Article.key.in_(keys)))
-    return {key: (version, views) for key, version, views in rows}
+    return {key: (version, views) for key, version, views in run(session, _VERSIONS, {"keys": keys})}
+
+
+def thread_state(session: Session, settings: Settings, key: str, now: datetime) -> tuple[int, bool] | None:
+    """(version, closed now) of the article's thread, or None for an unknown key: what a thread page depends on."""
+    row = run(session, _THREAD_STATE, {"key": key}).first()
+    if row is None:
+        return None
+    version, comments_closed, created_at = row
+    return version, closed_state(comments_closed, created_at, settings, now)
 
 
 def ensure_article(session: Session, key: str, now: datetime) -> Article:

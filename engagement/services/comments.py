@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -224,17 +225,52 @@ def _sort_key(comment: Comment, sort: Sort) -> list[int]:
     return [int(comment.pinned), *(int(getattr(comment, name)) for name in names)]
 
 
-def _segment(article_id: int, sort: Sort, pinned: bool, after: list[int] | None, limit: int) -> sa.Select[Any]:
-    """Visible top-level comments of one segment (pinned or not), in order, after a key."""
+def _segment(sort: Sort, pinned: bool, after: str | None) -> sa.Select[Any]:
+    """Visible top-level comments of one segment (pinned or not), in order, after a key.
+
+    Parameters: ``article_id``, ``page_limit`` and, with ``after``, the key to start
+    after as ``{after}_0``, ``{after}_1``, ...
+    """
     names, descending = _ORDERINGS[sort]
     columns = [getattr(Comment, name) for name in names]
-    query = _visible_top_level(article_id).where(Comment.pinned == pinned)
+    query = _visible_top_level().where(Comment.pinned == pinned)
     if after is not None:
+        bounds = [sa.bindparam(f"{after}_{index}", type_=sa.Integer) for index in range(len(columns))]
         position = sa.tuple_(*columns) if len(columns) > 1 else columns[0]
-        bound = sa.tuple_(*after) if len(after) > 1 else after[0]
+        bound = sa.tuple_(*bounds) if len(bounds) > 1 else bounds[0]
         query = query.where(position < bound if descending else position > bound)
     order = [column.desc() if descending else column.asc() for column in columns]
-    return query.order_by(*order).limit(limit)
+    return query.order_by(*order).limit(sa.bindparam("page_limit", type_=sa.Integer))
+
+
+@functools.cache
+def _page_statement(sort: Sort, with_pinned: bool, pinned_after: bool, unpinned_after: bool) -> sa.Executable:
+    """The top-level comments of one page: the pinned segment first, then the rest.
+
+    Built once per shape (sort, segments, which segments start after a key), since
+    building it (a UNION ALL of subqueries) costs more than running it.
+    """
+    unpinned = _segment(sort, False, "unpinned_after" if unpinned_after else None)
+    if not with_pinned:
+        return unpinned
+    pinned = _segment(sort, True, "pinned_after" if pinned_after else None)
+    return sa.select(Comment).from_statement(
+        sa.union_all(*(sa.select(segment.subquery()) for segment in (pinned, unpinned)))
+    )
+
+
+def _page_parameters(
+    article_id: int, limit: int, after: list[int] | None
+) -> tuple[tuple[bool, bool, bool], dict[str, int]]:
+    """The shape of ``_page_statement`` and its parameters for a page after ``after`` (pinned flag, then sort key)."""
+    parameters = {"article_id": article_id, "page_limit": limit}
+    with_pinned = after is None or after[0] == 1
+    pinned_after = after is not None and after[0] == 1
+    unpinned_after = after is not None and after[0] == 0
+    if after is not None:
+        prefix = "pinned_after" if pinned_after else "unpinned_after"
+        parameters.update({f"{prefix}_{index}": value for index, value in enumerate(after[1:])})
+    return (with_pinned, pinned_after, unpinned_after), parameters
 
 
 def _decode_cursor(keyring: Keyring, cursor: str, sort: Sort) -> list[int]:
@@ -256,7 +292,7 @@ def _decode_cursor(keyring: Keyring, cursor: str, sort: Sort) -> list[int]:
 # is shown as an empty placeholder, so its replies stay readable and every approved comment
 # counted in ``comment_count`` can be found in the thread.
 
-def _visible_top_level(article_id: int) -> sa.Select[tuple[Comment]]:
+def _visible_top_level() -> sa.Select[tuple[Comment]]:
     reply = aliased(Comment)
     has_visible_reply = (
         sa.select(reply.id)
@@ -264,10 +300,18 @@ def _visible_top_level(article_id: int) -> sa.Select[tuple[Comment]]:
         .exists()
     )
     return sa.select(Comment).where(
-        Comment.article_id == article_id,
+        Comment.article_id == sa.bindparam("article_id", type_=sa.Integer),
         Comment.depth == 0,
         sa.or_(Comment.status == CommentStatus.APPROVED, has_visible_reply),
     )
+
+
+# Replies that are visible or may stand above a visible one, of the given threads.
+_THREAD_REPLIES = sa.select(Comment).where(
+    Comment.root_id.in_(sa.bindparam("root_ids", expanding=True)),
+    sa.or_(Comment.status == CommentStatus.APPROVED, Comment.reply_count > 0),
+)
+_COMMENTS_BY_ID = sa.select(Comment).where(Comment.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _thread_replies(session: Session, root_ids: list[int]) -> list[Comment]:
@@ -277,18 +321,11 @@ def _thread_replies(session: Session, root_ids: list[int]) -> list[Comment]:
     A non-public comment whose only visible descendants sit below another non-public
     one is fetched by id afterwards, one query per missing level (rare, bounded by depth).
     """
-    replies = list(
-        session.scalars(
-            sa.select(Comment).where(
-                Comment.root_id.in_(root_ids),
-                sa.or_(Comment.status == CommentStatus.APPROVED, Comment.reply_count > 0),
-            )
-        ).all()
-    )
+    replies = list(session.scalars(_THREAD_REPLIES, {"root_ids": root_ids}).all())
     known = set(root_ids) | {comment.id for comment in replies}
     missing = {comment.parent_id for comment in replies if comment.parent_id not in known}
     while missing:
-        found = session.scalars(sa.select(Comment).where(Comment.id.in_(sorted(missing)))).all()
+        found = session.scalars(_COMMENTS_BY_ID, {"ids": sorted(missing)}).all()
         replies.extend(found)
         known |= {comment.id for comment in found}
         missing = {comment.parent_id for comment in found if comment.parent_id not in known}
@@ -343,17 +380,9 @@ def list_thread(
         return ThreadPage(ThreadSummary(article_key, 0, False), [], None)
 
     # The pinned segment first, then the rest; one statement (UNION ALL of both segments).
-    segments = []
-    if after is None or after[0] == 1:
-        segments.append(_segment(article.id, sort, True, after[1:] if after else None, limit + 1))
-    segments.append(_segment(article.id, sort, False, after[1:] if after and after[0] == 0 else None, limit + 1))
-    if len(segments) == 1:
-        statement: sa.Executable = segments[0]
-    else:
-        statement = sa.select(Comment).from_statement(
-            sa.union_all(*(sa.select(segment.subquery()) for segment in segments))
-        )
-    rows = list(session.scalars(statement).all())
+    shape, parameters = _page_parameters(article.id, limit + 1, after)
+    statement = _page_statement(sort, *shape)
+    rows = list(session.scalars(statement, parameters).all())
     names, descending = _ORDERINGS[sort]
     rows.sort(key=lambda c: [-c.pinned, *((-v if descending else v) for v in (getattr(c, n) for n in names))])
 

@@ -129,10 +129,15 @@ def article_summary(
 
 
 # Built once: a listing page asks for counts on every load, and only the keys change.
+_ARTICLES_TABLE = Article.__table__
+_REACTION_TOTALS = ReactionTotal.__table__
 _COUNTS_BY_KEY = (
-    sa.select(Article.key, Article.views, Article.comment_count, ReactionTotal.kind, ReactionTotal.count)
-    .outerjoin(ReactionTotal, ReactionTotal.article_id == Article.id)
-    .where(Article.key.in_(sa.bindparam("keys", expanding=True)))
+    sa.select(
+        _ARTICLES_TABLE.c.key, _ARTICLES_TABLE.c.views, _ARTICLES_TABLE.c.comment_count,
+        _REACTION_TOTALS.c.kind, _REACTION_TOTALS.c.count,
+    )
+    .outerjoin(_REACTION_TOTALS, _REACTION_TOTALS.c.article_id == _ARTICLES_TABLE.c.id)
+    .where(_ARTICLES_TABLE.c.key.in_(sa.bindparam("keys", expanding=True)))
 )
 
 
@@ -154,7 +159,7 @@ def article_counts(
     statement = _COUNTS_BY_KEY
     if unflushed.batches:
         statement = statement.add_columns(*unflushed.applied_columns())
-    rows = session.execute(statement, {"keys": keys})
+    rows = run(session, statement, {"keys": keys})
     kinds = settings.reaction_kinds
     found: dict[str, ArticleCounts] = {}
     for key, views, comments, kind, count, *applied in rows:
@@ -202,8 +207,8 @@ def trending_articles(
 
 # --- views --------------------------------------------------------------------------------
 
-_VIEWS_BY_ID = sa.select(Article.__table__.c.views).where(Article.__table__.c.id == sa.bindparam("article_id"))
-_VIEWS_BY_KEY = sa.select(Article.__table__.c.views).where(Article.__table__.c.key == sa.bindparam("key"))
+_VIEWS_BY_ID = sa.select(_ARTICLES_TABLE.c.views).where(_ARTICLES_TABLE.c.id == sa.bindparam("article_id"))
+_VIEWS_BY_KEY = sa.select(_ARTICLES_TABLE.c.views).where(_ARTICLES_TABLE.c.key == sa.bindparam("key"))
 
 
 @per_dialect
@@ -243,12 +248,11 @@ def _view_claim(dialect_name: str) -> sa.Insert:
 
 
 # Counts one view and answers the new total.
-_ARTICLES = Article.__table__
 _COUNT_VIEW = (
-    sa.update(_ARTICLES)
-    .where(_ARTICLES.c.id == sa.bindparam("article_id"))
-    .values(views=_ARTICLES.c.views + 1)
-    .returning(_ARTICLES.c.views)
+    sa.update(_ARTICLES_TABLE)
+    .where(_ARTICLES_TABLE.c.id == sa.bindparam("article_id"))
+    .values(views=_ARTICLES_TABLE.c.views + 1)
+    .returning(_ARTICLES_TABLE.c.views)
 )
 
 
@@ -323,7 +327,6 @@ def _require_kind(settings: Settings, kind: str) -> None:
 
 # Reaction statements, built once (see services.statements): every reaction runs them.
 _REACTIONS = Reaction.__table__
-_REACTION_TOTALS = ReactionTotal.__table__
 _MINE = sa.and_(
     _REACTIONS.c.article_id == sa.bindparam("article_id"),
     _REACTIONS.c.reader_hash == sa.bindparam("reader_hash"),
@@ -457,7 +460,6 @@ def _vote_delta(old: int, new: int) -> dict[str, int]:
 # Vote statements, built once (see services.statements): every vote runs them.
 _VOTES = CommentVote.__table__
 _COMMENTS = Comment.__table__
-_ARTICLES_TABLE = Article.__table__
 # (Parameters of UPDATE statements may not share a column's name.)
 _MY_VOTE = sa.and_(_VOTES.c.comment_id == sa.bindparam("voted_on"), _VOTES.c.reader_hash == sa.bindparam("voter"))
 # What deciding a vote needs of the comment and its article, in one query.

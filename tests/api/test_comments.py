@@ -257,3 +257,49 @@ class TestEditAndDelete:
             client.post(f"/api/v1/articles/{DEFAULT_ARTICLE}/comments", json={"body": "x", "parent_id": top["id"]}),
             404, "not_found",
         )
+
+
+def test_thread_page_comments_are_what_the_schema_would_dump(app, client, mod):
+    """Thread pages write comments without a per-field schema dump: it must equal the dump.
+
+    The thread holds every kind of node: named and anonymous authors, an author URL,
+    votes, a pinned comment, a reader's edit and a moderator's edit, a withdrawn
+    comment standing as a placeholder above its reply, a held reply's placeholder.
+    """
+    from engagement.extensions import db
+    from engagement.clock import utcnow
+    from engagement.schemas.comments import PublicCommentSchema, public_comment_document
+    from engagement.services.comments import Sort, list_thread
+
+    named = post_comment(client, body="**named**", author_name="Ana", author_url="https://ana.example")
+    anonymous = post_comment(client, body="anonymous")
+    reply = post_comment(client, body="a reply", parent_id=named["id"])
+    post_comment(client, body="deeper", parent_id=reply["id"])
+    withdrawn = post_comment(client, body="to be withdrawn")
+    post_comment(client, body="reply to the withdrawn one", parent_id=withdrawn["id"])
+    client.delete(f"/api/v1/comments/{withdrawn['id']}", headers={"X-Edit-Token": withdrawn["edit_token"]})
+    held_parent = post_comment(client, body="its reply will be held")
+    held = post_comment(client, body="held reply", parent_id=held_parent["id"])
+    post_comment(client, body="visible under a held reply", parent_id=held["id"])
+    client.patch(f"/api/v1/mod/comments/{held['id']}", json={"status": "pending"}, headers=mod)
+    client.patch(f"/api/v1/comments/{anonymous['id']}", json={"body": "edited by its reader"},
+                 headers={"X-Edit-Token": anonymous["edit_token"]})
+    client.patch(f"/api/v1/mod/comments/{named['id']}", json={"pinned": True, "body": "moderated"}, headers=mod)
+    client.post(f"/api/v1/comments/{reply['id']}/vote", json={"value": 1}, headers={"X-Reader-Token": mint_reader(client)})
+
+    with app.test_request_context():
+        settings = app.extensions["engagement.settings"]
+        page = list_thread(
+            db.session, app.extensions["engagement.keyring"], settings,
+            article_key=DEFAULT_ARTICLE, sort=Sort.OLDEST, limit=50, cursor=None, now=utcnow(),
+        )
+        nodes = list(page.comments)
+        kinds = set()
+        while nodes:
+            node = nodes.pop()
+            nodes.extend(node.replies)
+            kinds |= {("deleted", node.deleted), ("pinned", node.comment.pinned), ("edited", node.edited_by)}
+            assert public_comment_document(node) == PublicCommentSchema().dump(node)
+    assert {("deleted", True), ("pinned", True), ("edited", "moderator"), ("edited", "author")} <= kinds
+    # And the page itself carries exactly those documents.
+    assert list_comments(client)["comments"] == [public_comment_document(node) for node in page.comments]
