@@ -24,6 +24,7 @@ from engagement.errors import ValidationFailed
 from engagement.models import BlockedWord, BlocklistAction, SiteSetting
 from engagement.services import audit
 from engagement.services.articles import dialect_insert
+from engagement.services.statements import run
 from engagement.text import clean_plain_text, matching_form
 
 ACTION_SETTING = "blocklist_action"
@@ -91,8 +92,12 @@ def find_blocked_word(words: tuple[str, ...], text: str) -> str | None:
     return None
 
 
+_WORDS = sa.select(BlockedWord.__table__.c.word).order_by(BlockedWord.__table__.c.id)
+_ACTION = sa.select(SiteSetting.__table__.c.value).where(SiteSetting.__table__.c.name == ACTION_SETTING)
+
+
 def _action(session: Session) -> BlocklistAction:
-    value = session.scalar(sa.select(SiteSetting.value).where(SiteSetting.name == ACTION_SETTING))
+    value = run(session, _ACTION).scalar()
     return BlocklistAction(value) if value else DEFAULT_ACTION
 
 
@@ -100,7 +105,7 @@ def screen(session: Session, text: str) -> BlocklistAction | None:
     """The action to take on ``text`` (what readers see): None when it contains no blocked word."""
     # Entries as typed, not their stored normal form: the matcher normalises them itself,
     # so a change of normalisation needs no migration of stored rows.
-    words = tuple(session.scalars(sa.select(BlockedWord.word).order_by(BlockedWord.id)).all())
+    words = tuple(run(session, _WORDS).scalars())
     if find_blocked_word(words, text) is None:
         return None
     return _action(session)

@@ -19,6 +19,7 @@ from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret,
 from engagement.sanitize import render_body, render_markdown
 from engagement.services import policy, trending
 from engagement.services.articles import ensure_article, find_article, is_closed, touch_article
+from engagement.services.statements import run
 
 
 class Sort(enum.Enum):
@@ -120,15 +121,19 @@ def change_status(session: Session, comment: Comment, new_status: CommentStatus)
     _count_visibility(session, comment, delta)
 
 
+_COMMENTS = Comment.__table__
+_COUNT_REPLIES = (
+    sa.update(_COMMENTS)
+    .where(_COMMENTS.c.id == sa.bindparam("parent"))
+    .values(reply_count=_COMMENTS.c.reply_count + sa.bindparam("delta"))
+)
+
+
 def _count_visibility(session: Session, comment: Comment, delta: int) -> None:
     """Adjust the parent's reply count, the article's comment count and version, and trending."""
     if delta and comment.parent_id is not None:
-        session.execute(
-            sa.update(Comment)
-            .where(Comment.id == comment.parent_id)
-            .values(reply_count=Comment.reply_count + delta)
-            .execution_options(synchronize_session=False)
-        )
+        session.flush()  # the statement below runs outside the ORM: pending changes go first
+        run(session, _COUNT_REPLIES, {"parent": comment.parent_id, "delta": delta})
     touch_article(session, comment.article_id, comment_delta=delta)
     trending.count_comment(session, comment.article_id, comment.created_at, delta)
 

@@ -27,6 +27,7 @@ from engagement.sanitize import RenderedBody, render_body
 from engagement.services import blocklist
 from engagement.services.articles import is_closed
 from engagement.services.bans import find_active_ban
+from engagement.services.statements import run
 from engagement.text import strip_ignorables
 
 
@@ -114,21 +115,29 @@ def drop_honeypot_hits(session: Session, submission: Submission, settings: Setti
     return None
 
 
+_COMMENTS = Comment.__table__
+# The same body from the same reader on the same article, posted since a moment.
+_RECENT_DUPLICATE = (
+    sa.select(_COMMENTS.c.id)
+    .where(
+        _COMMENTS.c.reader_hash == sa.bindparam("reader_hash"),
+        _COMMENTS.c.created_at >= sa.bindparam("since", type_=_COMMENTS.c.created_at.type),
+        _COMMENTS.c.article_id == sa.bindparam("article_id"),
+        _COMMENTS.c.body_source == sa.bindparam("body_source"),
+    )
+    .limit(1)
+)
+
+
 def refuse_duplicates(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
     if submission.is_edit:
         return None
     since = submission.now - timedelta(minutes=settings.duplicate_window_minutes)
-    duplicate = session.scalar(
-        sa.select(Comment.id)
-        .where(
-            Comment.reader_hash == submission.reader.key,
-            Comment.created_at >= since,
-            Comment.article_id == submission.article.id,
-            Comment.body_source == submission.body_source,
-        )
-        .limit(1)
-    )
-    if duplicate is not None:
+    parameters = {
+        "reader_hash": submission.reader.key, "since": since,
+        "article_id": submission.article.id, "body_source": submission.body_source,
+    }
+    if run(session, _RECENT_DUPLICATE, parameters).first() is not None:
         raise Conflict("You posted the same comment a moment ago.")
     return None
 
