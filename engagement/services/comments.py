@@ -18,7 +18,7 @@ from engagement.models.base import MAX_ID
 from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
 from engagement.sanitize import render_body, render_markdown
 from engagement.services import policy, trending
-from engagement.services.articles import ensure_article, find_article, is_closed, touch_article
+from engagement.services.articles import closed_state, ensure_article, is_closed, touch_article
 from engagement.services.statements import run
 
 
@@ -49,7 +49,8 @@ class ThreadNode:
     its author, answered right after posting or editing, still sees the body.
     """
 
-    comment: Comment
+    # The ORM comment; on a thread page, a row of its public columns (``_PUBLIC_COLUMNS``).
+    comment: Comment | sa.Row[Any]
     article_key: str
     anonymous_name: str
     replies: list["ThreadNode"] = field(default_factory=list)
@@ -122,6 +123,10 @@ def change_status(session: Session, comment: Comment, new_status: CommentStatus)
 
 
 _COMMENTS = Comment.__table__
+_ARTICLES = Article.__table__
+_THREAD_ARTICLE = sa.select(
+    _ARTICLES.c.id, _ARTICLES.c.comment_count, _ARTICLES.c.comments_closed, _ARTICLES.c.created_at
+).where(_ARTICLES.c.key == sa.bindparam("key"))
 _COUNT_REPLIES = (
     sa.update(_COMMENTS)
     .where(_COMMENTS.c.id == sa.bindparam("parent"))
@@ -237,8 +242,8 @@ def _segment(sort: Sort, pinned: bool, after: str | None) -> sa.Select[Any]:
     after as ``{after}_0``, ``{after}_1``, ...
     """
     names, descending = _ORDERINGS[sort]
-    columns = [getattr(Comment, name) for name in names]
-    query = _visible_top_level().where(Comment.pinned == pinned)
+    columns = [_COMMENTS.c[name] for name in names]
+    query = _visible_top_level().where(_COMMENTS.c.pinned == pinned)
     if after is not None:
         bounds = [sa.bindparam(f"{after}_{index}", type_=sa.Integer) for index in range(len(columns))]
         position = sa.tuple_(*columns) if len(columns) > 1 else columns[0]
@@ -259,9 +264,7 @@ def _page_statement(sort: Sort, with_pinned: bool, pinned_after: bool, unpinned_
     if not with_pinned:
         return unpinned
     pinned = _segment(sort, True, "pinned_after" if pinned_after else None)
-    return sa.select(Comment).from_statement(
-        sa.union_all(*(sa.select(segment.subquery()) for segment in (pinned, unpinned)))
-    )
+    return sa.union_all(*(sa.select(segment.subquery()) for segment in (pinned, unpinned)))
 
 
 def _page_parameters(
@@ -297,26 +300,38 @@ def _decode_cursor(keyring: Keyring, cursor: str, sort: Sort) -> list[int]:
 # is shown as an empty placeholder, so its replies stay readable and every approved comment
 # counted in ``comment_count`` can be found in the thread.
 
-def _visible_top_level() -> sa.Select[tuple[Comment]]:
-    reply = aliased(Comment)
+# What a public thread page shows of each comment, and what placing it in the thread needs:
+# read as rows, not as ORM objects (a page holds up to a hundred comments and their replies).
+_PUBLIC_COLUMNS = tuple(
+    _COMMENTS.c[name]
+    for name in (
+        "id", "parent_id", "root_id", "depth", "status", "body_html", "edited_by", "author_name", "author_url",
+        "avatar_seed", "created_at", "edited_at", "purged_at", "pinned", "score", "upvotes", "downvotes",
+        "reply_count",
+    )
+)
+
+
+def _visible_top_level() -> sa.Select[Any]:
+    reply = _COMMENTS.alias("reply")
     has_visible_reply = (
-        sa.select(reply.id)
-        .where(reply.root_id == Comment.id, reply.status == CommentStatus.APPROVED)
+        sa.select(reply.c.id)
+        .where(reply.c.root_id == _COMMENTS.c.id, reply.c.status == CommentStatus.APPROVED)
         .exists()
     )
-    return sa.select(Comment).where(
-        Comment.article_id == sa.bindparam("article_id", type_=sa.Integer),
-        Comment.depth == 0,
-        sa.or_(Comment.status == CommentStatus.APPROVED, has_visible_reply),
+    return sa.select(*_PUBLIC_COLUMNS).where(
+        _COMMENTS.c.article_id == sa.bindparam("article_id", type_=sa.Integer),
+        _COMMENTS.c.depth == 0,
+        sa.or_(_COMMENTS.c.status == CommentStatus.APPROVED, has_visible_reply),
     )
 
 
 # Replies that are visible or may stand above a visible one, of the given threads.
-_THREAD_REPLIES = sa.select(Comment).where(
-    Comment.root_id.in_(sa.bindparam("root_ids", expanding=True)),
-    sa.or_(Comment.status == CommentStatus.APPROVED, Comment.reply_count > 0),
+_THREAD_REPLIES = sa.select(*_PUBLIC_COLUMNS).where(
+    _COMMENTS.c.root_id.in_(sa.bindparam("root_ids", expanding=True)),
+    sa.or_(_COMMENTS.c.status == CommentStatus.APPROVED, _COMMENTS.c.reply_count > 0),
 )
-_COMMENTS_BY_ID = sa.select(Comment).where(Comment.id.in_(sa.bindparam("ids", expanding=True)))
+_COMMENTS_BY_ID = sa.select(*_PUBLIC_COLUMNS).where(_COMMENTS.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _thread_replies(session: Session, root_ids: list[int]) -> list[Comment]:
@@ -326,11 +341,11 @@ def _thread_replies(session: Session, root_ids: list[int]) -> list[Comment]:
     A non-public comment whose only visible descendants sit below another non-public
     one is fetched by id afterwards, one query per missing level (rare, bounded by depth).
     """
-    replies = list(session.scalars(_THREAD_REPLIES, {"root_ids": root_ids}).all())
+    replies = list(run(session, _THREAD_REPLIES, {"root_ids": root_ids}).all())
     known = set(root_ids) | {comment.id for comment in replies}
     missing = {comment.parent_id for comment in replies if comment.parent_id not in known}
     while missing:
-        found = session.scalars(_COMMENTS_BY_ID, {"ids": sorted(missing)}).all()
+        found = run(session, _COMMENTS_BY_ID, {"ids": sorted(missing)}).all()
         replies.extend(found)
         known |= {comment.id for comment in found}
         missing = {comment.parent_id for comment in found if comment.parent_id not in known}
@@ -380,24 +395,24 @@ def list_thread(
     ``now``. Raises ValidationFailed for a malformed cursor.
     """
     after = _decode_cursor(keyring, cursor, sort) if cursor else None
-    article = find_article(session, article_key)
+    article = run(session, _THREAD_ARTICLE, {"key": article_key}).first()
     if article is None:
         return ThreadPage(ThreadSummary(article_key, 0, False), [], None)
 
     # The pinned segment first, then the rest; one statement (UNION ALL of both segments).
     shape, parameters = _page_parameters(article.id, limit + 1, after)
     statement = _page_statement(sort, *shape)
-    rows = list(session.scalars(statement, parameters).all())
+    rows = list(run(session, statement, parameters).all())
     names, descending = _ORDERINGS[sort]
     rows.sort(key=lambda c: [-c.pinned, *((-v if descending else v) for v in (getattr(c, n) for n in names))])
 
     page, more = rows[:limit], len(rows) > limit
-    roots = [ThreadNode(comment, article.key, settings.anonymous_name, in_thread=True) for comment in page]
+    roots = [ThreadNode(comment, article_key, settings.anonymous_name, in_thread=True) for comment in page]
     _attach_replies(session, roots)
     next_cursor = keyring.sign_cursor({"s": sort.value, "k": _sort_key(page[-1], sort)}) if more else None
     visible = [node for node in roots if not node.deleted or node.replies]
-    closed = is_closed(article, settings, now)
-    summary = ThreadSummary(article.key, article.comment_count, closed)
+    closed = closed_state(article.comments_closed, article.created_at, settings, now)
+    summary = ThreadSummary(article_key, article.comment_count, closed)
     return ThreadPage(summary, visible, next_cursor)
 
 

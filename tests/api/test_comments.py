@@ -282,6 +282,9 @@ def test_thread_page_comments_are_what_the_schema_would_dump(app, client, mod):
     held = post_comment(client, body="held reply", parent_id=held_parent["id"])
     post_comment(client, body="visible under a held reply", parent_id=held["id"])
     client.patch(f"/api/v1/mod/comments/{held['id']}", json={"status": "pending"}, headers=mod)
+    spam = post_comment(client, body="marked as spam", parent_id=anonymous["id"])
+    post_comment(client, body="visible under spam", parent_id=spam["id"])
+    client.patch(f"/api/v1/mod/comments/{spam['id']}", json={"status": "spam"}, headers=mod)
     client.patch(f"/api/v1/comments/{anonymous['id']}", json={"body": "edited by its reader"},
                  headers={"X-Edit-Token": anonymous["edit_token"]})
     client.patch(f"/api/v1/mod/comments/{named['id']}", json={"pinned": True, "body": "moderated"}, headers=mod)
@@ -298,8 +301,10 @@ def test_thread_page_comments_are_what_the_schema_would_dump(app, client, mod):
         while nodes:
             node = nodes.pop()
             nodes.extend(node.replies)
-            kinds |= {("deleted", node.deleted), ("pinned", node.comment.pinned), ("edited", node.edited_by)}
+            kinds |= {("deleted", node.deleted), ("pinned", node.comment.pinned), ("edited", node.edited_by),
+                      ("status", node.comment.status.value)}
             assert public_comment_document(node) == PublicCommentSchema().dump(node)
-    assert {("deleted", True), ("pinned", True), ("edited", "moderator"), ("edited", "author")} <= kinds
+    assert {("deleted", True), ("pinned", True), ("edited", "moderator"), ("edited", "author"),
+            ("status", "spam"), ("status", "pending"), ("status", "deleted")} <= kinds
     # And the page itself carries exactly those documents.
     assert list_comments(client)["comments"] == [public_comment_document(node) for node in page.comments]
