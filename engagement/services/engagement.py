@@ -159,7 +159,7 @@ def article_counts(
     statement = _COUNTS_BY_KEY
     if unflushed.batches:
         statement = statement.add_columns(*unflushed.applied_columns())
-    rows = run(session, statement, {"keys": keys})
+    rows = run(session, statement, {"keys": keys}).all()
     kinds = settings.reaction_kinds
     found: dict[str, ArticleCounts] = {}
     for key, views, comments, kind, count, *applied in rows:
@@ -517,10 +517,11 @@ def _change_vote(session: Session, comment_id: int, reader_key: str, value: int,
         return run(session, _WITHDRAW_VOTE, mine).scalar()
     change = {**mine, "new_value": value, "now": now}
     for _ in range(VOTE_ATTEMPTS):
-        if run(session, _FLIP_VOTE, change).first() is not None:
-            return -value
+        # A first vote is the common case: one statement.
         if run(session, _store_vote(session), change).first() is not None:
             return 0
+        if run(session, _FLIP_VOTE, change).first() is not None:
+            return -value
         if _stored_vote(session, comment_id, reader_key) == value:
             return None
         # The row changed between our statements (another request of this reader): try again.
