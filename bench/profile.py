@@ -44,6 +44,74 @@ def _frame_name(frame: str) -> str:
     return f"{location}:{function}"
 
 
+# The layers a request's time is split into, tried in this order on each sampled stack
+# (frames as ``module.py:function``): the first layer one of whose markers appears
+# anywhere in the stack takes the sample. Logging and the sanitiser come first because
+# they call JSON and regex code that would otherwise count as serialisation. SQL is
+# split by ``_sql_layer``: building a statement (constructing it, deriving its cache key,
+# compiling it) or executing it (binding, the driver, the database, reading rows).
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("logging", ("observability.py:install_request_logging", "logging/__init__.py:")),
+    ("Markdown/bleach", ("engagement/sanitize.py:", "bleach/", "markdown_it/", "html5lib/")),
+    ("identity", ("privacy.py:Keyring.identify", "engagement/bots.py:", "privacy.py:Keyring.daily_visitor_hash")),
+    ("validation", ("webargs/core.py:Parser.parse", "guards.py:install_guards.<locals>._require_json_object")),
+    ("serialisation", ("marshmallow/schema.py:Schema.dump", "flask/json/", "schemas/comments.py:public_comment_document",
+                       "caching.py:_etag")),
+    ("SQL building", ()),
+    ("SQL execution", ()),
+    ("Flask/routing and the rest", ("flask/app.py:Flask.wsgi_app",)),
+)
+_EXECUTE = ("sqlalchemy/engine/base.py:Connection.execute", "sqlalchemy/orm/session.py:Session._execute_internal")
+_BUILDING_UNDER_EXECUTE = ("sqlalchemy/sql/compiler.py:", "sqlalchemy/sql/cache_key.py:", "sqlalchemy/sql/coercions.py:")
+
+
+def _sql_layer(frames: list[str]) -> str | None:
+    executing = next((index for index, frame in enumerate(frames) if frame.startswith(_EXECUTE)), None)
+    if executing is None:
+        building = any(frame.startswith("sqlalchemy/sql/") for frame in frames)
+        return "SQL building" if building else None
+    below = frames[executing:]
+    if any(frame.startswith(_BUILDING_UNDER_EXECUTE) for frame in below):
+        return "SQL building"
+    return "SQL execution"
+
+
+def _layer_frame(frame: str) -> str:
+    """``module.py:function`` without the line number, as LAYERS' markers are written."""
+    location, _, function = _frame_name(frame).rpartition(":")
+    return f"{location.rsplit(':', 1)[0]}:{function}"
+
+
+def split_by_layer(paths: list[Path]) -> dict[str, float]:
+    """Each layer's share of the samples inside the app (under ``Flask.wsgi_app``)."""
+    counts: collections.Counter[str] = collections.Counter()
+    for path in paths:
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if not count_text.isdigit():
+                continue
+            frames = [_layer_frame(frame) for frame in stack.split(";") if frame]
+            if "flask/app.py:Flask.wsgi_app" not in frames:
+                continue  # the server's own loop, or the test client
+            for layer, markers in LAYERS:
+                if layer.startswith("SQL"):
+                    found = _sql_layer(frames)
+                    if found is not None:
+                        counts[found] += int(count_text)
+                        break
+                elif any(marker in frame for frame in frames for marker in markers):
+                    counts[layer] += int(count_text)
+                    break
+    total = sum(counts.values())
+    return {layer: counts[layer] / total for layer, _ in LAYERS} if total else {}
+
+
+def format_split(split: dict[str, float]) -> str:
+    return "\n".join(f"  {share:6.1%}  {layer}" for layer, share in split.items())
+
+
 def summarize(paths: list[Path], top: int) -> str:
     """Inclusive and self shares of samples across the collapsed-stack files."""
     inclusive: collections.Counter[str] = collections.Counter()
@@ -125,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{scenario.label} on {backend.label}: {measured.rps:.0f} req/s, p50 {measured.p50_ms:.1f} ms "
                   "(while being sampled)")
         print(summarize(outputs, options.top))
+        print("\nsplit of the app's samples by layer:")
+        print(format_split(split_by_layer(outputs)))
     finally:
         run.cleanup(context)
     return 0
