@@ -29,7 +29,7 @@ from bench.scenarios import BACKENDS, ENGAGEMENT, Load, WrkResult
 def _record(pid: int, seconds: int, output: Path) -> subprocess.Popen[bytes]:
     command = [
         str(run.VENV_BIN / "py-spy"), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250",
-        "--format", "raw", "--function", "--nonblocking", "--output", str(output),
+        "--format", "raw", "--function", "--nonblocking", "--gil", "--output", str(output),
     ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -68,8 +68,12 @@ _BUILDING_UNDER_EXECUTE = ("sqlalchemy/sql/compiler.py:", "sqlalchemy/sql/cache_
 def _sql_layer(frames: list[str]) -> str | None:
     executing = next((index for index, frame in enumerate(frames) if frame.startswith(_EXECUTE)), None)
     if executing is None:
-        building = any(frame.startswith("sqlalchemy/sql/") for frame in frames)
-        return "SQL building" if building else None
+        if any(frame.startswith("sqlalchemy/sql/") for frame in frames):
+            return "SQL building"
+        # The session's begin, commit and close, the pool, the driver.
+        if any(frame.startswith(("sqlalchemy/", "psycopg/", "redis/")) for frame in frames):
+            return "SQL execution"
+        return None
     below = frames[executing:]
     if any(frame.startswith(_BUILDING_UNDER_EXECUTE) for frame in below):
         return "SQL building"
@@ -174,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             run.seed_database(context, database_url)
         if backend.redis:
             run.flush_redis(args.redis_url)
-        env = context.engagement_env(database_url, backend.redis)
+        env = {**context.engagement_env(database_url, backend.redis), **dict(scenario.server_env)}
         with run.serve("wsgi:app", env, temp / "server.log", "/readyz", args.server_cpu) as server:
             run.run_wrk(load, server.url, scenario, 1, 0)  # warm-up
             outputs = [temp / f"worker-{pid}.txt" for pid in run.worker_pids(server.process.pid)]

@@ -5,7 +5,7 @@ import enum
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -49,8 +49,8 @@ class ThreadNode:
     its author, answered right after posting or editing, still sees the body.
     """
 
-    # The ORM comment; on a thread page, a row of its public columns (``_PUBLIC_COLUMNS``).
-    comment: Comment | sa.Row[Any]
+    # The ORM comment; on a thread page, its public columns only.
+    comment: Comment | PublicComment
     article_key: str
     anonymous_name: str
     replies: list["ThreadNode"] = field(default_factory=list)
@@ -300,16 +300,38 @@ def _decode_cursor(keyring: Keyring, cursor: str, sort: Sort) -> list[int]:
 # is shown as an empty placeholder, so its replies stay readable and every approved comment
 # counted in ``comment_count`` can be found in the thread.
 
-# What a public thread page shows of each comment, and what placing it in the thread needs:
-# read as rows, not as ORM objects (a page holds up to a hundred comments and their replies).
-_PUBLIC_COLUMNS = tuple(
-    _COMMENTS.c[name]
-    for name in (
-        "id", "parent_id", "root_id", "depth", "status", "body_html", "edited_by", "author_name", "author_url",
-        "avatar_seed", "created_at", "edited_at", "purged_at", "pinned", "score", "upvotes", "downvotes",
-        "reply_count",
-    )
-)
+class PublicComment(NamedTuple):
+    """What a public thread page shows of a comment, and what placing it in the thread needs.
+
+    Read as plain tuples rather than ORM objects or SQLAlchemy rows: a page holds up to a
+    hundred comments with their replies, and each is read field by field several times.
+    """
+
+    id: int
+    parent_id: int | None
+    root_id: int | None
+    depth: int
+    status: CommentStatus
+    body_html: str
+    edited_by: Editor | None
+    author_name: str | None
+    author_url: str | None
+    avatar_seed: str
+    created_at: datetime
+    edited_at: datetime | None
+    purged_at: datetime | None
+    pinned: bool
+    score: int
+    upvotes: int
+    downvotes: int
+    reply_count: int
+
+
+_PUBLIC_COLUMNS = tuple(_COMMENTS.c[name] for name in PublicComment._fields)
+
+
+def _public_comments(result: sa.Result[Any]) -> list[PublicComment]:
+    return [PublicComment(*row) for row in result.all()]
 
 
 def _visible_top_level() -> sa.Select[Any]:
@@ -334,18 +356,18 @@ _THREAD_REPLIES = sa.select(*_PUBLIC_COLUMNS).where(
 _COMMENTS_BY_ID = sa.select(*_PUBLIC_COLUMNS).where(_COMMENTS.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
-def _thread_replies(session: Session, root_ids: list[int]) -> list[Comment]:
+def _thread_replies(session: Session, root_ids: list[int]) -> list[PublicComment]:
     """Every reply of these threads that is visible or may stand above a visible one.
 
     One query in the usual case: approved replies and those with approved direct replies.
     A non-public comment whose only visible descendants sit below another non-public
     one is fetched by id afterwards, one query per missing level (rare, bounded by depth).
     """
-    replies = list(run(session, _THREAD_REPLIES, {"root_ids": root_ids}).all())
+    replies = _public_comments(run(session, _THREAD_REPLIES, {"root_ids": root_ids}))
     known = set(root_ids) | {comment.id for comment in replies}
     missing = {comment.parent_id for comment in replies if comment.parent_id not in known}
     while missing:
-        found = run(session, _COMMENTS_BY_ID, {"ids": sorted(missing)}).all()
+        found = _public_comments(run(session, _COMMENTS_BY_ID, {"ids": sorted(missing)}))
         replies.extend(found)
         known |= {comment.id for comment in found}
         missing = {comment.parent_id for comment in found if comment.parent_id not in known}
@@ -402,7 +424,7 @@ def list_thread(
     # The pinned segment first, then the rest; one statement (UNION ALL of both segments).
     shape, parameters = _page_parameters(article.id, limit + 1, after)
     statement = _page_statement(sort, *shape)
-    rows = list(run(session, statement, parameters).all())
+    rows = _public_comments(run(session, statement, parameters))
     names, descending = _ORDERINGS[sort]
     rows.sort(key=lambda c: [-c.pinned, *((-v if descending else v) for v in (getattr(c, n) for n in names))])
 

@@ -285,3 +285,19 @@ def test_no_session_is_opened_or_sent(app, client):
         assert isinstance(app.session_interface.open_session(app, None), NullSession)
     response = client.get("/api/v1/articles/x/comments")
     assert "Set-Cookie" not in response.headers
+
+
+def test_responses_are_written_as_the_standard_encoder_would(app, client):
+    """Responses go through orjson; the bytes must be what Flask's compact encoder writes."""
+    post_comment(client, body="Ünïcödé, emoji 🎉, quotes \" and \\ and </script> and \u2028 line sep",
+                 author_name="Zoë")
+    for path in (f"/api/v1/articles/{DEFAULT_ARTICLE}/comments", "/api/v1/openapi.json",
+                 f"/api/v1/counts?articles={DEFAULT_ARTICLE}", "/api/v1/articles/nope/comments?limit=0"):
+        response = client.get(path)
+        body = response.get_data()
+        if path.endswith("openapi.json"):  # served indented
+            expected = json.dumps(json.loads(body), ensure_ascii=False, indent=2)
+        else:
+            expected = json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":")) + "\n"
+        assert body == expected.encode(), path
+    assert "🎉".encode() in client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}/comments").get_data()
