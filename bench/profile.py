@@ -1,13 +1,15 @@
 """Profile engagement's gunicorn workers under one benchmark scenario with py-spy.
 
-    .venv/bin/pip install py-spy
     .venv/bin/python -m bench.profile --scenario thread_100 [--backend sqlite] [--duration 10]
 
-Seeds a fresh database as ``bench.run`` does, serves it with the same gunicorn settings,
-drives the scenario with wrk and samples both workers with ``py-spy record`` meanwhile.
-Prints the functions with the largest share of samples, inclusive (the function or
-anything it calls) and self (the function's own code), so a missed target points at
-the code that costs the time.
+Seeds a fresh database as ``bench.run`` does, serves it with the same gunicorn settings
+(and the scenario's own, e.g. no rendered cache for ``thread_miss``), drives the scenario
+with wrk and samples both workers with ``py-spy record --gil`` meanwhile: only the
+thread holding the GIL is sampled, so the shares are of the CPU time spent in Python,
+not of threads waiting for work or for a lock. Prints the functions with the largest
+share of samples, inclusive (the function or anything it calls) and self (the
+function's own code), then the app's samples split by layer (``LAYERS``), so a missed
+target points at the code that costs the time.
 """
 from __future__ import annotations
 
