@@ -104,27 +104,22 @@ def public_comment_document(node: Any) -> dict[str, Any]:
     checks that the two agree on every kind of node.
     """
     comment = node.comment
-    deleted = node.deleted  # body and author follow from it, as in ThreadNode
-    status = comment.status
+    author = node.author
     return {
         "id": comment.id,
         "article": node.article_key,
         "parent_id": comment.parent_id,
-        "author": None if deleted else {
-            "name": comment.author_name or node.anonymous_name,
-            "url": comment.author_url,
-            "avatar": comment.avatar_seed,
-        },
-        "body_html": "" if deleted else comment.body_html,
-        "status": CommentStatus.PENDING.value if status is CommentStatus.SPAM else status.value,
+        "author": None if author is None else {"name": author["name"], "url": author["url"], "avatar": author["avatar"]},
+        "body_html": node.body_html,
+        "status": node.public_status,
         "created_at": iso_timestamp(comment.created_at),
         "edited_at": iso_timestamp(comment.edited_at),
-        "edited_by": comment.edited_by.value if comment.edited_by is not None else None,
+        "edited_by": node.edited_by,
         "score": comment.score,
         "upvotes": comment.upvotes,
         "downvotes": comment.downvotes,
         "pinned": bool(comment.pinned),
-        "deleted": deleted,
+        "deleted": node.deleted,
         "reply_count": comment.reply_count,
         "replies": [public_comment_document(reply) for reply in node.replies],
     }

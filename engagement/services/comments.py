@@ -63,8 +63,10 @@ class ThreadNode:
         status = self.comment.status
         return CommentStatus.PENDING.value if status is CommentStatus.SPAM else status.value
 
-    @property
+    @functools.cached_property
     def deleted(self) -> bool:
+        # Read several times per node while a page is written; a node is built once its
+        # comment's changes are made.
         status = self.comment.status
         if self.in_thread and status is not CommentStatus.APPROVED:
             return True
