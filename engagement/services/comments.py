@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -18,7 +18,7 @@ from engagement.models.base import MAX_ID
 from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
 from engagement.sanitize import render_body, render_markdown
 from engagement.services import policy, trending
-from engagement.services.articles import closed_state, ensure_article, is_closed, touch_article
+from engagement.services.articles import closed_state, ensure_article, touch_article
 from engagement.services.statements import run
 
 
