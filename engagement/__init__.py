@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import redis
-from flask import Flask
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engagement.api import register_api
@@ -22,7 +22,16 @@ from engagement.cli import register_cli
 from engagement.clock import utcnow
 from engagement.config import Settings, load_config
 from engagement.errors import register_error_handlers
-from engagement.extensions import EngagementApi, configure_sqlite, cors, db, migrate
+from engagement.extensions import (
+    IDLE_PING_SECONDS,
+    READS_ONLY,
+    EngagementApi,
+    configure_sqlite,
+    cors,
+    db,
+    migrate,
+    ping_idle_connections,
+)
 from engagement.observability import configure_logging, install_request_logging
 from engagement.privacy import Keyring
 from engagement.ratelimits import configure_rate_limits
@@ -61,6 +70,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         with app.app_context():
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
         app.extensions[WRITE_LOCK] = threading.Lock()  # see api.common.transactional
+    else:
+        with app.app_context():
+            ping_idle_connections(db.engine, IDLE_PING_SECONDS)
+        app.before_request(_reads_without_transaction)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
 
     app.extensions["engagement.settings"] = Settings.from_config(app.config)
@@ -97,6 +110,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         # The one place the client address is derived: trust exactly N proxy hops.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     return app
+
+
+def _reads_without_transaction() -> None:
+    """GET and HEAD requests only read (or write one statement at a time): no transaction."""
+    if request.method in ("GET", "HEAD"):
+        db.session.info[READS_ONLY] = True
 
 
 def _install_view_counter(app: Flask) -> None:

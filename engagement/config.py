@@ -289,7 +289,7 @@ def _engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
         # The busy timeout itself is set by a PRAGMA on every connection (see extensions).
         return {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
     return {
-        "pool_pre_ping": True,
+        # Idle connections are pinged before use (extensions.ping_idle_connections), busy ones not.
         "pool_size": config["DB_POOL_SIZE"],
         "max_overflow": config["DB_POOL_SIZE"],
         "pool_recycle": 1800,

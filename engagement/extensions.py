@@ -1,14 +1,19 @@
 """Extensions, created unbound here and bound to an app in ``create_app``."""
 from __future__ import annotations
 
+import functools
 import sqlite3
+import time
+from typing import Any
 
 from flask_cors import CORS
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 from engagement.models.base import Base
 
@@ -20,7 +25,34 @@ class EngagementApi(Api):
         return None
 
 
-db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+# Set in a session's ``info`` for a request that only reads (see ``EngagementSession``).
+READS_ONLY = "engagement.reads_only"
+
+
+class EngagementSession(FlaskSession):
+    """Flask-SQLAlchemy's session; a request that only reads runs without a transaction.
+
+    On PostgreSQL a transaction costs two round trips of its own (BEGIN, and the
+    ROLLBACK when the connection goes back to the pool), more than a cached read's one
+    query. A session marked ``READS_ONLY`` uses the engine in autocommit mode instead;
+    each statement then sees the data as of its start, as it would in a READ COMMITTED
+    transaction.
+    """
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        bind = super().get_bind(*args, **kwargs)
+        if self.info.get(READS_ONLY) and isinstance(bind, Engine):
+            return _autocommit_engine(bind)
+        return bind
+
+
+@functools.cache
+def _autocommit_engine(engine: Engine) -> Engine:
+    # The same pool: connections are switched to autocommit on checkout and back on return.
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False, "class_": EngagementSession})
 migrate = Migrate()
 api = EngagementApi()
 cors = CORS()
@@ -42,3 +74,37 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
+
+
+# A pooled connection idle this long is pinged before use (see ping_idle_connections).
+IDLE_PING_SECONDS = 10.0
+
+
+def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
+    """Check a pooled connection before use when it sat idle for ``idle_seconds`` or more.
+
+    A connection that served a request moments ago is alive as far as anyone can tell;
+    pinging it too (``pool_pre_ping``) costs a round trip on every request. One that sat
+    idle, across a database restart perhaps, is pinged; if the ping fails, the pool
+    replaces it before the request sees it. A restart while connections are busy fails
+    the requests that hold them, as it would anyway, and the first failure makes the pool
+    replace every connection older than it.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: object, record: object) -> None:
+        record.info["idle_since"] = time.monotonic()  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: object, record: object, _proxy: object) -> None:
+        idle_since = record.info.get("idle_since")  # type: ignore[attr-defined]
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return  # new, or in use moments ago
+        try:
+            cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError() from exc  # the pool retries with a new connection

@@ -59,9 +59,37 @@ def test_sqlite_connections_use_wal_and_safe_pragmas(app_factory, tmp_path, data
         assert pragma("busy_timeout") == 4321
 
 
-def test_postgresql_pool_pre_pings(app_factory, database_url):
+def _kill_pooled_connection(app, database_url):
+    """Terminate, from outside, the server process behind the app's pooled connection."""
+    with app.app_context():
+        pid = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        db.session.commit()
+        db.session.remove()
+    outside = sa.create_engine(database_url, poolclass=sa.NullPool)
+    with outside.connect() as connection:
+        connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    outside.dispose()
+
+
+def test_postgresql_idle_connections_are_checked_before_use(app_factory, database_url, monkeypatch):
+    """A pooled connection idle past the threshold is pinged, and replaced when dead."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL pool settings")
+    import engagement
+
+    monkeypatch.setattr(engagement, "IDLE_PING_SECONDS", 0.0)
+    app = app_factory()
+    _kill_pooled_connection(app, database_url)
+    assert app.test_client().get("/readyz").status_code == 200  # no request saw the dead one
+
+
+def test_postgresql_busy_connections_are_not_pinged(app_factory, database_url):
+    """A connection used moments ago goes out unchecked; if it died meanwhile, one request
+    fails cleanly (503) and the pool replaces its connections for the next."""
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL pool settings")
     app = app_factory()
-    with app.app_context():
-        assert db.engine.pool._pre_ping is True
+    _kill_pooled_connection(app, database_url)
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/readyz").status_code == 200

@@ -38,3 +38,33 @@ def test_sqlite_writes_hold_the_write_lock_and_reads_do_not(app, client, is_post
     response = client.post("/api/v1/articles/an-article/comments", json={"body": "A thoughtful comment."})
     assert response.status_code == 409
     assert (lock.entered, lock.held) == (2, False)
+
+
+def test_postgresql_reads_run_without_a_transaction_and_writes_within_one(app, client, is_postgres):
+    """On PostgreSQL a GET runs its statements in autocommit (no BEGIN/ROLLBACK round trips);
+    a write runs them in one transaction."""
+    if not is_postgres:
+        return  # SQLite begins no transaction for reads anyway
+    import sqlalchemy as sa
+
+    from engagement.extensions import db
+
+    autocommit: list[bool] = []
+
+    def record(connection, *_args):
+        autocommit.append(connection.connection.driver_connection.autocommit)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        post_comment(client)
+        assert autocommit and not any(autocommit)
+        autocommit.clear()
+        list_comments(client)
+        assert autocommit and all(autocommit)
+        autocommit.clear()
+        post_comment(client, body="after a read, a write is transactional again")
+        assert autocommit and not any(autocommit)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
