@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import redis
-from flask import Flask, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engagement.api import register_api
@@ -24,7 +24,6 @@ from engagement.config import Settings, load_config
 from engagement.errors import register_error_handlers
 from engagement.extensions import (
     IDLE_PING_SECONDS,
-    READS_ONLY,
     EngagementApi,
     configure_sqlite,
     cors,
@@ -73,7 +72,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     else:
         with app.app_context():
             ping_idle_connections(db.engine, IDLE_PING_SECONDS)
-        app.before_request(_reads_without_transaction)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
 
     app.extensions["engagement.settings"] = Settings.from_config(app.config)
@@ -110,12 +108,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         # The one place the client address is derived: trust exactly N proxy hops.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     return app
-
-
-def _reads_without_transaction() -> None:
-    """GET and HEAD requests only read (or write one statement at a time): no transaction."""
-    if request.method in ("GET", "HEAD"):
-        db.session.info[READS_ONLY] = True
 
 
 def _install_view_counter(app: Flask) -> None:

@@ -6,6 +6,7 @@ import sqlite3
 import time
 from typing import Any
 
+from flask import has_request_context, request
 from flask_cors import CORS
 from flask_migrate import Migrate
 from flask_smorest import Api
@@ -25,23 +26,30 @@ class EngagementApi(Api):
         return None
 
 
-# Set in a session's ``info`` for a request that only reads (see ``EngagementSession``).
-READS_ONLY = "engagement.reads_only"
+# Requests with these methods only read (or write one statement at a time, e.g. a token's
+# last use): on PostgreSQL they run without a transaction (see EngagementSession).
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 class EngagementSession(FlaskSession):
-    """Flask-SQLAlchemy's session; a request that only reads runs without a transaction.
-
-    On PostgreSQL a transaction costs two round trips of its own (BEGIN, and the
-    ROLLBACK when the connection goes back to the pool), more than a cached read's one
-    query. A session marked ``READS_ONLY`` uses the engine in autocommit mode instead;
-    each statement then sees the data as of its start, as it would in a READ COMMITTED
+    """Flask-SQLAlchemy's session; on PostgreSQL, a request that only reads runs without a
     transaction.
+
+    There a transaction costs two round trips of its own (BEGIN, and the ROLLBACK when
+    the connection goes back to the pool), more than a cached read's one query. A
+    session created for a GET or HEAD request uses the engine in autocommit mode
+    instead; each statement then sees the data as of its start, as it would in a READ
+    COMMITTED transaction. (The session is created on the request's first use of the
+    database, so requests that use none pay nothing.)
     """
+
+    def __init__(self, db: Any, **kwargs: Any) -> None:
+        super().__init__(db, **kwargs)
+        self._reads_only = has_request_context() and request.method in READ_METHODS
 
     def get_bind(self, *args: Any, **kwargs: Any) -> Any:
         bind = super().get_bind(*args, **kwargs)
-        if self.info.get(READS_ONLY) and isinstance(bind, Engine):
+        if self._reads_only and isinstance(bind, Engine) and bind.dialect.name == "postgresql":
             return _autocommit_engine(bind)
         return bind
 
