@@ -4,11 +4,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, current_app, request
-from flask_smorest import Blueprint
 
 from engagement import bots
 from engagement.api import caching
-from engagement.api.common import current_reader, keyring, now, settings, transactional, view_counter
+from engagement.api.common import (
+    EngagementBlueprint,
+    current_reader,
+    keyring,
+    now,
+    settings,
+    transactional,
+    view_counter,
+)
 from engagement.extensions import db
 from engagement.ratelimits import limit, target_allowance
 from engagement.schemas.engagement import (
@@ -25,7 +32,9 @@ from engagement.services import engagement as service
 from engagement.services.articles import register_article
 from engagement.services.engagement import ArticleCounts, ArticleSummary, ReactionState, TrendingEntry
 
-blp = Blueprint("articles", __name__, url_prefix="/api/v1", description="Articles, views, reactions and trending")
+blp = EngagementBlueprint(
+    "articles", __name__, url_prefix="/api/v1", description="Articles, views, reactions and trending"
+)
 
 ARTICLE = "/articles/<article_key:key>"
 REACTION = ARTICLE + "/reactions/<string:kind>"

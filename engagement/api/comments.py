@@ -4,10 +4,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from engagement.api import caching
-from engagement.api.common import current_reader, edit_token, keyring, now, settings, transactional
+from engagement.api.common import (
+    EngagementBlueprint,
+    current_reader,
+    edit_token,
+    keyring,
+    now,
+    settings,
+    transactional,
+)
 from engagement.extensions import db
 from engagement.ratelimits import limit
 from engagement.schemas.comments import (
@@ -21,7 +28,7 @@ from engagement.schemas.comments import (
 from engagement.services import comments as service
 from engagement.services.comments import Draft, ThreadNode, ThreadPage
 
-blp = Blueprint("comments", __name__, url_prefix="/api/v1", description="Comment threads")
+blp = EngagementBlueprint("comments", __name__, url_prefix="/api/v1", description="Comment threads")
 
 COMMENT_ID = "<id:comment_id>"
 

@@ -7,6 +7,11 @@ from datetime import datetime
 from typing import Any, Callable, TypeVar, cast
 
 from flask import current_app, g, request
+from flask_smorest import Blueprint
+from marshmallow import Schema
+from webargs import core
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter
 
 from engagement.clock import utcnow
@@ -40,6 +45,25 @@ class IdConverter(BaseConverter):
 
     def to_url(self, value: int) -> str:
         return str(value)
+
+
+class JsonBodyParser(FlaskParser):
+    """webargs' Flask parser, except that a route whose JSON body has required fields
+    refuses an empty or absent body as malformed (400), not as a missing field (422):
+    the client sent no JSON document at all. Bodies of optional fields (the view
+    beacon's) may still be left out."""
+
+    def load_json(self, req: Any, schema: Schema) -> Any:
+        data = super().load_json(req, schema)
+        if data is core.missing and any(field.required for field in schema.fields.values()):
+            raise BadRequest("Send the body as a JSON object.")
+        return data
+
+
+class EngagementBlueprint(Blueprint):
+    """flask-smorest's Blueprint with engagement's argument parser."""
+
+    ARGUMENTS_PARSER = JsonBodyParser()
 
 
 WRITE_LOCK = "engagement.sqlite_write_lock"

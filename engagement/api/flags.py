@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 
-from engagement.api.common import current_reader, keyring, now, settings, transactional
+from engagement.api.common import EngagementBlueprint, current_reader, keyring, now, settings, transactional
 from engagement.extensions import db
 from engagement.ratelimits import limit
 from engagement.schemas.moderation import FlagAcceptedSchema, FlagCreateSchema
 from engagement.services import flags as service
 
-blp = Blueprint("flags", __name__, url_prefix="/api/v1", description="Reader flags")
+blp = EngagementBlueprint("flags", __name__, url_prefix="/api/v1", description="Reader flags")
 
 
 @blp.route("/comments/<id:comment_id>/flags", methods=["POST"])

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 
 from engagement.api.auth import current_actor, install_token_auth, protected
-from engagement.api.common import keyring, now, settings, transactional
+from engagement.api.common import EngagementBlueprint, keyring, now, settings, transactional
 from engagement.extensions import db
 from engagement.models import Ban, Role
 from engagement.models.revision import CommentRevision
@@ -44,7 +43,7 @@ from engagement.services.moderation import (
     QueuePage,
 )
 
-blp = Blueprint(
+blp = EngagementBlueprint(
     "moderation", __name__, url_prefix="/api/v1/mod",
     description="Moderation: the queue, decisions, bans, blocklist, audit (API token required)",
 )

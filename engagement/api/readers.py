@@ -1,13 +1,12 @@
 """Anonymous reader identities."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 
-from engagement.api.common import keyring, now
+from engagement.api.common import EngagementBlueprint, keyring, now
 from engagement.ratelimits import limit
 from engagement.schemas.readers import ReaderTokenSchema
 
-blp = Blueprint("readers", __name__, url_prefix="/api/v1", description="Anonymous reader identity")
+blp = EngagementBlueprint("readers", __name__, url_prefix="/api/v1", description="Anonymous reader identity")
 
 
 @blp.route("/readers", methods=["POST"])

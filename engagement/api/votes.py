@@ -3,16 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 
-from engagement.api.common import current_reader, now, settings, transactional
+from engagement.api.common import EngagementBlueprint, current_reader, now, settings, transactional
 from engagement.extensions import db
 from engagement.ratelimits import limit, target_allowance
 from engagement.schemas.engagement import VoteSchema, VoteStateSchema
 from engagement.services import engagement as service
 from engagement.services.engagement import VoteState
 
-blp = Blueprint("votes", __name__, url_prefix="/api/v1", description="Comment votes")
+blp = EngagementBlueprint("votes", __name__, url_prefix="/api/v1", description="Comment votes")
 
 
 @blp.route("/comments/<id:comment_id>/vote", methods=["POST"])

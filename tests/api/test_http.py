@@ -301,3 +301,23 @@ def test_responses_are_written_as_the_standard_encoder_would(app, client):
             expected = json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":")) + "\n"
         assert body == expected.encode(), path
     assert "🎉".encode() in client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}/comments").get_data()
+
+
+class TestEmptyBodies:
+    """No JSON document where one is required is malformed (400), not a missing field (422)."""
+
+    @pytest.mark.parametrize("content_type", ["application/json", None])
+    def test_empty_body_where_fields_are_required_is_400(self, client, content_type):
+        response = client.post(COMMENTS, data=b"", content_type=content_type)
+        assert_error(response, 400, "bad_request")
+
+    def test_empty_object_is_still_a_validation_error(self, client):
+        error = assert_error(client.post(COMMENTS, json={}), 422, "validation_error")
+        assert "body" in error["fields"]
+
+    def test_bodies_of_optional_fields_may_be_left_out(self, client):
+        assert client.post(f"/api/v1/articles/{DEFAULT_ARTICLE}/views", data=b"",
+                           content_type="application/json").status_code == 202
+        assert client.post(f"/api/v1/articles/{DEFAULT_ARTICLE}/views").status_code == 202
+        assert client.post("/api/v1/readers", data=b"", content_type="application/json").status_code == 201
+        assert client.put(f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions/like").status_code == 200
