@@ -24,11 +24,14 @@ run: migrate
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The suite against the local PostgreSQL and Redis (as CI runs it).
+# The suite against PostgreSQL and Redis (as CI runs it). Both are emptied by the tests:
+# point them at a database and a Redis database that hold nothing else. Set them on the
+# make command line (an exported REDIS_URL of the shell is deliberately not used here).
+PG_URL = postgresql+psycopg://postgres@127.0.0.1:5432/test
+REDIS_URL = redis://127.0.0.1:6379/0
+
 test-postgres: install
-	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \
-	REDIS_URL=redis://127.0.0.1:6379/0 \
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (not part of CI): bench/run.py writes bench/results/<date>-<sha>.md and latest.md.
 BENCH_ARGS ?=
