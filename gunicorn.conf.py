@@ -2,7 +2,8 @@
 
 Environment: WEB_CONCURRENCY (worker processes: default 1 without REDIS_URL, 2 with it),
 ENGAGEMENT_THREADS (threads per worker, default 8), ENGAGEMENT_BIND (default 127.0.0.1:8000),
-GUNICORN_TIMEOUT (seconds, default 30), GUNICORN_ACCESS_LOG (set to enable the access log).
+GUNICORN_TIMEOUT (seconds, default 30), GUNICORN_ACCESS_LOG (set to enable the access log),
+GUNICORN_CONTROL_SOCKET (a path: turns gunicorn's control socket on, off by default).
 
 Without Redis, rate limits live in the worker's memory, so the default is one process
 with threads: every request sees one budget, as documented. Several processes need
@@ -33,6 +34,11 @@ def on_starting(server):  # gunicorn hook, in the master process
             "%d worker processes without REDIS_URL: each keeps its own rate-limit budgets, so limits are "
             "up to %d times the documented ones. Set REDIS_URL, or WEB_CONCURRENCY=1.", workers, workers
         )
+# gunicorn's control socket (gunicornc) would default to ~/.gunicorn/gunicorn.ctl, one path
+# for every instance on the host: a second start that fails removes the running one's.
+# Off unless GUNICORN_CONTROL_SOCKET gives this instance a path of its own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 # The app logs one JSON line per request itself; gunicorn's access log is opt-in.
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG") else None
 # No client address (%(h)s) and no query string: method, path, status, size, duration.

@@ -161,10 +161,15 @@ def shipped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipped
     environment = {
         key: value for key, value in os.environ.items()
         # the shipped defaults, not whatever this shell or CI pass sets
-        if key not in {"REDIS_URL", "WEB_CONCURRENCY", "ENGAGEMENT_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_ACCESS_LOG"}
+        if key not in {
+            "REDIS_URL", "WEB_CONCURRENCY", "ENGAGEMENT_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_ACCESS_LOG",
+            "GUNICORN_CONTROL_SOCKET", "XDG_RUNTIME_DIR",
+        }
     }
     port = _free_port()
+    (workdir / "home").mkdir()
     environment.update(
+        HOME=str(workdir / "home"),  # where gunicorn would put its control socket by default
         DATABASE_URL="sqlite:///" + str(workdir / "engagement.db"),
         SECRET_KEY=TEST_SECRET_KEY,
         ENGAGEMENT_INSTANCE_PATH=str(workdir / "instance"),

@@ -62,3 +62,11 @@ def test_the_per_reader_comment_limit_holds_as_documented(shipped_server):
         for n in range(7)
     ]
     assert statuses == [201] * 5 + [429] * 2
+
+
+def test_no_control_socket_is_left_in_the_home_directory(shipped_server):
+    """gunicorn's control socket would default to ~/.gunicorn/, shared by every instance
+    on the host (a failed second start deleted the running one's): it is off."""
+    home = shipped_server.log.parent / "home"
+    assert _request(shipped_server, "GET", "/healthz") == 200
+    assert list(home.iterdir()) == []
