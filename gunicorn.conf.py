@@ -28,6 +28,15 @@ max_requests_jitter = 2000
 
 
 def on_starting(server):  # gunicorn hook, in the master process
+    # A bad setting stops the server before any worker starts, in one line (no traceback).
+    from engagement import check_configuration
+    from engagement.config import ConfigurationError
+
+    try:
+        check_configuration()
+    except ConfigurationError as error:
+        server.log.error("engagement: configuration error: %s", error)
+        raise SystemExit(1) from None
     limits_on = os.environ.get("ENGAGEMENT_RATELIMIT_ENABLED", "true").strip().lower() not in {"0", "false", "no", "off"}
     if workers > 1 and not shared_limits and limits_on:
         server.log.warning(

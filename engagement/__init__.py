@@ -43,9 +43,21 @@ API_VERSION = "1.0.0"
 REDIS_TIMEOUT_SECONDS = 0.5
 
 
+def _instance_path() -> str:
+    return os.environ.get("ENGAGEMENT_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+
+
+def check_configuration() -> None:
+    """Read the configuration as ``create_app`` would; raises ConfigurationError on a bad setting.
+
+    For servers that should refuse to start before forking workers (gunicorn.conf.py).
+    """
+    load_config(_instance_path())
+
+
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build an engagement app: configuration from the environment, then ``overrides``."""
-    instance_path = os.environ.get("ENGAGEMENT_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+    instance_path = _instance_path()
     # No implicit /static route: engagement/static is served by api/web.py with its own cache rules.
     app = Flask(__name__, instance_path=instance_path, static_folder=None)
     app.url_map.merge_slashes = False  # `//` in a path is a 404, never a redirect built from Host

@@ -1,9 +1,14 @@
 """Configuration: defaults, environment, overrides, and the secret key rules."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from engagement import create_app
+from engagement import PROJECT_ROOT, create_app
 from engagement.config import ConfigurationError, load_config
 
 
@@ -89,3 +94,27 @@ def test_production_app_never_runs_in_debug(tmp_path, monkeypatch):
         }
     )
     assert app.debug is False
+
+
+BAD_SETTING = {"ENGAGEMENT_ENV": "production", "SECRET_KEY": "too-short"}
+
+
+def _run_with_bad_setting(command: list[str], tmp_path) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ENGAGEMENT_")}
+    environment.update(BAD_SETTING, ENGAGEMENT_INSTANCE_PATH=str(tmp_path), ENGAGEMENT_BIND="127.0.0.1:0")
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("command", [
+    ["flask", "--app", "wsgi", "db", "current"],
+    ["engagement", "prune"],
+    ["gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+])
+def test_a_bad_setting_is_one_line_and_a_failed_exit(command, tmp_path):
+    """The operator sees which setting is wrong, not a traceback around it; the process fails."""
+    completed = _run_with_bad_setting([str(Path(sys.executable).parent / command[0]), *command[1:]], tmp_path)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode != 0
+    assert "Traceback" not in output
+    [mention] = [line for line in output.splitlines() if "SECRET_KEY must be at least 32 characters" in line]
+    assert "configuration error" in mention
