@@ -66,6 +66,20 @@ def test_short_and_non_latin_comments_are_not_treated_as_non_text(client, body):
     assert post_comment(client, body=body)["status"] == "approved"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "```\n<b>x</b>\n```",
+        "`if (a && b) { f(); }`",
+        "```\nif (a && b) { f(); }\nreturn x->y[0] || *p;\n```",
+        "if (a && b) { f(); }",
+    ],
+)
+def test_code_is_text_not_a_non_text_signal(client, body):
+    """A comment that is (or quotes) code is ordinary text: it is published, not held."""
+    assert post_comment(client, body=body)["status"] == "approved"
+
+
 def test_duplicate_body_is_409_and_the_first_stays(client):
     token = mint_reader(client)
     post_comment(client, body="Me too", headers=reader_headers(token))
