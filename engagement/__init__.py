@@ -33,7 +33,7 @@ from engagement.extensions import (
 )
 from engagement.observability import configure_logging, install_request_logging
 from engagement.privacy import Keyring
-from engagement.ratelimits import configure_rate_limits
+from engagement.api.ratelimits import configure_rate_limits
 from engagement.schemas.common import ErrorSchema
 from engagement.services import hot_views
 

@@ -16,8 +16,8 @@ from engagement.api.common import (
     transactional,
     view_counter,
 )
+from engagement.api.ratelimits import limit, target_allowance
 from engagement.extensions import db
-from engagement.ratelimits import limit, target_allowance
 from engagement.schemas.engagement import (
     ArticleSummarySchema,
     CountsQuerySchema,

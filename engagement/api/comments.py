@@ -15,8 +15,8 @@ from engagement.api.common import (
     settings,
     transactional,
 )
+from engagement.api.ratelimits import limit
 from engagement.extensions import db
-from engagement.ratelimits import limit
 from engagement.schemas.comments import (
     CommentCreateSchema,
     CommentEditSchema,

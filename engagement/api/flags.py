@@ -5,8 +5,8 @@ from typing import Any
 
 
 from engagement.api.common import EngagementBlueprint, current_reader, keyring, now, settings, transactional
+from engagement.api.ratelimits import limit
 from engagement.extensions import db
-from engagement.ratelimits import limit
 from engagement.schemas.moderation import FlagAcceptedSchema, FlagCreateSchema
 from engagement.services import flags as service
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from engagement.api.common import EngagementBlueprint, keyring, now
-from engagement.ratelimits import limit
+from engagement.api.ratelimits import limit
 from engagement.schemas.readers import ReaderTokenSchema
 
 blp = EngagementBlueprint("readers", __name__, url_prefix="/api/v1", description="Anonymous reader identity")

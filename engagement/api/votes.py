@@ -5,8 +5,8 @@ from typing import Any
 
 
 from engagement.api.common import EngagementBlueprint, current_reader, now, settings, transactional
+from engagement.api.ratelimits import limit, target_allowance
 from engagement.extensions import db
-from engagement.ratelimits import limit, target_allowance
 from engagement.schemas.engagement import VoteSchema, VoteStateSchema
 from engagement.services import engagement as service
 from engagement.services.engagement import VoteState

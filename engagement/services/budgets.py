@@ -2,7 +2,7 @@
 
 Services ask an ``Allowance`` before an action that would add to a count, and spend it
 once the action did add. The web layer builds allowances from the rate limiter's shared
-storage (``engagement.ratelimits``); services only see this small interface, so they stay
+storage (``engagement.api.ratelimits``); services only see this small interface, so they stay
 free of HTTP and of the limiter, and the CLI or tests pass ``UNLIMITED``.
 """
 from __future__ import annotations

@@ -379,10 +379,10 @@ def test_an_unreachable_limiter_store_allows_and_warns_once(app_factory, caplog,
 
     from limits.errors import StorageError
 
-    from engagement import ratelimits
+    from engagement.api import ratelimits
     from engagement.observability import ThrottledWarnings
 
-    monkeypatch.setattr(ratelimits, "_warnings", ThrottledWarnings(logging.getLogger("engagement.ratelimits"), 60))
+    monkeypatch.setattr(ratelimits, "_warnings", ThrottledWarnings(logging.getLogger("engagement.api.ratelimits"), 60))
     client = app_factory(RATELIMIT_ENABLED=True).test_client()
     strategy = client.application.extensions["engagement.limiter"].limiter
 
@@ -391,9 +391,9 @@ def test_an_unreachable_limiter_store_allows_and_warns_once(app_factory, caplog,
 
     monkeypatch.setattr(strategy, "test", down)
     monkeypatch.setattr(strategy, "hit", down)
-    with caplog.at_level(logging.WARNING, logger="engagement.ratelimits"):
+    with caplog.at_level(logging.WARNING, logger="engagement.api.ratelimits"):
         for n in range(40):
             send_view(client, headers={"User-Agent": agent(n)}, address=ATTACKER)
     assert get_article(client)["views"] == 40  # fails open
-    warnings = [r for r in caplog.records if r.name == "engagement.ratelimits"]
+    warnings = [r for r in caplog.records if r.name == "engagement.api.ratelimits"]
     assert len(warnings) == 2  # one "allowing", one "not counted"

@@ -29,7 +29,7 @@ from engagement.privacy import ReaderIdentity
 from engagement.services.budgets import UNLIMITED, Allowance
 
 # A storage outage would otherwise log once per counted request.
-_warnings = ThrottledWarnings(logging.getLogger("engagement.ratelimits"), 60.0)
+_warnings = ThrottledWarnings(logging.getLogger(__name__), 60.0)
 
 View = TypeVar("View", bound=Callable[..., Any])
 

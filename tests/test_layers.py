@@ -1,0 +1,36 @@
+"""Dependencies run downward: the HTTP layer uses services, schemas and models, never the reverse."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from engagement import PROJECT_ROOT
+
+PACKAGE = PROJECT_ROOT / "engagement"
+# The app factory and the console script wire the layers together; everything else below
+# the HTTP layer must not reach up into it.
+WIRING = {PACKAGE / "__init__.py", PACKAGE / "__main__.py"}
+BELOW_HTTP = sorted(
+    path for path in PACKAGE.rglob("*.py") if PACKAGE / "api" not in path.parents and path not in WIRING
+)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+            modules |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return modules
+
+
+@pytest.mark.parametrize("module", BELOW_HTTP, ids=lambda path: str(path.relative_to(PROJECT_ROOT)))
+def test_no_module_below_the_http_layer_imports_it(module: Path):
+    upward = sorted(
+        name for name in _imported_modules(module) if name == "engagement.api" or name.startswith("engagement.api.")
+    )
+    assert upward == []
