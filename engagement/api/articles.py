@@ -28,9 +28,10 @@ from engagement.schemas.engagement import (
     ViewBeaconSchema,
     ViewCountSchema,
 )
-from engagement.services import engagement as service
+from engagement.services import article_stats, reactions, views
 from engagement.services.articles import register_article
-from engagement.services.engagement import ArticleCounts, ArticleSummary, ReactionState, TrendingEntry
+from engagement.services.article_stats import ArticleCounts, ArticleSummary, TrendingEntry
+from engagement.services.reactions import ReactionState
 
 blp = EngagementBlueprint(
     "articles", __name__, url_prefix="/api/v1", description="Articles, views, reactions and trending"
@@ -45,7 +46,7 @@ REACTION = ARTICLE + "/reactions/<string:kind>"
 def get_article(key: str) -> tuple[ArticleSummary, dict[str, str]]:
     """An article's counters; 404 for an article nobody has touched."""
     cache_headers = caching.validate_articles([key])
-    summary = service.article_summary(db.session, settings(), article_key=key, now=now(), counter=view_counter())
+    summary = article_stats.article_summary(db.session, settings(), article_key=key, now=now(), counter=view_counter())
     return summary, cache_headers
 
 
@@ -59,7 +60,7 @@ def record_view(page: dict[str, Any], key: str) -> dict[str, int]:
     what one address may add to the article are not counted. The site's own pages may
     name the article (url, title) on the way: first write wins."""
     reader = current_reader()
-    views = service.record_view(
+    counted = views.record_view(
         db.session, keyring(), settings(),
         article_key=key, reader=reader,
         automated=bots.is_automated(reader.user_agent, request.headers, has_reader_token=reader.has_token),
@@ -70,7 +71,7 @@ def record_view(page: dict[str, Any], key: str) -> dict[str, int]:
             db.session, key=key, url=page["url"], title=page.get("title"),
             request_origin=request.headers.get("Origin"), site_origins=current_app.config["CORS_ORIGINS"], now=now(),
         )
-    return {"views": views}
+    return {"views": counted}
 
 
 @blp.route(ARTICLE + "/reactions", methods=["GET"])
@@ -78,7 +79,7 @@ def record_view(page: dict[str, Any], key: str) -> dict[str, int]:
 def get_reactions(key: str) -> tuple[ReactionState, dict[str, str]]:
     """Reaction counts per kind and the kinds this reader chose."""
     cache_headers = caching.validate_articles([key], per_reader=True)
-    return service.reactions(db.session, settings(), article_key=key, reader=current_reader()), cache_headers
+    return reactions.reactions(db.session, settings(), article_key=key, reader=current_reader()), cache_headers
 
 
 @blp.route(REACTION, methods=["PUT"])
@@ -88,7 +89,7 @@ def get_reactions(key: str) -> tuple[ReactionState, dict[str, str]]:
 def add_reaction(key: str, kind: str) -> ReactionState:
     """React to the article (idempotent); 404 for a kind that is not configured."""
     reader = current_reader()
-    return service.add_reaction(
+    return reactions.add_reaction(
         db.session, settings(), article_key=key, kind=kind, reader=reader, now=now(),
         allowance=target_allowance("reactions", key, reader),
     )
@@ -100,7 +101,7 @@ def add_reaction(key: str, kind: str) -> ReactionState:
 @transactional
 def remove_reaction(key: str, kind: str) -> ReactionState:
     """Withdraw your reaction (idempotent); 404 for a kind that is not configured."""
-    return service.remove_reaction(
+    return reactions.remove_reaction(
         db.session, settings(), article_key=key, kind=kind, reader=current_reader(), now=now()
     )
 
@@ -110,7 +111,7 @@ def remove_reaction(key: str, kind: str) -> ReactionState:
 @blp.response(200, CountsSchema)
 def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[str, str]] | Response:
     """Views, comments and reactions for up to 100 articles (zeros for unknown keys)."""
-    counts = service.article_counts(db.session, settings(), article_keys=query["articles"], counter=view_counter())
+    counts = article_stats.article_counts(db.session, settings(), article_keys=query["articles"], counter=view_counter())
     # Validated on the counts themselves (one query in all); a repeat list skips the dump.
     # The keys are in the validator already (the parsed query), and the counts come in
     # their order: numbers suffice.
@@ -124,7 +125,7 @@ def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[st
 @blp.response(200, TrendingSchema)
 def get_trending(query: dict[str, Any]) -> tuple[dict[str, list[TrendingEntry]], dict[str, str]]:
     """Articles ranked by weighted engagement in the window, newer activity weighing more."""
-    articles = service.trending_articles(
+    articles = article_stats.trending_articles(
         db.session, settings(), window=query["window"], limit=query["limit"], now=now(), counter=view_counter()
     )
     return {"articles": articles}, caching.validate_result(articles, query)

@@ -8,8 +8,8 @@ from engagement.api.common import EngagementBlueprint, current_reader, now, sett
 from engagement.api.ratelimits import limit, target_allowance
 from engagement.extensions import db
 from engagement.schemas.engagement import VoteSchema, VoteStateSchema
-from engagement.services import engagement as service
-from engagement.services.engagement import VoteState
+from engagement.services import votes
+from engagement.services.votes import VoteState
 
 blp = EngagementBlueprint("votes", __name__, url_prefix="/api/v1", description="Comment votes")
 
@@ -22,7 +22,7 @@ blp = EngagementBlueprint("votes", __name__, url_prefix="/api/v1", description="
 def vote(body: dict[str, Any], comment_id: int) -> VoteState:
     """Vote 1 or -1 on a public comment, or 0 to withdraw; not on your own comment (403)."""
     reader = current_reader()
-    return service.vote(
+    return votes.vote(
         db.session, settings(), comment_id=comment_id, value=body["value"], reader=reader, now=now(),
         allowance=target_allowance("votes", str(comment_id), reader),
     )

@@ -32,7 +32,7 @@ from engagement.privacy import Keyring
 from engagement.services import audit, bans
 from engagement.services.articles import ensure_article, find_article, touch_article
 from engagement.services.comments import ThreadNode, change_status, get_comment, revise
-from engagement.services.engagement import ArticleSummary, article_summary
+from engagement.services.article_stats import ArticleSummary, article_summary
 from engagement.services.flags import FlagSummary, resolve_flags, summarize_open_flags
 
 # A decision on these statuses answers the readers' reports, so their open flags close.

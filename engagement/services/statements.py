@@ -14,7 +14,7 @@ reload what they read afterwards (the request's commit expires every loaded obje
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -43,6 +43,12 @@ def per_dialect(build: Callable[[str], Built]) -> Callable[[Session], Built]:
         return built(dialect_name(session))
 
     return statement
+
+
+def insert_new(dialect: str, table: sa.Table, values: Mapping[str, Any], unique: Sequence[str]) -> sa.Insert:
+    """INSERT ... ON CONFLICT (``unique``) DO NOTHING RETURNING id: the new row's id, or no row."""
+    insert = DIALECT_INSERTS[dialect](table).values(**values)
+    return insert.on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
 
 
 def run(session: Session, statement: sa.Executable, parameters: Mapping[str, Any] | None = None) -> sa.CursorResult[Any]:

@@ -238,7 +238,7 @@ def test_every_endpoint_is_documented(client):
 def test_counts_documents_are_what_the_schema_would_dump(views, comments, reactions):
     """/counts builds each entry without a per-entry schema dump: it must equal the dump."""
     from engagement.schemas.engagement import ArticleCountsSchema, article_counts_document
-    from engagement.services.engagement import ArticleCounts
+    from engagement.services.article_stats import ArticleCounts
 
     counts = ArticleCounts(views, comments, {**ZEROS, **reactions})
     assert article_counts_document(counts) == ArticleCountsSchema().dump(counts)

@@ -12,7 +12,7 @@ from engagement.extensions import db
 from engagement.models import ActivityBucket, Article, ViewMark
 from engagement.services import trending
 from engagement.services.articles import ensure_article
-from engagement.services.engagement import PURGE_EVERY
+from engagement.services.views import PURGE_EVERY
 from engagement.services.trending import TrendingWindow
 
 NOW = datetime(2025, 9, 13, 12, 0, tzinfo=timezone.utc)

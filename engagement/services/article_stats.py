@@ -1,0 +1,153 @@
+"""What the site shows about articles: one article's counters, counts for a listing, trending."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engagement.config import Settings
+from engagement.errors import NotFound
+from engagement.models import Article, ReactionTotal
+from engagement.services import hot_views, trending
+from engagement.services.articles import is_closed
+from engagement.services.reactions import reaction_totals
+from engagement.services.statements import run
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    key: str
+    title: str | None
+    url: str | None
+    views: int
+    comment_count: int
+    reactions: dict[str, int]
+    comments_closed: bool
+
+
+@dataclass(frozen=True)
+class ArticleCounts:
+    views: int
+    comments: int
+    reactions: dict[str, int]
+
+
+@dataclass(frozen=True)
+class TrendingEntry:
+    key: str
+    title: str | None
+    url: str | None
+    score: float
+    views: int
+    comments: int
+    reactions: dict[str, int]
+
+
+def article_summary(
+    session: Session,
+    settings: Settings,
+    *,
+    article_key: str,
+    now: datetime,
+    counter: hot_views.ViewCounter | None = None,
+) -> ArticleSummary:
+    """An article's public counters (views counted in Redis included when ``counter`` is given).
+
+    Raises NotFound when nobody has touched the article.
+    """
+    unflushed = hot_views.unflushed_views(counter, [article_key])
+    row = session.execute(
+        sa.select(Article, Article.views, *unflushed.applied_columns()).where(Article.key == article_key)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("No such article.")
+    article, stored_views, *applied = row
+    reactions = reaction_totals(session, [article.id], settings.reaction_kinds)[article.id]
+    return ArticleSummary(
+        key=article.key,
+        title=article.title,
+        url=article.url,
+        views=unflushed.total(article.key, stored_views, applied),
+        comment_count=article.comment_count,
+        reactions=reactions,
+        comments_closed=is_closed(article, settings, now),
+    )
+
+
+# Built once: a listing page asks for counts on every load, and only the keys change.
+_ARTICLES_TABLE = Article.__table__
+_REACTION_TOTALS = ReactionTotal.__table__
+_COUNTS_BY_KEY = (
+    sa.select(
+        _ARTICLES_TABLE.c.key, _ARTICLES_TABLE.c.views, _ARTICLES_TABLE.c.comment_count,
+        _REACTION_TOTALS.c.kind, _REACTION_TOTALS.c.count,
+    )
+    .outerjoin(_REACTION_TOTALS, _REACTION_TOTALS.c.article_id == _ARTICLES_TABLE.c.id)
+    .where(_ARTICLES_TABLE.c.key.in_(sa.bindparam("keys", expanding=True)))
+)
+
+
+def article_counts(
+    session: Session,
+    settings: Settings,
+    *,
+    article_keys: list[str],
+    counter: hot_views.ViewCounter | None = None,
+) -> dict[str, ArticleCounts]:
+    """Views, visible comments and reactions for each key (zeros for unknown keys).
+
+    One query whatever the number of keys: the articles joined with their reaction
+    totals (and one Redis round trip for the views not yet flushed when ``counter`` is
+    given).
+    """
+    keys = list(dict.fromkeys(article_keys))
+    unflushed = hot_views.unflushed_views(counter, keys)
+    statement = _COUNTS_BY_KEY
+    if unflushed.batches:
+        statement = statement.add_columns(*unflushed.applied_columns())
+    rows = run(session, statement, {"keys": keys}).all()
+    kinds = settings.reaction_kinds
+    found: dict[str, ArticleCounts] = {}
+    for key, views, comments, kind, count, *applied in rows:
+        counts = found.get(key)
+        if counts is None:
+            counts = found[key] = ArticleCounts(unflushed.total(key, views, applied), comments, dict.fromkeys(kinds, 0))
+        if kind in counts.reactions:
+            counts.reactions[kind] = count
+    return {key: found.get(key) or ArticleCounts(0, 0, dict.fromkeys(kinds, 0)) for key in keys}
+
+
+def trending_articles(
+    session: Session,
+    settings: Settings,
+    *,
+    window: trending.TrendingWindow,
+    limit: int,
+    now: datetime,
+    counter: hot_views.ViewCounter | None = None,
+) -> list[TrendingEntry]:
+    """The articles trending in ``window`` (see ``trending.rank``) with their totals; three queries.
+
+    With ``counter``, the view totals include views not yet flushed from Redis (one more
+    query); the ranking itself sees them once flushed.
+    """
+    ranked = trending.rank(session, settings.trending_weights, window=window, limit=limit, now=now)
+    reactions = reaction_totals(session, [article.id for article, _ in ranked], settings.reaction_kinds)
+    views = {article.key: article.views for article, _ in ranked}
+    if counter is not None and ranked:
+        keys = list(views)
+        views.update(hot_views.current_views(session, keys, hot_views.unflushed_views(counter, keys)))
+    return [
+        TrendingEntry(
+            key=article.key,
+            title=article.title,
+            url=article.url,
+            score=round(score, 3),
+            views=views[article.key],
+            comments=article.comment_count,
+            reactions=reactions[article.id],
+        )
+        for article, score in ranked
+    ]

@@ -1,0 +1,166 @@
+"""Reactions to articles: one per reader and kind, with a running total per kind.
+
+A reaction row and its kind's total change in one transaction, each by one atomic
+statement (INSERT ... ON CONFLICT, DELETE ... RETURNING), so concurrent requests from
+many processes never lose or double a count.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engagement.config import Settings
+from engagement.errors import NotFound
+from engagement.models import Reaction, ReactionTotal
+from engagement.privacy import ReaderIdentity
+from engagement.services import trending
+from engagement.services.articles import ensure_article_id, find_article_id, touch_article
+from engagement.services.bans import ensure_not_banned
+from engagement.services.budgets import UNLIMITED, Allowance, require
+from engagement.services.statements import DIALECT_INSERTS, insert_new, per_dialect, run
+
+
+@dataclass(frozen=True)
+class ReactionState:
+    counts: dict[str, int]
+    mine: list[str]
+
+
+def reaction_totals(session: Session, article_ids: list[int], kinds: tuple[str, ...]) -> dict[int, dict[str, int]]:
+    """Reaction counts of every configured kind (zeros included) per article, in one query."""
+    totals = {article_id: dict.fromkeys(kinds, 0) for article_id in article_ids}
+    if not article_ids:
+        return totals
+    rows = session.execute(
+        sa.select(ReactionTotal.article_id, ReactionTotal.kind, ReactionTotal.count).where(
+            ReactionTotal.article_id.in_(article_ids), ReactionTotal.kind.in_(kinds)
+        )
+    )
+    for article_id, kind, count in rows:
+        totals[article_id][kind] = count
+    return totals
+
+
+def _require_kind(settings: Settings, kind: str) -> None:
+    if kind not in settings.reaction_kinds:
+        raise NotFound(f"Unknown reaction kind. Kinds: {', '.join(settings.reaction_kinds)}.")
+
+
+# Reaction statements, built once (see services.statements): every reaction runs them.
+_REACTIONS = Reaction.__table__
+_REACTION_TOTALS = ReactionTotal.__table__
+_MINE = sa.and_(
+    _REACTIONS.c.article_id == sa.bindparam("article_id"),
+    _REACTIONS.c.reader_hash == sa.bindparam("reader_hash"),
+)
+# Each kind's total and whether this reader chose it: a reader's reaction always has a
+# total row (counted when it was stored), so one query over the totals answers both.
+_REACTION_STATE = sa.select(
+    _REACTION_TOTALS.c.kind,
+    _REACTION_TOTALS.c.count,
+    sa.exists().where(_MINE, _REACTIONS.c.kind == _REACTION_TOTALS.c.kind),
+).where(_REACTION_TOTALS.c.article_id == sa.bindparam("article_id"))
+_WITHDRAW_REACTION = sa.delete(_REACTIONS).where(_MINE, _REACTIONS.c.kind == sa.bindparam("kind")).returning(
+    _REACTIONS.c.created_at
+)
+_UNCOUNT_REACTION = (
+    sa.update(_REACTION_TOTALS)
+    .where(
+        # (Parameters of UPDATE statements may not share a column's name.)
+        _REACTION_TOTALS.c.article_id == sa.bindparam("of_article"), _REACTION_TOTALS.c.kind == sa.bindparam("of_kind")
+    )
+    .values(count=_REACTION_TOTALS.c.count - 1)
+)
+
+
+@per_dialect
+def _store_reaction(dialect: str) -> sa.Insert:
+    columns = ("article_id", "reader_hash", "kind")
+    values = {**{name: sa.bindparam(name) for name in columns}, "created_at": sa.bindparam("now")}
+    return insert_new(dialect, _REACTIONS, values, unique=columns)
+
+
+@per_dialect
+def _count_reaction(dialect: str) -> sa.Insert:
+    insert = DIALECT_INSERTS[dialect](_REACTION_TOTALS).values(
+        article_id=sa.bindparam("article_id"), kind=sa.bindparam("kind"), count=1
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["article_id", "kind"], set_={"count": _REACTION_TOTALS.c.count + 1}
+    )
+
+
+def _reaction_state(
+    session: Session, settings: Settings, article_id: int | None, reader: ReaderIdentity
+) -> ReactionState:
+    counts = dict.fromkeys(settings.reaction_kinds, 0)
+    if article_id is None:
+        return ReactionState(counts, [])
+    mine = set()
+    for kind, count, chosen in run(session, _REACTION_STATE, {"article_id": article_id, "reader_hash": reader.key}):
+        if kind in counts:
+            counts[kind] = count
+            if chosen:
+                mine.add(kind)
+    return ReactionState(counts, [kind for kind in settings.reaction_kinds if kind in mine])
+
+
+def reactions(session: Session, settings: Settings, *, article_key: str, reader: ReaderIdentity) -> ReactionState:
+    """Reaction counts (every configured kind) and the reader's own kinds; zeros for unknown articles."""
+    return _reaction_state(session, settings, find_article_id(session, article_key), reader)
+
+
+def add_reaction(
+    session: Session,
+    settings: Settings,
+    *,
+    article_key: str,
+    kind: str,
+    reader: ReaderIdentity,
+    now: datetime,
+    allowance: Allowance = UNLIMITED,
+) -> ReactionState:
+    """React to an article (creating it on first use); repeating it changes nothing.
+
+    Each new reaction spends ``allowance`` (what the reader's address may still add to
+    the article). Raises NotFound for a kind that is not configured, Banned for a banned
+    reader, RateLimited when the allowance is used up.
+    """
+    _require_kind(settings, kind)
+    ensure_not_banned(session, reader, now)
+    require(allowance, "Too many reactions to this article from your network; try again later.")
+    article_id = ensure_article_id(session, article_key, now)
+    reaction = {"article_id": article_id, "reader_hash": reader.key, "kind": kind}
+    inserted = run(session, _store_reaction(session), {**reaction, "now": now}).first()
+    if inserted is not None:
+        allowance.spend()
+        touch_article(session, article_id)
+        run(session, _count_reaction(session), reaction)
+        trending.record_activity(session, article_id, now, reactions=1)
+    return _reaction_state(session, settings, article_id, reader)
+
+
+def remove_reaction(
+    session: Session, settings: Settings, *, article_key: str, kind: str, reader: ReaderIdentity, now: datetime
+) -> ReactionState:
+    """Withdraw a reaction; withdrawing one that does not exist changes nothing.
+
+    Raises NotFound for a kind that is not configured, Banned for a banned reader.
+    Never creates the article.
+    """
+    _require_kind(settings, kind)
+    ensure_not_banned(session, reader, now)
+    article_id = find_article_id(session, article_key)
+    if article_id is None:
+        return _reaction_state(session, settings, None, reader)
+    reaction = {"article_id": article_id, "reader_hash": reader.key, "kind": kind}
+    removed = run(session, _WITHDRAW_REACTION, reaction).first()
+    if removed is not None:
+        touch_article(session, article_id)
+        run(session, _UNCOUNT_REACTION, {"of_article": article_id, "of_kind": kind})
+        # Take it back from the hour it was counted in, so toggling cannot inflate trending.
+        trending.withdraw_activity(session, article_id, removed.created_at, reactions=1)
+    return _reaction_state(session, settings, article_id, reader)

@@ -1,0 +1,135 @@
+"""Counted views: at most one per reader per window, never for bots or prefetches.
+
+A view is counted by claiming the reader's mark and adding one to the article, in one
+transaction; the mark's unique constraint decides every race.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engagement.config import Settings
+from engagement.models import Article, ViewMark
+from engagement.privacy import Keyring, ReaderIdentity
+from engagement.services import hot_views, trending
+from engagement.services.articles import ensure_article_id
+from engagement.services.budgets import UNLIMITED, Allowance
+from engagement.services.statements import DIALECT_INSERTS, per_dialect, run
+
+# Every this many counted views of an article, expired view marks are deleted along the
+# way (four times as many as views counted since, so they never pile up; prune does the rest).
+PURGE_EVERY = 16
+
+_ARTICLES_TABLE = Article.__table__
+
+_VIEWS_BY_ID = sa.select(_ARTICLES_TABLE.c.views).where(_ARTICLES_TABLE.c.id == sa.bindparam("article_id"))
+_VIEWS_BY_KEY = sa.select(_ARTICLES_TABLE.c.views).where(_ARTICLES_TABLE.c.key == sa.bindparam("key"))
+
+
+@per_dialect
+def _view_claim(dialect_name: str) -> sa.Insert:
+    """One statement that claims a reader's view mark, built once per dialect.
+
+    It inserts nothing when yesterday's hash holds an unexpired mark (a window across
+    midnight), and renews an existing mark only once it expired: no row returned means
+    the view does not count. Of two racing requests, one claims the mark. (Core, on the
+    table: executed with parameters, an ORM insert would be taken for a bulk insert.)
+    """
+    marks = ViewMark.__table__
+    article_id = sa.bindparam("article_id", type_=sa.Integer)
+    now = sa.bindparam("now", type_=marks.c.expires_at.type)
+    counted_yesterday = (
+        sa.select(marks.c.id)
+        .where(
+            marks.c.article_id == article_id,
+            marks.c.visitor_hash == sa.bindparam("previous_hash", type_=sa.String),
+            marks.c.expires_at > now,
+        )
+        .exists()
+    )
+    claim = DIALECT_INSERTS[dialect_name](marks).from_select(
+        ["article_id", "visitor_hash", "expires_at"],
+        sa.select(
+            article_id,
+            sa.bindparam("current_hash", type_=sa.String),
+            sa.bindparam("expires_at", type_=marks.c.expires_at.type),
+        ).where(~counted_yesterday),
+    )
+    return claim.on_conflict_do_update(
+        index_elements=["article_id", "visitor_hash"],
+        set_={"expires_at": claim.excluded.expires_at},
+        where=marks.c.expires_at <= now,  # an unexpired mark is left alone: no count
+    ).returning(marks.c.id)
+
+
+# Counts one view and answers the new total.
+_COUNT_VIEW = (
+    sa.update(_ARTICLES_TABLE)
+    .where(_ARTICLES_TABLE.c.id == sa.bindparam("article_id"))
+    .values(views=_ARTICLES_TABLE.c.views + 1)
+    .returning(_ARTICLES_TABLE.c.views)
+)
+
+
+def record_view(
+    session: Session,
+    keyring: Keyring,
+    settings: Settings,
+    *,
+    article_key: str,
+    reader: ReaderIdentity,
+    automated: bool,
+    now: datetime,
+    counter: hot_views.ViewCounter | None = None,
+    allowance: Allowance = UNLIMITED,
+) -> int:
+    """Count a view of the article unless this reader was counted within the window.
+
+    Returns the article's view count, including this view if it counted. Automated
+    requests (bots, prefetches) are never counted and never create the article, nor are
+    views beyond what the reader's address may still add to the article (``allowance``,
+    spent by each view that counts).
+
+    With ``counter`` (REDIS_URL set) the mark and the increment go to Redis
+    (``hot_views.count_view``); when Redis cannot be reached the view is counted here,
+    in SQL, rather than failing.
+
+    The visitor hash is keyed with a key that rotates every UTC day. A reader is not
+    counted while an unexpired mark exists under today's or yesterday's hash, so a
+    window spanning midnight does not count twice. The mark is claimed by one upsert
+    that succeeds only if no unexpired mark exists: of two racing requests, one counts.
+    """
+    countable = not automated and allowance.available()
+    if counter is not None:
+        views = hot_views.count_view(
+            session, counter, keyring, settings,
+            article_key=article_key, reader=reader, countable=countable, now=now, allowance=allowance,
+        )
+        if views is not None:
+            return views
+
+    if not countable:
+        return run(session, _VIEWS_BY_KEY, {"key": article_key}).scalar() or 0
+
+    article_id = ensure_article_id(session, article_key, now)
+    today = now.astimezone(timezone.utc).date()
+    current_hash = keyring.daily_visitor_hash(reader, today)
+    previous_hash = keyring.daily_visitor_hash(reader, today - timedelta(days=1))
+
+    expires_at = now + timedelta(minutes=settings.view_window_minutes)
+    claimed = run(
+        session, _view_claim(session),
+        {"article_id": article_id, "current_hash": current_hash, "previous_hash": previous_hash,
+         "expires_at": expires_at, "now": now},
+    ).first()
+    if claimed is None:
+        return run(session, _VIEWS_BY_ID, {"article_id": article_id}).scalar_one()
+
+    allowance.spend()
+    views = run(session, _COUNT_VIEW, {"article_id": article_id}).scalar_one()
+    trending.record_activity(session, article_id, now, views=1)
+    if views % PURGE_EVERY == 0:
+        trending.purge_expired_view_marks(session, now, limit=PURGE_EVERY * 4)
+    return views
