@@ -55,4 +55,11 @@ access_log_format = '{"method": "%(m)s", "path": "%(U)s", "status": %(s)s, "byte
 errorlog = "-"
 # gunicorn's own lines (e.g. "Invalid request from ip=...") would carry client addresses.
 logger_class = "engagement.serverlog.AddressScrubbingLogger"
+
+
+def post_worker_init(worker):  # gunicorn hook, in each worker
+    # Requests gunicorn cannot parse get engagement's JSON error, not an HTML page.
+    from engagement.serverlog import install_json_errors
+
+    install_json_errors()
 loglevel = "info"

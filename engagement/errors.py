@@ -20,10 +20,14 @@ HTTP_ERROR_CODES: dict[int, tuple[str, str]] = {
     409: ("conflict", "The request conflicts with the current state."),
     412: ("precondition_failed", "A precondition failed."),
     413: ("payload_too_large", "The request body is too large."),
+    414: ("uri_too_long", "The request line is too long."),
     415: ("unsupported_media_type", "Send the body as application/json."),
+    417: ("expectation_failed", "The Expect header cannot be met."),
     422: ("validation_error", "The request did not validate."),
     429: ("rate_limited", "Too many requests; slow down."),
+    431: ("headers_too_large", "The request headers are too large."),
     500: ("internal_error", "Something went wrong on our side."),
+    501: ("not_implemented", "The server does not support this."),
     503: ("unavailable", "The service is temporarily unavailable; retry shortly."),
 }
 

@@ -6,6 +6,7 @@ as `make run` starts it.
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -70,3 +71,29 @@ def test_no_control_socket_is_left_in_the_home_directory(shipped_server):
     home = shipped_server.log.parent / "home"
     assert _request(shipped_server, "GET", "/healthz") == 200
     assert list(home.iterdir()) == []
+
+
+def _raw_exchange(server: ShippedServer, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    with socket.create_connection((server.host, server.port), timeout=CLIENT_TIMEOUT_SECONDS) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(("request_bytes", "status", "code"), [
+    (b"GET /api/v1/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long"),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400, "bad_request"),
+    (b"NOT A REQUEST LINE <script>\r\n\r\n", 400, "bad_request"),
+])
+def test_requests_the_server_cannot_parse_get_the_json_error_shape(shipped_server, request_bytes, status, code):
+    answered, headers, body = _raw_exchange(shipped_server, request_bytes)
+    assert answered == status
+    assert headers["content-type"] == "application/json"
+    error = json.loads(body)["error"]
+    assert error["code"] == code and error["message"]
+    assert b"<script>" not in body and b"<html>" not in body
