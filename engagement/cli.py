@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import click
 import redis
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from engagement.backup import BackupError, backup_sqlite
 from engagement.clock import utcnow
 from engagement.errors import DomainError
 from engagement.extensions import db
@@ -78,6 +80,29 @@ def _prune_flush_records(batch_size: int) -> None:
         if deleted < batch_size:
             break
     click.echo(f"pruned {records} old counter flush record(s)")
+
+
+@engagement_group.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace TARGET if it exists.")
+@with_appcontext
+def backup(target: Path, overwrite: bool) -> None:
+    """Copy the SQLite database to TARGET while the service runs (consistent, online).
+
+    The copy is the database as of one moment, checked with PRAGMA integrity_check.
+    For PostgreSQL use pg_dump or base backups with WAL archiving (README, "Backups").
+    """
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database:
+        raise click.ClickException(
+            "backup copies the embedded SQLite database; for PostgreSQL use pg_dump or base backups "
+            "with WAL archiving (see \"Backups\" in the README)"
+        )
+    try:
+        result = backup_sqlite(Path(url.database), target, overwrite=overwrite)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"backed up {result.pages} page(s), {result.size_bytes:,} bytes, to {result.path} (integrity: ok)")
 
 
 @engagement_group.command("flush-views")

@@ -37,6 +37,7 @@ class LiveServer:
     base_url: str
     backend: str
     secret_key: str
+    database_url: str
 
 
 def _free_port() -> int:
@@ -137,7 +138,7 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         )
     request.addfinalizer(lambda: _stop(process))
     _wait_until_ready(process, base_url, log)
-    yield LiveServer(base_url=base_url, backend=backend, secret_key=TEST_SECRET_KEY)
+    yield LiveServer(base_url=base_url, backend=backend, secret_key=TEST_SECRET_KEY, database_url=database_url)
 
 
 @dataclass(frozen=True)
