@@ -1,10 +1,11 @@
-"""The project's documentation: commands in it work from a fresh clone."""
+"""The project's documentation: its commands work from a fresh clone, its links stay inside it."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from engagement import PROJECT_ROOT
 
@@ -22,3 +23,60 @@ def test_commands_name_the_virtualenv(document: Path):
         if BARE_VENV_COMMAND.search(line)
     ]
     assert bare == []
+
+
+# --- links ---------------------------------------------------------------------------------
+
+_MARKDOWN = MarkdownIt("commonmark")
+
+
+def _slug(heading: str) -> str:
+    """The anchor a Markdown renderer gives a heading (GitHub's rule): lower case, no
+    punctuation but hyphens, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(document: Path) -> set[str]:
+    tokens = _MARKDOWN.parse(document.read_text())
+    seen: dict[str, int] = {}
+    anchors = set()
+    for opening, inline in zip(tokens, tokens[1:]):
+        if opening.type != "heading_open":
+            continue
+        slug = _slug(inline.content)
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else f"{slug}-{count}")
+    return anchors
+
+
+def _links(document: Path) -> list[str]:
+    """Every link and image target in the document (code spans and blocks are not links)."""
+    targets = []
+    for token in _MARKDOWN.parse(document.read_text()):
+        for child in token.children or []:
+            if child.type == "link_open":
+                targets.append(str(child.attrGet("href")))
+            elif child.type == "image":
+                targets.append(str(child.attrGet("src")))
+    return targets
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: str(path.relative_to(PROJECT_ROOT)))
+def test_every_link_resolves_inside_the_repository(document: Path):
+    """Users who clone the project have only the repository: no link may leave it, and
+    every relative link and anchor must resolve."""
+    problems = []
+    for target in _links(document):
+        if re.match(r"^[a-z][a-z0-9+.-]*:|^//", target, re.IGNORECASE):
+            problems.append(f"{target}: points outside the repository")
+            continue
+        path_part, _, anchor = target.partition("#")
+        resolved = (document.parent / path_part).resolve() if path_part else document
+        if PROJECT_ROOT.resolve() not in resolved.parents and resolved != PROJECT_ROOT.resolve():
+            problems.append(f"{target}: outside the repository")
+        elif not resolved.exists():
+            problems.append(f"{target}: no such file")
+        elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
+            problems.append(f"{target}: no such heading")
+    assert problems == []
