@@ -11,7 +11,7 @@ from engagement.config import Settings
 from engagement.errors import NotFound
 from engagement.models import Article, ReactionTotal
 from engagement.services import hot_views, trending
-from engagement.services.articles import is_closed
+from engagement.services.articles import ARTICLES, is_closed
 from engagement.services.reactions import reaction_totals
 from engagement.services.statements import run
 
@@ -77,15 +77,14 @@ def article_summary(
 
 
 # Built once: a listing page asks for counts on every load, and only the keys change.
-_ARTICLES_TABLE = Article.__table__
 _REACTION_TOTALS = ReactionTotal.__table__
 _COUNTS_BY_KEY = (
     sa.select(
-        _ARTICLES_TABLE.c.key, _ARTICLES_TABLE.c.views, _ARTICLES_TABLE.c.comment_count,
+        ARTICLES.c.key, ARTICLES.c.views, ARTICLES.c.comment_count,
         _REACTION_TOTALS.c.kind, _REACTION_TOTALS.c.count,
     )
-    .outerjoin(_REACTION_TOTALS, _REACTION_TOTALS.c.article_id == _ARTICLES_TABLE.c.id)
-    .where(_ARTICLES_TABLE.c.key.in_(sa.bindparam("keys", expanding=True)))
+    .outerjoin(_REACTION_TOTALS, _REACTION_TOTALS.c.article_id == ARTICLES.c.id)
+    .where(ARTICLES.c.key.in_(sa.bindparam("keys", expanding=True)))
 )
 
 

@@ -91,11 +91,9 @@ def ensure_article(session: Session, key: str, now: datetime) -> Article:
     Race-free: concurrent first uses insert at most one row (ON CONFLICT DO NOTHING).
     """
     article = find_article(session, key)
-    if article is not None:
-        return article
-    run(session, _create_article(session), {"key": key, "now": now})
-    article = find_article(session, key)
-    assert article is not None  # inserted just now, or by the request we raced with
+    if article is None:  # first use: created (or found, after a race) by ensure_article_id
+        article = session.get(Article, ensure_article_id(session, key, now))
+        assert article is not None
     return article
 
 

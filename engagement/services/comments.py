@@ -18,7 +18,7 @@ from engagement.models.base import MAX_ID
 from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
 from engagement.sanitize import render_body, render_markdown
 from engagement.services import policy, trending
-from engagement.services.articles import closed_state, ensure_article, touch_article
+from engagement.services.articles import ARTICLES, closed_state, ensure_article, touch_article
 from engagement.services.statements import run
 
 
@@ -125,10 +125,9 @@ def change_status(session: Session, comment: Comment, new_status: CommentStatus)
 
 
 _COMMENTS = Comment.__table__
-_ARTICLES = Article.__table__
 _THREAD_ARTICLE = sa.select(
-    _ARTICLES.c.id, _ARTICLES.c.comment_count, _ARTICLES.c.comments_closed, _ARTICLES.c.created_at
-).where(_ARTICLES.c.key == sa.bindparam("key"))
+    ARTICLES.c.id, ARTICLES.c.comment_count, ARTICLES.c.comments_closed, ARTICLES.c.created_at
+).where(ARTICLES.c.key == sa.bindparam("key"))
 _COUNT_REPLIES = (
     sa.update(_COMMENTS)
     .where(_COMMENTS.c.id == sa.bindparam("parent"))

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engagement.config import Settings
-from engagement.models import Article, ViewMark
+from engagement.models import ViewMark
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import hot_views, trending
-from engagement.services.articles import ensure_article_id
+from engagement.services.articles import ARTICLES, ensure_article_id
 from engagement.services.budgets import UNLIMITED, Allowance
 from engagement.services.statements import DIALECT_INSERTS, per_dialect, run
 
@@ -22,10 +22,9 @@ from engagement.services.statements import DIALECT_INSERTS, per_dialect, run
 # way (four times as many as views counted since, so they never pile up; prune does the rest).
 PURGE_EVERY = 16
 
-_ARTICLES_TABLE = Article.__table__
 
-_VIEWS_BY_ID = sa.select(_ARTICLES_TABLE.c.views).where(_ARTICLES_TABLE.c.id == sa.bindparam("article_id"))
-_VIEWS_BY_KEY = sa.select(_ARTICLES_TABLE.c.views).where(_ARTICLES_TABLE.c.key == sa.bindparam("key"))
+_VIEWS_BY_ID = sa.select(ARTICLES.c.views).where(ARTICLES.c.id == sa.bindparam("article_id"))
+_VIEWS_BY_KEY = sa.select(ARTICLES.c.views).where(ARTICLES.c.key == sa.bindparam("key"))
 
 
 @per_dialect
@@ -66,10 +65,10 @@ def _view_claim(dialect_name: str) -> sa.Insert:
 
 # Counts one view and answers the new total.
 _COUNT_VIEW = (
-    sa.update(_ARTICLES_TABLE)
-    .where(_ARTICLES_TABLE.c.id == sa.bindparam("article_id"))
-    .values(views=_ARTICLES_TABLE.c.views + 1)
-    .returning(_ARTICLES_TABLE.c.views)
+    sa.update(ARTICLES)
+    .where(ARTICLES.c.id == sa.bindparam("article_id"))
+    .values(views=ARTICLES.c.views + 1)
+    .returning(ARTICLES.c.views)
 )
 
 

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.errors import CommentsClosed, Forbidden, NotFound, RateLimited
-from engagement.models import Article, Comment, CommentStatus, CommentVote
+from engagement.models import Comment, CommentStatus, CommentVote
 from engagement.models.base import MAX_ID
 from engagement.privacy import ReaderIdentity
-from engagement.services.articles import closed_state, touch_article
+from engagement.services.articles import ARTICLES, closed_state, touch_article
 from engagement.services.bans import ensure_not_banned
 from engagement.services.budgets import UNLIMITED, Allowance
 from engagement.services.statements import insert_new, per_dialect, run
@@ -24,7 +24,6 @@ from engagement.services.statements import insert_new, per_dialect, run
 # A vote change is retried this often when a concurrent request changed the same vote row.
 VOTE_ATTEMPTS = 3
 
-_ARTICLES_TABLE = Article.__table__
 
 
 @dataclass(frozen=True)
@@ -52,9 +51,9 @@ _MY_VOTE = sa.and_(_VOTES.c.comment_id == sa.bindparam("voted_on"), _VOTES.c.rea
 _VOTE_TARGET = (
     sa.select(
         _COMMENTS.c.status, _COMMENTS.c.purged_at, _COMMENTS.c.reader_hash, _COMMENTS.c.article_id,
-        _ARTICLES_TABLE.c.comments_closed, _ARTICLES_TABLE.c.created_at,
+        ARTICLES.c.comments_closed, ARTICLES.c.created_at,
     )
-    .join(_ARTICLES_TABLE, _ARTICLES_TABLE.c.id == _COMMENTS.c.article_id)
+    .join(ARTICLES, ARTICLES.c.id == _COMMENTS.c.article_id)
     .where(_COMMENTS.c.id == sa.bindparam("comment_id"))
 )
 _STORED_VOTE = sa.select(_VOTES.c.value).where(_MY_VOTE)
