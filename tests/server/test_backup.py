@@ -18,6 +18,8 @@ from tests.server.conftest import CLIENT_TIMEOUT_SECONDS, LiveServer
 
 ARTICLE = "backup-under-load"
 WRITERS = 4
+WRITES_BEFORE_BACKUP = 20
+WARM_UP_SECONDS = 60
 
 
 def _sqlite_file(server: LiveServer) -> Path:
@@ -69,7 +71,10 @@ def test_a_backup_taken_under_write_load_restores_every_acknowledged_comment(liv
     for thread in threads:
         thread.start()
     try:
-        time.sleep(1.0)
+        # Under way before the copy starts, however slow the machine (not a fixed sleep).
+        deadline = time.monotonic() + WARM_UP_SECONDS
+        while len(acknowledged) < WRITES_BEFORE_BACKUP and time.monotonic() < deadline:
+            time.sleep(0.05)
         backup_started = time.monotonic()
         completed = _run_backup(database, tmp_path / "copy.db")
         time.sleep(0.5)  # writes go on after the copy, too
@@ -81,7 +86,7 @@ def test_a_backup_taken_under_write_load_restores_every_acknowledged_comment(liv
     assert "integrity: ok" in completed.stdout
 
     before = {comment_id for moment, comment_id in acknowledged if moment < backup_started}
-    assert len(before) > 20, "the writers were not writing"
+    assert len(before) >= WRITES_BEFORE_BACKUP, "the writers were not writing"
     with sqlite3.connect(tmp_path / "copy.db") as copy:
         stored = {row[0] for row in copy.execute("SELECT id FROM comments")}
     assert before <= stored  # every comment acknowledged before the backup began is in it
