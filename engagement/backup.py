@@ -9,7 +9,7 @@ integrity_check``, so a failed or interrupted backup never leaves a half-written
 under the target's name.
 
 PostgreSQL is backed up with its own tools (``pg_dump``, or base backups with WAL
-archiving for point-in-time recovery); see "Backups" in the README.
+archiving for point-in-time recovery); see "Backups" in docs/operations.md.
 """
 from __future__ import annotations
 

@@ -90,13 +90,13 @@ def backup(target: Path, overwrite: bool) -> None:
     """Copy the SQLite database to TARGET while the service runs (consistent, online).
 
     The copy is the database as of one moment, checked with PRAGMA integrity_check.
-    For PostgreSQL use pg_dump or base backups with WAL archiving (README, "Backups").
+    For PostgreSQL use pg_dump or base backups with WAL archiving (docs/operations.md, "Backups").
     """
     url = db.engine.url
     if url.get_backend_name() != "sqlite" or not url.database:
         raise click.ClickException(
             "backup copies the embedded SQLite database; for PostgreSQL use pg_dump or base backups "
-            "with WAL archiving (see \"Backups\" in the README)"
+            "with WAL archiving (see \"Backups\" in docs/operations.md)"
         )
     try:
         result = backup_sqlite(Path(url.database), target, overwrite=overwrite)

@@ -44,7 +44,7 @@ def _as_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-# Environment variable -> (Flask config key, parser). Documented in README's configuration table.
+# Environment variable -> (Flask config key, parser). Documented in docs/operations.md's configuration table.
 ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_ENV": ("ENGAGEMENT_ENV", str),
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),

@@ -80,3 +80,31 @@ def test_every_link_resolves_inside_the_repository(document: Path):
         elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
             problems.append(f"{target}: no such heading")
     assert problems == []
+
+
+# --- the README as the entry point ---------------------------------------------------------
+
+README = PROJECT_ROOT / "README.md"
+# Two screens of a terminal or a repository page: the README is the entry, docs/ the rest.
+README_MAX_LINES = 100
+
+
+def test_readme_is_short_and_starts_with_the_two_commands():
+    text = README.read_text()
+    lines = text.splitlines()
+    assert len(lines) <= README_MAX_LINES
+    first_block = text.split("```")[1]
+    assert [line.split("#")[0].strip() for line in first_block.splitlines()[1:] if line.strip()] == [
+        "make run",
+        "make test",
+    ]
+
+
+def test_every_doc_page_is_reachable_from_the_readme():
+    linked = {
+        (README.parent / target.partition("#")[0]).resolve()
+        for target in _links(README)
+        if target.partition("#")[0]
+    }
+    pages = {path.resolve() for path in (PROJECT_ROOT / "docs").glob("*.md")}
+    assert sorted(str(page.relative_to(PROJECT_ROOT)) for page in pages - linked) == []
