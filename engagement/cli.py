@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from engagement.backup import BackupError, backup_sqlite
-from engagement.clock import utcnow
+from engagement.clock import iso_timestamp, utcnow
 from engagement.errors import DomainError
 from engagement.extensions import db
 from engagement.models import Comment, Role
@@ -177,7 +177,7 @@ def revoke_token(name: str) -> None:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
+    return iso_timestamp(moment) or "-"
 
 
 def register_cli(app: Flask) -> None:

@@ -51,7 +51,7 @@ def get_article(key: str) -> tuple[ArticleSummary, dict[str, str]]:
 
 
 @blp.route(ARTICLE + "/views", methods=["POST"])
-@blp.arguments(ViewBeaconSchema)
+@blp.arguments(ViewBeaconSchema, required=False)  # a beacon may send no body at all
 @blp.response(202, ViewCountSchema)
 @limit("views")
 @transactional

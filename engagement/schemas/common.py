@@ -1,13 +1,14 @@
 """Field types and shapes shared by every schema."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from marshmallow import Schema, ValidationError, fields, validate
 
+from engagement.clock import iso_timestamp
 from engagement.models.base import MAX_ID
 from engagement.text import clean_plain_text, strip_unsafe_codepoints
 
@@ -18,13 +19,6 @@ class Timestamp(fields.Field):
 
     def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return iso_timestamp(value)
-
-
-def iso_timestamp(value: datetime | None) -> str | None:
-    """A moment as ``Timestamp`` writes it: ISO 8601 in UTC with a Z suffix."""
-    if value is None:
-        return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SafeString(fields.String):

@@ -34,7 +34,12 @@ class StrictBoolean(fields.Boolean):
 
 def ModeratorStatus(**kwargs: Any) -> fields.Enum:
     return fields.Enum(
-        CommentStatus, by_value=True, validate=validate.OneOf([CommentStatus(v) for v in MODERATOR_STATUSES]),
+        CommentStatus,
+        by_value=True,
+        # The error names the values a client sends, not the Python enum's members.
+        validate=validate.OneOf(
+            [CommentStatus(v) for v in MODERATOR_STATUSES], error=f"Must be one of: {', '.join(MODERATOR_STATUSES)}."
+        ),
         **kwargs,
     )
 

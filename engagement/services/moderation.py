@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engagement.clock import iso_timestamp
 from engagement.config import Settings
 from engagement.errors import Conflict, NotFound, ValidationFailed
 from engagement.models import (
@@ -362,7 +363,7 @@ def ban_author(session: Session, keyring: Keyring, *, request: BanRequest, actor
         details={
             "comment_id": comment.id,
             "reason": request.reason,
-            "expires_at": ban.expires_at.isoformat() if ban.expires_at else None,
+            "expires_at": iso_timestamp(ban.expires_at),
             "rejected_comment_ids": rejected,
         },
         now=now,

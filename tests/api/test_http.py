@@ -118,6 +118,13 @@ class TestOpenApi:
         assert "edit_token" in json.dumps(schemas)
         assert "author_email" not in json.dumps(schemas.get("PublicComment", {}))
 
+    def test_a_body_is_required_exactly_where_the_service_requires_one(self, client):
+        paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+        assert paths["/api/v1/articles/{key}/comments"]["post"]["requestBody"]["required"] is True
+        beacon = paths["/api/v1/articles/{key}/views"]["post"]["requestBody"]
+        assert beacon.get("required", False) is False
+        assert client.post("/api/v1/articles/no-body/views").status_code == 202
+
 
 class TestProbes:
     def test_healthz(self, client):

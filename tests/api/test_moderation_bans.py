@@ -181,6 +181,8 @@ def test_a_timed_ban_expires(client, mod):
         comment = posted(troll.post())
         created = ban(client, mod, comment["id"], duration_hours=2)
         assert created["expires_at"] == "2026-05-01T14:00:00Z"
+        audited = client.get(f"{MOD}/audit", headers=mod).get_json()["entries"][0]
+        assert audited["details"]["expires_at"] == created["expires_at"]  # one time format everywhere
         clock.shift(timedelta(hours=1, minutes=59))
         assert_error(troll.post("nearly"), 403, "banned")
         clock.shift(timedelta(minutes=1))

@@ -274,6 +274,11 @@ class TestBulk:
         response = client.post(f"{MOD}/comments/bulk", json=payload, headers=mod)
         assert field in assert_error(response, 422, "validation_error")["fields"]
 
+    def test_a_status_moderators_cannot_set_is_explained_in_the_api_s_values(self, client, mod):
+        response = client.post(f"{MOD}/comments/bulk", json={"ids": [1], "status": "deleted"}, headers=mod)
+        message = assert_error(response, 422, "validation_error")["fields"]["status"]
+        assert "approved, rejected, spam, pending" in str(message) and "CommentStatus" not in str(message)
+
     def test_five_hundred_ids_are_within_the_limit(self, client, mod):
         comment = post_comment(client)["id"]
         ids = [comment] + list(range(900_000, 900_499))
