@@ -98,10 +98,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["engagement.api"] = api
     register_api(app, api)
 
-    # Public endpoints only: moderation routes send no CORS headers.
+    # Public endpoints only: moderation routes and the API reference page send no CORS headers.
     cors.init_app(
         app,
-        resources={r"/api/v1/(?!mod/).*": {"origins": app.config["CORS_ORIGINS"]}},
+        resources={r"/api/v1/(?!mod/|docs(?:/|$)).*": {"origins": app.config["CORS_ORIGINS"]}},
         allow_headers=["Content-Type", "X-Reader-Token", "X-Edit-Token"],
         expose_headers=["Retry-After", "ETag"],
         methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

@@ -75,6 +75,7 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_RENDERED_CACHE_BYTES": ("RENDERED_CACHE_BYTES", int),
     "ENGAGEMENT_SPAM_CHECKS": ("SPAM_CHECKS", _as_list),
     "ENGAGEMENT_ESTABLISHED_READER_MINUTES": ("ESTABLISHED_READER_MINUTES", int),
+    "ENGAGEMENT_API_DOCS": ("API_DOCS", _as_bool),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -110,6 +111,7 @@ DEFAULTS: dict[str, Any] = {
     "SPAM_CHECKS": [],  # "package.module:callable" policy checks, e.g. an Akismet client
     # A reader token this old weighs fully in flags and per-address budgets; younger ones little.
     "ESTABLISHED_READER_MINUTES": 60,
+    "API_DOCS": None,  # None: the browsable API reference is on in development, off in production
 }
 
 
@@ -266,6 +268,8 @@ def load_config(
     if not config["REACTION_KINDS"]:
         raise ConfigurationError("ENGAGEMENT_REACTION_KINDS must name at least one kind")
 
+    if config["API_DOCS"] is None:
+        config["API_DOCS"] = config["ENGAGEMENT_ENV"] == "development"
     config["SQLALCHEMY_DATABASE_URI"] = _database_uri(config["SQLALCHEMY_DATABASE_URI"], instance_path)
     config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config)
     config["SECRET_KEY"] = _secret_key(config, instance_path)

@@ -57,11 +57,27 @@ def test_overrides_win_over_environment(tmp_path):
         {"ENGAGEMENT_MODERATION": "sometimes"},
         {"ENGAGEMENT_ENV": "staging"},
         {"ENGAGEMENT_REACTION_KINDS": " , "},
+        {"ENGAGEMENT_API_DOCS": "sometimes"},
     ],
 )
 def test_malformed_values_refuse_to_start(tmp_path, environ):
     with pytest.raises(ConfigurationError):
         load_config(str(tmp_path), environ=environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, True),
+        ({"ENGAGEMENT_ENV": "production"}, False),
+        ({"ENGAGEMENT_ENV": "production", "ENGAGEMENT_API_DOCS": "true"}, True),
+        ({"ENGAGEMENT_ENV": "development", "ENGAGEMENT_API_DOCS": "false"}, False),
+        ({"ENGAGEMENT_ENV": "production", "ENGAGEMENT_API_DOCS": ""}, False),
+    ],
+)
+def test_api_docs_follow_the_environment_unless_set(tmp_path, environ, expected):
+    environ = {"SECRET_KEY": "k" * 32, **environ}
+    assert load_config(str(tmp_path), environ=environ)["API_DOCS"] is expected
 
 
 def test_development_generates_and_keeps_a_secret_key(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from engagement.api import articles, comments, flags, moderation, operations, readers, votes, web
+from engagement.api import articles, comments, flags, moderation, operations, readers, reference, votes, web
 from engagement.api.auth import BEARER_SCHEME, SECURITY_SCHEME
 from engagement.api.common import ArticleKeyConverter, IdConverter
 from engagement.schemas.engagement import ArticleCountsSchema
@@ -37,3 +37,5 @@ def register_api(app: Flask, api: Api) -> None:
     _document_counts_map(api)
     app.register_blueprint(operations.blp)
     app.register_blueprint(web.blp)
+    if app.config["API_DOCS"]:
+        app.register_blueprint(reference.blp)
