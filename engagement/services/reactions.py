@@ -131,7 +131,13 @@ def add_reaction(
     """
     _require_kind(settings, kind)
     ensure_not_banned(session, reader, now)
-    require(allowance, "Too many reactions to this article from your network; try again later.")
+    if not allowance.available():
+        # Repeating a reaction the reader already gave spends nothing, so it is answered
+        # even past the budget (PUT stays idempotent); only a new one is refused.
+        state = _reaction_state(session, settings, find_article_id(session, article_key), reader)
+        if kind in state.mine:
+            return state
+        require(allowance, "Too many reactions to this article from your network; try again later.")
     article_id = ensure_article_id(session, article_key, now)
     reaction = {"article_id": article_id, "reader_hash": reader.key, "kind": kind}
     inserted = run(session, _store_reaction(session), {**reaction, "now": now}).first()

@@ -229,15 +229,25 @@ def test_upvotes_from_one_client_are_capped_per_comment(limited):
 
 
 def test_reactions_from_one_client_are_capped_per_article(limited):
+    first_reader = browser_headers(mint_reader(limited), user_agent=agent(0))
     statuses = []
     for n in range(100):
         response = limited.put(
             f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions/like",
-            headers=browser_headers(mint_reader(limited), user_agent=agent(n)), environ_base={"REMOTE_ADDR": ATTACKER},
+            headers=first_reader if n == 0 else browser_headers(mint_reader(limited), user_agent=agent(n)),
+            environ_base={"REMOTE_ADDR": ATTACKER},
         )
         statuses.append(response.status_code)
     assert statuses.count(200) == 30 and set(statuses) == {200, 429}
     assert get_article(limited)["reactions"]["like"] == 30
+    # Past the budget, repeating a reaction already given is still answered (PUT is
+    # idempotent) and changes nothing; another kind from the same reader is refused.
+    again = limited.put(f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions/like", headers=first_reader,
+                        environ_base={"REMOTE_ADDR": ATTACKER})
+    assert again.status_code == 200 and again.get_json()["mine"] == ["like"] and again.get_json()["counts"]["like"] == 30
+    other_kind = limited.put(f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions/love", headers=first_reader,
+                             environ_base={"REMOTE_ADDR": ATTACKER})
+    assert_error(other_kind, 429, "rate_limited")
 
 
 # --- 4. the page names its article; only known articles trend ------------------------------
