@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 
-from engagement import bots
+from engagement import bots, metrics
 from engagement.api import caching
 from engagement.api.common import (
     EngagementBlueprint,
@@ -66,6 +66,7 @@ def record_view(page: dict[str, Any], key: str) -> dict[str, int]:
         article_key=key, reader=reader, automated=automation is not None,
         now=now(), counter=view_counter(), allowance=target_allowance("views", key, reader),
     )
+    metrics.note_outcome(automation or recorded.outcome.value)
     if page.get("url"):
         register_article(
             db.session, key=key, url=page["url"], title=page.get("title"),
