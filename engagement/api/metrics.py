@@ -35,10 +35,22 @@ VIEW_BEACON = "articles.record_view"
 def scrape() -> Response:
     """The series of every worker, in the Prometheus text format (or OpenMetrics on request)."""
     exporter = metrics.exporter()
-    if not exporter.access.allows(request.remote_addr, request.headers.get("Authorization")):
+    if not exporter.access.allows(_scraper_address(), request.headers.get("Authorization")):
         raise Forbidden("Metrics are for the monitoring hosts only.")
     body, content_type = exporter.render(request.headers.get("Accept"))
     return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
+
+
+def _scraper_address() -> str | None:
+    """The client address, or None when a proxy the app does not trust forwarded the request.
+
+    With ENGAGEMENT_TRUSTED_PROXIES=0 the address of a forwarded request is the proxy's,
+    often loopback: it must not let every client of the proxy in.
+    """
+    forwarded = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
+    if forwarded and not current_app.config["TRUSTED_PROXIES"]:
+        return None
+    return request.remote_addr
 
 
 def install_metrics(app: Flask) -> None:

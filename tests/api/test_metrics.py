@@ -112,6 +112,27 @@ def test_without_a_token_configured_no_bearer_is_accepted(client):
     assert_error(response, 403, "forbidden")
 
 
+def test_behind_an_untrusted_proxy_the_proxy_address_lets_nobody_in(app_factory):
+    """With ENGAGEMENT_TRUSTED_PROXIES=0 a forwarded request comes from the proxy's address,
+    loopback on a one-host setup: that is not the client's."""
+    client = app_factory(METRICS_ENABLED=True, METRICS_TOKEN=TOKEN).test_client()
+    for header in ("X-Forwarded-For", "Forwarded"):
+        assert_error(client.get("/metrics", headers={header: "for=198.51.100.1"}), 403, "forbidden")
+    bearer = {"X-Forwarded-For": "198.51.100.1", "Authorization": f"Bearer {TOKEN}"}
+    assert client.get("/metrics", headers=bearer).status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_decides(app_factory):
+    client = app_factory(METRICS_ENABLED=True, TRUSTED_PROXIES=1).test_client()
+
+    def status(forwarded_for: str) -> int:
+        return client.get("/metrics", headers={"X-Forwarded-For": forwarded_for}).status_code
+
+    assert status("127.0.0.1") == 200
+    assert status("198.51.100.1") == 403
+    assert status("127.0.0.1, 198.51.100.1") == 403  # only the hop the proxy added counts
+
+
 def test_the_allowlist_takes_ipv4_and_ipv6_networks(app_factory):
     client = app_factory(METRICS_ENABLED=True, METRICS_ALLOW=["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]).test_client()
 
