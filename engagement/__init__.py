@@ -14,10 +14,12 @@ import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from engagement import metrics
 from engagement.api import register_api
 from engagement.api.caching import install_caching
 from engagement.api.common import WRITE_LOCK
 from engagement.api.guards import NoSessions, StrictJSONProvider, install_guards
+from engagement.api.metrics import install_metrics
 from engagement.cli import register_cli
 from engagement.clock import utcnow
 from engagement.config import Settings, load_config
@@ -113,6 +115,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     install_request_logging(app)
     register_error_handlers(app)
     install_caching(app)
+    install_metrics(app)  # nothing unless ENGAGEMENT_METRICS: no route, no hooks
     register_cli(app)
 
     proxies = app.config["TRUSTED_PROXIES"]
@@ -146,7 +149,11 @@ def _install_view_counter(app: Flask) -> None:
         def flush_once() -> None:
             with app.app_context():
                 try:
-                    hot_views.flush_with_lock(db.session, app.extensions["engagement.view_counter"], now=utcnow())
+                    flushed = hot_views.flush_with_lock(
+                        db.session, app.extensions["engagement.view_counter"], now=utcnow()
+                    )
+                    if flushed is not None:  # None: another process held the lock
+                        metrics.view_flush_succeeded()
                 finally:
                     db.session.remove()
 

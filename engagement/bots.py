@@ -75,8 +75,13 @@ def is_speculative_load(headers: Mapping[str, str]) -> bool:
     return False
 
 
-def is_automated(user_agent: str, headers: Mapping[str, str], *, has_reader_token: bool = False) -> bool:
-    """Whether a request should not count as a reader's view (bot, crawler or speculative load).
+# Why a request is not a reader's view (``automation``).
+PREFETCH = "prefetch"  # a speculative load or a preview
+BOT = "bot"  # a crawler, a headless browser or no user agent
+
+
+def automation(user_agent: str, headers: Mapping[str, str], *, has_reader_token: bool = False) -> str | None:
+    """Why a request should not count as a reader's view (PREFETCH or BOT), or None.
 
     A verified reader token means the client went through the reader flow (it minted a
     token and keeps it). Then only self-declared crawlers, headless browsers and empty
@@ -84,7 +89,9 @@ def is_automated(user_agent: str, headers: Mapping[str, str], *, has_reader_toke
     front ends are built on; without a token the whole crawler list applies.
     """
     if is_speculative_load(headers):
-        return True
+        return PREFETCH
     if not is_bot(user_agent):
-        return False
-    return not has_reader_token or not user_agent.strip() or bool(_DECLARED_CRAWLER.search(user_agent))
+        return None
+    if not has_reader_token or not user_agent.strip() or _DECLARED_CRAWLER.search(user_agent):
+        return BOT
+    return None

@@ -5,6 +5,7 @@ Nothing here is read at import time; ``load_config`` is called by the app factor
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import math
 import os
 import secrets
@@ -76,6 +77,9 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_SPAM_CHECKS": ("SPAM_CHECKS", _as_list),
     "ENGAGEMENT_ESTABLISHED_READER_MINUTES": ("ESTABLISHED_READER_MINUTES", int),
     "ENGAGEMENT_API_DOCS": ("API_DOCS", _as_bool),
+    "ENGAGEMENT_METRICS": ("METRICS_ENABLED", _as_bool),
+    "ENGAGEMENT_METRICS_ALLOW": ("METRICS_ALLOW", _as_list),
+    "ENGAGEMENT_METRICS_TOKEN": ("METRICS_TOKEN", str),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -112,7 +116,16 @@ DEFAULTS: dict[str, Any] = {
     # A reader token this old weighs fully in flags and per-address budgets; younger ones little.
     "ESTABLISHED_READER_MINUTES": 60,
     "API_DOCS": None,  # None: the browsable API reference is on in development, off in production
+    # GET /metrics, for these client addresses or a bearer of METRICS_TOKEN (see engagement.metrics).
+    "METRICS_ENABLED": False,
+    "METRICS_ALLOW": ["127.0.0.1/8", "::1"],
+    "METRICS_TOKEN": None,
 }
+
+# A scrape token is compared as a whole, but a short one could be guessed.
+MIN_METRICS_TOKEN_LENGTH = 16
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _load_callable(path: str) -> Callable[..., Any]:
@@ -191,6 +204,17 @@ DEFAULT_TARGET_BUDGETS: dict[str, str] = {
 FRESH_READER_COST = 10
 
 
+def _networks(entries: list[Any]) -> tuple[Network, ...]:
+    """Addresses and CIDR networks, IPv4 or IPv6 (a bare address is a network of one)."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+        except ValueError:
+            raise ConfigurationError(f"ENGAGEMENT_METRICS_ALLOW: not an address or network: {str(entry)!r}") from None
+    return tuple(networks)
+
+
 def _parse_limit(variable: str, value: str) -> str:
     try:
         parse_many(value)
@@ -267,6 +291,9 @@ def load_config(
         raise ConfigurationError("ENGAGEMENT_RENDERED_CACHE_ENTRIES and _BYTES must not be negative (0 turns it off)")
     if not config["REACTION_KINDS"]:
         raise ConfigurationError("ENGAGEMENT_REACTION_KINDS must name at least one kind")
+    config["METRICS_ALLOW"] = _networks(config["METRICS_ALLOW"])
+    if config["METRICS_TOKEN"] is not None and len(config["METRICS_TOKEN"]) < MIN_METRICS_TOKEN_LENGTH:
+        raise ConfigurationError(f"ENGAGEMENT_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters")
 
     if config["API_DOCS"] is None:
         config["API_DOCS"] = config["ENGAGEMENT_ENV"] == "development"

@@ -8,6 +8,8 @@ from flask import Flask, Response, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from engagement import metrics
+
 log = logging.getLogger("engagement.errors")
 
 # Status code -> (code, message) for errors raised by Flask, Werkzeug and webargs.
@@ -158,6 +160,7 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 def handle_database_unavailable(error: DBAPIError) -> Response:
     log.warning("database unavailable: %s", error.__class__.__name__, exc_info=False)
+    metrics.database_unavailable(error.__class__.__name__)
     code, message = HTTP_ERROR_CODES[503]
     return error_response(503, code, message, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 

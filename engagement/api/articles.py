@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 
-from engagement import bots
+from engagement import bots, metrics
 from engagement.api import caching
 from engagement.api.common import (
     EngagementBlueprint,
@@ -60,18 +60,19 @@ def record_view(page: dict[str, Any], key: str) -> dict[str, int]:
     what one address may add to the article are not counted. The site's own pages may
     name the article (url, title) on the way: first write wins."""
     reader = current_reader()
-    counted = views.record_view(
+    automation = bots.automation(reader.user_agent, request.headers, has_reader_token=reader.has_token)
+    recorded = views.record_view(
         db.session, keyring(), settings(),
-        article_key=key, reader=reader,
-        automated=bots.is_automated(reader.user_agent, request.headers, has_reader_token=reader.has_token),
+        article_key=key, reader=reader, automated=automation is not None,
         now=now(), counter=view_counter(), allowance=target_allowance("views", key, reader),
     )
+    metrics.note_outcome(automation or recorded.outcome.value)
     if page.get("url"):
         register_article(
             db.session, key=key, url=page["url"], title=page.get("title"),
             request_origin=request.headers.get("Origin"), site_origins=current_app.config["CORS_ORIGINS"], now=now(),
         )
-    return {"views": counted}
+    return {"views": recorded.views}
 
 
 @blp.route(ARTICLE + "/reactions", methods=["GET"])

@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import Response
 
+from engagement import metrics
 from engagement.api import caching
 from engagement.api.common import (
     EngagementBlueprint,
@@ -40,10 +41,12 @@ COMMENT_ID = "<id:comment_id>"
 @transactional
 def post_comment(draft: Draft, key: str) -> ThreadNode:
     """Post a comment or a reply. The edit token in the response is shown once."""
-    return service.post_comment(
+    posted = service.post_comment(
         db.session, keyring(), settings(),
         article_key=key, draft=draft, reader=current_reader(), now=now(),
     )
+    metrics.note_outcome(posted.comment.status.value)
+    return posted
 
 
 @blp.route("/articles/<article_key:key>/comments", methods=["GET"])

@@ -138,6 +138,20 @@ return 1
 """
 
 
+# ARGV: prefix. Returns the views not yet in SQL (pending and in flight) and the batches in flight.
+_BACKLOG_SCRIPT = """
+local prefix = ARGV[1]
+local views = 0
+local function add(key)
+  for _, count in ipairs(redis.call('HVALS', key)) do views = views + tonumber(count) end
+end
+add(prefix .. 'views:pending')
+local in_flight = redis.call('SMEMBERS', prefix .. 'views:in-flight')
+for _, id in ipairs(in_flight) do add(prefix .. 'views:flushing:' .. id) end
+return {views, #in_flight}
+"""
+
+
 _warnings = ThrottledWarnings(logger, WARNING_INTERVAL_SECONDS)
 
 
@@ -188,6 +202,14 @@ def _parse_unflushed(keys: Sequence[str], payload: Sequence[Any]) -> UnflushedVi
 
 
 @dataclass(frozen=True)
+class Backlog:
+    """What the flushers still have to do, read at one moment."""
+
+    views: int  # counted in Redis, not yet in SQL
+    batches_in_flight: int  # taken by a flush and not yet cleaned up (a flush failed or runs)
+
+
+@dataclass(frozen=True)
 class Batch:
     """A batch taken by a flush: views per article key and per (article key, hour)."""
 
@@ -217,6 +239,7 @@ class ViewCounter:
             "count": client.register_script(_COUNT_SCRIPT),
             "take": client.register_script(_TAKE_SCRIPT),
             "release": client.register_script(_RELEASE_SCRIPT),
+            "backlog": client.register_script(_BACKLOG_SCRIPT),
         }
         self._memo: dict[frozenset[str], UnflushedViews] | None = {} if _memo else None
 
@@ -263,6 +286,11 @@ class ViewCounter:
         if counted and self._on_count is not None:
             self._on_count()
         return bool(counted), _parse_unflushed([article_key], payload)
+
+    def backlog(self) -> Backlog:
+        """The views not yet flushed into SQL, over every article (one atomic script)."""
+        views, batches = self._scripts["backlog"](args=[PREFIX])
+        return Backlog(views=int(views), batches_in_flight=int(batches))
 
     def in_flight(self) -> list[str]:
         """Ids of the batches taken by a flush and not yet cleaned up."""
@@ -355,17 +383,19 @@ def count_view(
     countable: bool,
     now: datetime,
     allowance: Allowance = UNLIMITED,
-) -> int | None:
-    """``engagement.record_view`` with the mark and the increment in Redis.
+) -> tuple[int, bool] | None:
+    """``views.record_view`` with the mark and the increment in Redis.
 
     Returns the article's views (stored plus unflushed, this view included if it
-    counted), or None when Redis cannot be reached: the caller then counts in SQL.
+    counted) and whether it counted, or None when Redis cannot be reached: the caller
+    then counts in SQL.
     The first counted view creates the article row, as the SQL path does; requests that
     are not ``countable`` (automated, or over the address's allowance) are never counted
     and never create it; a view that counts spends ``allowance``. (A Redis timeout may
     hide a script that did run; its view is then counted in SQL as well: one extra view
     at worst.)
     """
+    counted = False
     try:
         if not countable:
             unflushed = counter.unflushed([article_key])
@@ -386,9 +416,9 @@ def count_view(
         return None
     views = current_views(session, [article_key], unflushed)
     if article_key in views or not countable:
-        return views.get(article_key, 0)
+        return views.get(article_key, 0), counted
     ensure_article(session, article_key, now)
-    return current_views(session, [article_key], unflushed)[article_key]
+    return current_views(session, [article_key], unflushed)[article_key], counted
 
 
 # --- flushing -----------------------------------------------------------------------------

@@ -5,6 +5,8 @@ transaction; the mark's unique constraint decides every race.
 """
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
@@ -21,6 +23,21 @@ from engagement.services.statements import DIALECT_INSERTS, per_dialect, run
 # Every this many counted views of an article, expired view marks are deleted along the
 # way (four times as many as views counted since, so they never pile up; prune does the rest).
 PURGE_EVERY = 16
+
+
+class ViewOutcome(enum.Enum):
+    """What became of a view: counted, or why not."""
+
+    COUNTED = "counted"
+    REPEAT = "repeat"  # this reader was counted within the window
+    AUTOMATED = "automated"  # a bot, crawler or speculative load
+    OVER_BUDGET = "over_budget"  # the address may add no more views to this article for now
+
+
+@dataclass(frozen=True)
+class RecordedView:
+    views: int  # the article's views, this one included if it counted
+    outcome: ViewOutcome
 
 
 _VIEWS_BY_ID = sa.select(ARTICLES.c.views).where(ARTICLES.c.id == sa.bindparam("article_id"))
@@ -83,13 +100,13 @@ def record_view(
     now: datetime,
     counter: hot_views.ViewCounter | None = None,
     allowance: Allowance = UNLIMITED,
-) -> int:
+) -> RecordedView:
     """Count a view of the article unless this reader was counted within the window.
 
-    Returns the article's view count, including this view if it counted. Automated
-    requests (bots, prefetches) are never counted and never create the article, nor are
-    views beyond what the reader's address may still add to the article (``allowance``,
-    spent by each view that counts).
+    Returns the article's view count, including this view if it counted, and whether
+    (or why not) it counted. Automated requests (bots, prefetches) are never counted and
+    never create the article, nor are views beyond what the reader's address may still
+    add to the article (``allowance``, spent by each view that counts).
 
     With ``counter`` (REDIS_URL set) the mark and the increment go to Redis
     (``hot_views.count_view``); when Redis cannot be reached the view is counted here,
@@ -100,17 +117,18 @@ def record_view(
     window spanning midnight does not count twice. The mark is claimed by one upsert
     that succeeds only if no unexpired mark exists: of two racing requests, one counts.
     """
-    countable = not automated and allowance.available()
+    refusal = _refusal(automated, allowance)
     if counter is not None:
-        views = hot_views.count_view(
+        hot = hot_views.count_view(
             session, counter, keyring, settings,
-            article_key=article_key, reader=reader, countable=countable, now=now, allowance=allowance,
+            article_key=article_key, reader=reader, countable=refusal is None, now=now, allowance=allowance,
         )
-        if views is not None:
-            return views
+        if hot is not None:
+            views, counted = hot
+            return RecordedView(views, refusal or (ViewOutcome.COUNTED if counted else ViewOutcome.REPEAT))
 
-    if not countable:
-        return run(session, _VIEWS_BY_KEY, {"key": article_key}).scalar() or 0
+    if refusal is not None:
+        return RecordedView(run(session, _VIEWS_BY_KEY, {"key": article_key}).scalar() or 0, refusal)
 
     article_id = ensure_article_id(session, article_key, now)
     today = now.astimezone(timezone.utc).date()
@@ -124,11 +142,20 @@ def record_view(
          "expires_at": expires_at, "now": now},
     ).first()
     if claimed is None:
-        return run(session, _VIEWS_BY_ID, {"article_id": article_id}).scalar_one()
+        return RecordedView(run(session, _VIEWS_BY_ID, {"article_id": article_id}).scalar_one(), ViewOutcome.REPEAT)
 
     allowance.spend()
     views = run(session, _COUNT_VIEW, {"article_id": article_id}).scalar_one()
     trending.record_activity(session, article_id, now, views=1)
     if views % PURGE_EVERY == 0:
         trending.purge_expired_view_marks(session, now, limit=PURGE_EVERY * 4)
-    return views
+    return RecordedView(views, ViewOutcome.COUNTED)
+
+
+def _refusal(automated: bool, allowance: Allowance) -> ViewOutcome | None:
+    """Why the view must not count whoever sends it, or None when it may."""
+    if automated:
+        return ViewOutcome.AUTOMATED
+    if not allowance.available():
+        return ViewOutcome.OVER_BUDGET
+    return None

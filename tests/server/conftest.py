@@ -192,3 +192,84 @@ def shipped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipped
         yield ShippedServer(host="127.0.0.1", port=port, log=log)
     finally:
         _stop(process)
+
+
+@dataclass(frozen=True)
+class MetricsServer:
+    base_url: str
+    backend: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+METRICS_WORKERS = 2
+
+
+def start_metrics_server(workdir: Path, backend: str, database_url: str, **environ: str) -> MetricsServer:
+    """gunicorn with the project's gunicorn.conf.py, two workers and ENGAGEMENT_METRICS=true,
+    on a free loopback port and an existing schema; ``environ`` adds to its environment.
+    The caller stops it (``_stop(server.process)``)."""
+    environment = {
+        key: value for key, value in os.environ.items()
+        if key not in {"REDIS_URL", "ENGAGEMENT_THREADS", "GUNICORN_ACCESS_LOG", "PROMETHEUS_MULTIPROC_DIR"}
+    }
+    port = _free_port()
+    environment.update(
+        DATABASE_URL=database_url,
+        SECRET_KEY=TEST_SECRET_KEY,
+        ENGAGEMENT_INSTANCE_PATH=str(workdir / "instance"),
+        ENGAGEMENT_LOG_LEVEL="WARNING",
+        ENGAGEMENT_RATELIMIT_ENABLED="false",
+        ENGAGEMENT_BIND=f"127.0.0.1:{port}",
+        ENGAGEMENT_METRICS="true",
+        WEB_CONCURRENCY=str(METRICS_WORKERS),
+        **environ,
+    )
+    log = workdir / "gunicorn.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"],
+            cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_ready(process, base_url, log)
+    except BaseException:
+        _stop(process)
+        raise
+    return MetricsServer(base_url=base_url, backend=backend, log=log, process=process)
+
+
+def fresh_database(workdir: Path, backend: str, request: pytest.FixtureRequest) -> str:
+    """A SQLite file in ``workdir``, or a PostgreSQL database created beside the one in
+    DATABASE_URL (dropped when ``request`` finishes), with the models' schema."""
+    if backend == "sqlite":
+        database_url = "sqlite:///" + str(workdir / "engagement.db")
+    else:
+        configured = _postgres_url()
+        if configured is None:
+            pytest.skip("DATABASE_URL does not point at PostgreSQL")
+        base = sa.make_url(configured)
+        postgres_url = base.set(database=f"{base.database}_metrics_server")
+        _recreate_postgres_database(postgres_url)
+        database_url = postgres_url.render_as_string(hide_password=False)
+        request.addfinalizer(lambda: _recreate_postgres_database(postgres_url, drop_only=True))
+    # The models' schema, not the migrations': those have their own tests.
+    engine = sa.create_engine(database_url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    return database_url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def metrics_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetricsServer]:
+    """``start_metrics_server`` on a fresh database: SQLite, and PostgreSQL when DATABASE_URL points at it."""
+    workdir = tmp_path_factory.mktemp(f"metrics-server-{request.param}")
+    server = start_metrics_server(workdir, request.param, fresh_database(workdir, request.param, request))
+    try:
+        yield server
+    finally:
+        _stop(server.process)

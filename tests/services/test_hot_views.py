@@ -51,13 +51,13 @@ def reader(name: str) -> ReaderIdentity:
 
 def view(app, session, counter, who: str, key: str = "story", *, now: datetime = T0, automated: bool = False) -> int:
     """Count one view through the Redis path and commit, as the beacon's request does."""
-    views = hot_views.count_view(
+    counted = hot_views.count_view(
         session, counter, app.extensions["engagement.keyring"], app.extensions["engagement.settings"],
         article_key=key, reader=reader(who), countable=not automated, now=now,
     )
     session.commit()
-    assert views is not None
-    return views
+    assert counted is not None
+    return counted[0]
 
 
 def stored_views(session, key: str = "story") -> int:
