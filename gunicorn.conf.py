@@ -90,6 +90,7 @@ accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG") else None
 # No client address (%(h)s) and no query string: method, path, status, size, duration.
 access_log_format = '{"method": "%(m)s", "path": "%(U)s", "status": %(s)s, "bytes": "%(B)s", "duration_ms": %(M)s}'
 errorlog = "-"
+loglevel = "info"
 # gunicorn's own lines (e.g. "Invalid request from ip=...") would carry client addresses.
 logger_class = "engagement.serverlog.AddressScrubbingLogger"
 
@@ -112,4 +113,3 @@ def on_exit(server):  # gunicorn hook, in the master process
     private = os.environ.get(_PRIVATE_METRICS_DIR)
     if private:
         shutil.rmtree(private, ignore_errors=True)
-loglevel = "info"
