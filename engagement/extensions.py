@@ -114,5 +114,8 @@ def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
                 cursor.execute("SELECT 1")
             finally:
                 cursor.close()
+            # The ping opened a transaction; a read-only request's checkout could not switch
+            # the connection to autocommit inside it.
+            dbapi_connection.rollback()  # type: ignore[attr-defined]
         except engine.dialect.loaded_dbapi.Error as exc:
             raise DisconnectionError() from exc  # the pool retries with a new connection

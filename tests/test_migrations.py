@@ -83,6 +83,21 @@ def test_postgresql_idle_connections_are_checked_before_use(app_factory, databas
     assert app.test_client().get("/readyz").status_code == 200  # no request saw the dead one
 
 
+def test_postgresql_a_pinged_connection_serves_reads_and_writes(app_factory, database_url, monkeypatch):
+    """The ping leaves no transaction open: a read-only request (autocommit) and a write
+    both get the pinged connection and succeed."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL pool settings")
+    import engagement
+
+    monkeypatch.setattr(engagement, "IDLE_PING_SECONDS", 0.0)
+    client = app_factory().test_client()
+    for _ in range(3):  # the first checkout is a new connection; the later ones are pinged
+        assert client.get("/api/v1/counts?articles=pinged").status_code == 200
+        assert client.post("/api/v1/articles/pinged/views", headers={"User-Agent": "Mozilla/5.0"}).status_code == 202
+        assert client.get("/api/v1/articles/pinged/comments").status_code == 200
+
+
 def test_postgresql_busy_connections_are_not_pinged(app_factory, database_url):
     """A connection used moments ago goes out unchecked; if it died meanwhile, one request
     fails cleanly (503) and the pool replaces its connections for the next."""
