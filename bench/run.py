@@ -357,14 +357,27 @@ def run_backend(context: Context, load: Load, report: Report, backend: Backend, 
                 if required is not None and required not in available:
                     run.measurements.append(Measurement(scenario, None, "endpoint missing"))
                     continue
+                errors_before = _server_errors(log_path)
                 measurement = measure(load, server.url, scenario)
                 run.measurements.append(measurement)
                 run.rss[scenario.name] = server.rss()
                 _log_measurement(backend.name, measurement, run.rss[scenario.name])
+                for line in _server_errors(log_path)[len(errors_before):][:ERRORS_SHOWN]:
+                    log(f"  server error: …{line[-1500:]}")  # the end: the exception itself
     run.measurements.sort(key=lambda measurement: ENGAGEMENT.index(measurement.scenario))
     if backend.redis:
         flush_redis(context.args.redis_url)
     return run
+
+
+ERRORS_SHOWN = 3  # the server's own error lines shown after a scenario; the log goes with the run
+
+
+def _server_errors(log_path: Path) -> list[str]:
+    """The error lines (engagement's JSON log, with tracebacks) the server has written so far."""
+    with contextlib.suppress(OSError):
+        return [line for line in log_path.read_text(errors="replace").splitlines() if '"level": "error"' in line]
+    return []
 
 
 def _selected(args: argparse.Namespace, scenarios: tuple[Scenario, ...]) -> list[Scenario]:
