@@ -382,16 +382,17 @@
         h("span", { "aria-hidden": "true", text: arrow }), srOnly(label));
       bar.append(h("span", { class: "eng-votes", role: "group", "aria-label": "Votes" },
         vote(1, "▲", "Upvote"), score, srOnly(" points"), vote(-1, "▼", "Downvote")));
-      bar.append(h("button", { type: "button", class: "eng-link eng-reply-btn", "aria-expanded": "false",
+      const links = h("span", { class: "eng-links" }, h("button", { type: "button", class: "eng-link eng-reply-btn", "aria-expanded": "false",
         on: { click: (ev) => this.toggleReply(c, card, ev.currentTarget) } }, "Reply"));
       if (own) {
         const ownBox = h("span", { class: "eng-own", "data-expires": own.createdAt + this.window },
           h("button", { type: "button", class: "eng-link", on: { click: () => this.startEdit(c, card, note) } }, "Edit"),
           h("button", { type: "button", class: "eng-link", on: { click: (ev) => this.confirmDelete(c, card, ev.currentTarget, note) } }, "Delete"));
-        bar.append(ownBox);
+        links.append(ownBox);
       }
-      bar.append(h("button", { type: "button", class: "eng-link eng-flag-btn", "aria-expanded": "false",
+      links.append(h("button", { type: "button", class: "eng-link eng-flag-btn", "aria-expanded": "false",
         on: { click: (ev) => this.toggleFlag(c, card, ev.currentTarget, note) } }, "Report"));
+      bar.append(links);
       return bar;
     }
 

@@ -1,0 +1,120 @@
+"""The widget on a phone: touch targets, wrapping and nesting at 390 px wide, light and dark."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, HttpApi, PublisherSite
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # without playwright the module skips (the fixtures fail it under CI)
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("the playwright package is not installed", allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+TOUCH_TARGET = 44  # CSS px: WCAG 2.5.5 and the platforms' own guidelines
+CONTROLS = "#comments button, #comments select, #comments input[type=submit], #comments [role=button]"
+VISIBLE_BOXES = """els => els.map(e => {
+  const r = e.getBoundingClientRect();
+  return {label: (e.textContent || e.getAttribute('aria-label') || e.tagName).trim().slice(0, 40),
+          width: r.width, height: r.height, top: r.top, left: r.left, visible: r.width > 0 && r.height > 0};
+}).filter(box => box.visible)"""
+
+
+def _seed_chain(live_api: HttpApi, article: str) -> list[dict[str, Any]]:
+    """Comments 0..3 deep from other readers, a second thread and some reactions; the reader adds depth 4."""
+    chain: list[dict[str, Any]] = []
+    for depth, name in enumerate(["Maren Holt", "Pieter", "Dr. Okafor", "Wenna Velde"]):
+        parent = {"parent_id": chain[-1]["id"]} if chain else {}
+        chain.append(live_api.post_comment(
+            article, f"A thought at depth {depth}: the float rides the tide and the chain turns the bell wheel.",
+            live_api.reader(), author_name=name, **parent))
+    live_api.post_comment(article, "The café still keeps the correction card by the till.", live_api.reader(),
+                          author_name="Bram")
+    for kinds in (["like", "insightful"], ["like"], ["love", "surprised"], ["like"]):
+        reader = live_api.reader()
+        for kind in kinds:
+            live_api.ok("PUT", f"/api/v1/articles/{article}/reactions/{kind}", headers=reader)
+    return chain
+
+
+def _open_phone_thread(new_tab: Any, site: PublisherSite, article: str, chain: list[dict[str, Any]],
+                       color_scheme: str = "light") -> Any:
+    """The thread at 390 px with the reader's own reply at depth 4 (so it has Edit and Delete)."""
+    tab = new_tab(color_scheme=color_scheme, **PHONE)
+    page = tab.page
+    page.goto(site.url("article.html", article))
+    widget = page.locator("#comments")
+    deepest = widget.locator(f'[data-comment-id="{chain[-1]["id"]}"] > .eng-card')
+    deepest.get_by_role("button", name="Reply").click()
+    form = deepest.locator("form.eng-form")
+    form.get_by_label("Your reply").fill("And the bell is a semitone flat at low water.")
+    form.get_by_role("button", name="Post reply").click()
+    mine = widget.locator(f'[data-comment-id="{chain[-1]["id"]}"] > .eng-replies > .eng-item > .eng-card').last
+    expect(mine.get_by_role("button", name="Edit")).to_be_visible()
+    return tab, mine
+
+
+def test_every_control_is_a_44px_touch_target(new_tab: Any, site: PublisherSite, live_api: HttpApi) -> None:
+    article = "e2e-touch-targets"
+    chain = _seed_chain(live_api, article)
+    tab, mine = _open_phone_thread(new_tab, site, article, chain)
+    page = tab.page
+    # Open a report form and a delete confirmation too, so their controls are measured as well.
+    top = page.locator(f'[data-comment-id="{chain[0]["id"]}"] > .eng-card')
+    top.get_by_role("button", name="Report").click()
+    expect(top.get_by_label("Reason")).to_be_visible()
+    mine.get_by_role("button", name="Delete").click()
+    expect(mine.get_by_role("button", name="Yes, delete")).to_be_visible()
+    boxes = page.locator(CONTROLS).evaluate_all(VISIBLE_BOXES)
+    labels = {box["label"] for box in boxes}
+    assert {"Upvote", "Downvote", "Reply", "Edit", "Report", "Yes, delete", "Keep it", "Send report",
+            "Post comment"} <= {label.replace("▲", "").replace("▼", "") for label in labels}, labels
+    small = [box for box in boxes if box["width"] < TOUCH_TARGET - 0.5 or box["height"] < TOUCH_TARGET - 0.5]
+    assert small == [], small
+    tab.assert_clean()
+
+
+def test_phone_layout_wraps_pills_evenly_keeps_actions_together_and_caps_indent(
+    new_tab: Any, site: PublisherSite, live_api: HttpApi
+) -> None:
+    article = "e2e-touch-layout"
+    chain = _seed_chain(live_api, article)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for scheme in ("light", "dark"):
+        tab, mine = _open_phone_thread(new_tab, site, article, chain, scheme)
+        page = tab.page
+        widget = page.locator("#comments")
+
+        # Reaction pills: equal widths, and no orphan row of one under a row of three or more.
+        pills = widget.locator(".eng-react").evaluate_all(VISIBLE_BOXES)
+        assert len(pills) >= 4
+        assert max(p["width"] for p in pills) - min(p["width"] for p in pills) <= 1, pills
+        rows: dict[int, int] = {}
+        for pill in pills:
+            rows[round(pill["top"])] = rows.get(round(pill["top"]), 0) + 1
+        assert not (1 in rows.values() and max(rows.values()) >= 3), rows
+
+        # At depth 4 "Report" shares its line with the action before it.
+        actions = mine.locator("> .eng-actions button:visible").evaluate_all(VISIBLE_BOXES)
+        assert [a["label"] for a in actions][-4:] == ["Reply", "Edit", "Delete", "Report"], actions
+        assert abs(actions[-1]["top"] - actions[-2]["top"]) <= 4, actions
+
+        # Indentation stops growing, so a deep reply keeps most of the top comment's width.
+        def body_width(comment_id: int) -> float:
+            return widget.locator(f'[data-comment-id="{comment_id}"] > .eng-card .eng-body').evaluate(
+                "el => el.getBoundingClientRect().width")
+        top_width = body_width(chain[0]["id"])
+        deep_width = mine.locator(".eng-body").evaluate("el => el.getBoundingClientRect().width")
+        assert deep_width >= 0.75 * top_width, (deep_width, top_width)
+        assert deep_width == pytest.approx(body_width(chain[3]["id"]), abs=1), "depth 4 indents past depth 3"
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+        widget.screenshot(path=str(ARTIFACTS / f"widget-phone-{scheme}.png"))
+        tab.assert_clean()
