@@ -340,7 +340,7 @@
 
     comment(c) {
       const li = h("li", { class: "eng-item", id: `${this.id}-c${c.id}`, "data-comment-id": c.id });
-      const card = h("article", { class: "eng-card", tabindex: "-1", "aria-labelledby": `${this.id}-a${c.id}` });
+      const card = h("article", { class: c.pinned && !c.deleted ? "eng-card eng-pinned" : "eng-card", tabindex: "-1", "aria-labelledby": `${this.id}-a${c.id}` });
       li.append(card);
       if (c.deleted) {
         card.classList.add("eng-deleted");
@@ -364,7 +364,7 @@
       who.id = `${this.id}-a${c.id}`;
       const meta = h("p", { class: "eng-meta" }, who, " ", timeEl(c.created_at),
         c.edited_at ? h("span", { class: "eng-edited", title: c.edited_at, text: " · edited" }) : null,
-        c.pinned ? h("span", { class: "eng-badge", text: "Pinned" }) : null,
+        c.pinned ? h("span", { class: "eng-badge eng-pin", text: "Pinned" }) : null,
         own ? h("span", { class: "eng-badge", text: "You" }) : null);
       const body = h("div", { class: "eng-body" });
       body.append(bodyHtml(c.body_html));

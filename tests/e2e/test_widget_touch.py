@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import pytest
@@ -117,4 +118,44 @@ def test_phone_layout_wraps_pills_evenly_keeps_actions_together_and_caps_indent(
         assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
 
         widget.screenshot(path=str(ARTIFACTS / f"widget-phone-{scheme}.png"))
+        tab.assert_clean()
+
+
+def test_widget_fits_the_host_page(new_tab: Any, site: PublisherSite, live_api: HttpApi) -> None:
+    """Transparent by default with the page's text colour; colour emoji; quiet actions; a marked pinned comment."""
+    article = "e2e-touch-host"
+    chain = _seed_chain(live_api, article)
+    live_api.ok("PATCH", f"/api/v1/mod/comments/{chain[0]['id']}", {"pinned": True}, live_api.moderator())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for scheme in ("light", "dark"):
+        tab = new_tab(color_scheme=scheme, **PHONE)
+        page = tab.page
+        page.goto(site.url("article.html", article))
+        widget = page.locator("#comments")
+        root = widget.locator(".eng")
+        expect(widget.locator(".eng-react").first).to_be_visible()
+        # The demo page sets the --eng-* properties; "initial" unsets them, leaving the widget's defaults.
+        for name in ("--eng-bg", "--eng-fg", "--eng-surface", "--eng-border", "--eng-muted"):
+            widget.evaluate("(el, name) => el.style.setProperty(name, 'initial')", name)
+        assert root.evaluate("el => getComputedStyle(el).backgroundColor") == "rgba(0, 0, 0, 0)"
+        page_ink = page.evaluate("() => getComputedStyle(document.body).color")
+        assert root.evaluate("el => getComputedStyle(el).color") == page_ink
+        assert "Noto Color Emoji" in widget.locator(".eng-emoji").first.evaluate("el => getComputedStyle(el).fontFamily")
+
+        pinned = widget.locator(f'[data-comment-id="{chain[0]["id"]}"] > .eng-card')
+        expect(pinned).to_have_class(re.compile(r"\beng-pinned\b"))
+        assert pinned.evaluate("el => getComputedStyle(el).borderLeftWidth") == "3px"
+        other = widget.locator(f'[data-comment-id="{chain[1]["id"]}"] > .eng-card')
+        assert other.evaluate("el => getComputedStyle(el).borderLeftWidth") == "0px"
+
+        report = other.get_by_role("button", name="Report")
+        muted = other.locator(".eng-time").evaluate("el => getComputedStyle(el).color")
+        assert report.evaluate("el => getComputedStyle(el).color") == muted
+        report.hover()
+        assert report.evaluate("el => getComputedStyle(el).color") != muted
+        page.mouse.move(0, 0)
+        widget.screenshot(path=str(ARTIFACTS / f"widget-phone-defaults-{scheme}.png"))
+
+        widget.evaluate("el => el.style.setProperty('--eng-bg', 'rgb(1, 2, 3)')")
+        assert root.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(1, 2, 3)"
         tab.assert_clean()
