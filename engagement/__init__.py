@@ -8,7 +8,7 @@ import os
 import threading
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import redis
 from flask import Flask
@@ -57,11 +57,39 @@ def check_configuration() -> None:
     load_config(_instance_path())
 
 
+class EngagementFlask(Flask):
+    """Flask, except that whether a view or hook is a coroutine is decided once per function.
+
+    Flask asks ``inspect.iscoroutinefunction`` of every hook and view on every request (ten
+    times for a request that does nothing); the answer for a function never changes. The
+    functions it asks about are the app's registered views, hooks and handlers, a fixed
+    set; the bound keeps functions made per request (``after_this_request``) from
+    accumulating.
+    """
+
+    ADAPTED_FUNCTIONS_KEPT = 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._adapted: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            adapted = self._adapted.get(func)
+        except TypeError:  # an unhashable callable object
+            return super().ensure_sync(func)
+        if adapted is None:
+            adapted = super().ensure_sync(func)
+            if len(self._adapted) < self.ADAPTED_FUNCTIONS_KEPT:
+                self._adapted[func] = adapted
+        return adapted
+
+
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build an engagement app: configuration from the environment, then ``overrides``."""
     instance_path = _instance_path()
     # No implicit /static route: engagement/static is served by api/web.py with its own cache rules.
-    app = Flask(__name__, instance_path=instance_path, static_folder=None)
+    app = EngagementFlask(__name__, instance_path=instance_path, static_folder=None)
     app.url_map.merge_slashes = False  # `//` in a path is a 404, never a redirect built from Host
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(app.instance_path, overrides=overrides))

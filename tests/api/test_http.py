@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+from flask import after_this_request
 from openapi_spec_validator import validate as validate_openapi
 
 from tests.factories import DEFAULT_ARTICLE, assert_error, post_comment
@@ -328,3 +329,31 @@ class TestEmptyBodies:
         assert client.post(f"/api/v1/articles/{DEFAULT_ARTICLE}/views").status_code == 202
         assert client.post("/api/v1/readers", data=b"", content_type="application/json").status_code == 201
         assert client.put(f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions/like").status_code == 200
+
+
+class TestRequestCycle:
+    def test_functions_made_per_request_run_every_time_and_are_not_hoarded(self, app_factory):
+        """Views and hooks are adapted once per function (EngagementFlask.ensure_sync);
+        a function made for one request still runs for that request only, and such
+        functions do not pile up in the app."""
+        app = app_factory()
+
+        @app.get("/probe")
+        def probe():
+            number = len(served)
+
+            @after_this_request
+            def mark(response):
+                served.append(number)
+                response.headers["X-Probe"] = str(number)
+                return response
+
+            return {"ok": True}
+
+        served: list[int] = []
+        client = app.test_client()
+        requests = app.ADAPTED_FUNCTIONS_KEPT + 50
+        headers = [client.get("/probe").headers["X-Probe"] for _ in range(requests)]
+        assert headers == [str(number) for number in range(requests)]
+        assert served == list(range(requests))
+        assert len(app._adapted) <= app.ADAPTED_FUNCTIONS_KEPT
