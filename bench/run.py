@@ -376,8 +376,16 @@ ERRORS_SHOWN = 3  # the server's own error lines shown after a scenario; the log
 def _server_errors(log_path: Path) -> list[str]:
     """The error lines (engagement's JSON log, with tracebacks) the server has written so far."""
     with contextlib.suppress(OSError):
-        return [line for line in log_path.read_text(errors="replace").splitlines() if '"level": "error"' in line]
+        return [line for line in log_path.read_text(errors="replace").splitlines() if _is_error_entry(line)]
     return []
+
+
+def _is_error_entry(line: str) -> bool:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return False  # gunicorn's own lines, tracebacks of other processes
+    return isinstance(entry, dict) and entry.get("level") == "error"
 
 
 def _selected(args: argparse.Namespace, scenarios: tuple[Scenario, ...]) -> list[Scenario]:

@@ -1,13 +1,13 @@
 """Logging: one JSON line per event, one line per request, never bodies or addresses."""
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import threading
 import time
 from typing import Any
 
+import orjson
 from flask import Flask, Response, g, request
 
 _STANDARD_ATTRIBUTES = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -16,9 +16,14 @@ request_log = logging.getLogger("engagement.request")
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record. Every request writes one, so it is kept cheap: orjson,
+    and the timestamp (whole seconds) formatted once per second."""
+
+    _second: tuple[int, str] = (-1, "")
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "ts": self._timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -26,7 +31,14 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRIBUTES})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return orjson.dumps(entry, default=str).decode()
+
+    def _timestamp(self, record: logging.LogRecord) -> str:
+        second, text = self._second  # one tuple: threads never see a half-updated pair
+        if int(record.created) != second:
+            text = self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+            self._second = (int(record.created), text)
+        return text
 
 
 class ThrottledWarnings:
@@ -66,13 +78,16 @@ def install_request_logging(app: Flask) -> None:
     def _log_request(response: Response) -> Response:
         started = g.get("request_started")
         duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
-        request_log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": duration_ms,
-            },
-        )
+        if request_log.isEnabledFor(logging.INFO):
+            # makeRecord and handle, not info(): the caller's file and line, which info()
+            # finds by walking the stack, are always this function.
+            request_log.handle(request_log.makeRecord(
+                request_log.name, logging.INFO, __file__, 0, "request", (), None,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": duration_ms,
+                },
+            ))
         return response

@@ -4,11 +4,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 import pytest
 from flask import after_this_request
 from openapi_spec_validator import validate as validate_openapi
 
+from engagement.observability import JsonFormatter
 from tests.factories import DEFAULT_ARTICLE, assert_error, post_comment
 
 COMMENTS = f"/api/v1/articles/{DEFAULT_ARTICLE}/comments"
@@ -162,6 +164,26 @@ def test_one_log_line_per_request_without_addresses_or_bodies(client, caplog):
     line = json.dumps(record.__dict__, default=str)
     for secret in ("198.51.100.9", "private words", "me@example.org"):
         assert secret not in line
+
+
+def test_log_lines_are_json_objects_with_the_request_fields(client, caplog):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    request_logger = logging.getLogger("engagement.request")
+    request_logger.addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="engagement.request"):
+            client.get("/healthz")
+            client.get("/healthz")
+    finally:
+        request_logger.removeHandler(handler)
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(entries) == 2
+    for entry in entries:
+        assert (entry["logger"], entry["level"], entry["msg"]) == ("engagement.request", "info", "request")
+        assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/healthz", 200)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", entry["ts"])
 
 
 def test_counts_map_values_are_described(client):
