@@ -40,7 +40,12 @@ class ClientAddress:
 
     @classmethod
     def parse(cls, address: str) -> "ClientAddress":
-        """Never raises: an address that does not parse stands for itself (bounded)."""
+        """Never raises: an address that does not parse stands for itself (bounded).
+
+        Every request is identified, so networks are cut with integer masks:
+        ``ipaddress.ip_network(..., strict=False)`` gives the same text at several times
+        the cost (it parses a string it was just given).
+        """
         try:
             ip = ipaddress.ip_address(address[:MAX_ADDRESS_LENGTH])
         except ValueError:
@@ -49,11 +54,14 @@ class ClientAddress:
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
         if isinstance(ip, ipaddress.IPv4Address):
-            return cls(str(ip), str(ipaddress.ip_network(f"{ip}/{IPV4_NETWORK_PREFIX}", strict=False)))
-        return cls(
-            str(ipaddress.ip_network(f"{ip}/{IPV6_CLIENT_PREFIX}", strict=False)),
-            str(ipaddress.ip_network(f"{ip}/{IPV6_NETWORK_PREFIX}", strict=False)),
-        )
+            return cls(str(ip), _network_text(ip, IPV4_NETWORK_PREFIX))
+        return cls(_network_text(ip, IPV6_CLIENT_PREFIX), _network_text(ip, IPV6_NETWORK_PREFIX))
+
+
+def _network_text(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, prefix: int) -> str:
+    """``str(ip_network(f"{ip}/{prefix}", strict=False))``, without parsing text again."""
+    host_bits = ip.max_prefixlen - prefix
+    return f"{type(ip)((int(ip) >> host_bits) << host_bits)}/{prefix}"
 
 
 @dataclass(frozen=True)
