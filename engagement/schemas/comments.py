@@ -146,6 +146,9 @@ class ThreadArticleSchema(Schema):
     key = fields.String(required=True)
     comment_count = fields.Integer(required=True)
     comments_closed = fields.Boolean(required=True)
+    premoderated = fields.Boolean(
+        required=True, metadata={"description": "Whether new comments wait for a moderator before they appear."}
+    )
 
 
 class ThreadPageSchema(Schema):

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engagement.config import Settings
-from engagement.models import Article
+from engagement.models import Article, ModerationMode
 from engagement.services.statements import DIALECT_INSERTS, dialect_name, per_dialect, run
 
 ARTICLES = Article.__table__
@@ -60,9 +60,9 @@ def ensure_article_id(session: Session, key: str, now: datetime) -> int:
 _VERSIONS = sa.select(ARTICLES.c.key, ARTICLES.c.version, ARTICLES.c.views).where(
     ARTICLES.c.key.in_(sa.bindparam("keys", expanding=True))
 )
-_THREAD_STATE = sa.select(ARTICLES.c.version, ARTICLES.c.comments_closed, ARTICLES.c.created_at).where(
-    ARTICLES.c.key == sa.bindparam("key")
-)
+_THREAD_STATE = sa.select(
+    ARTICLES.c.version, ARTICLES.c.comments_closed, ARTICLES.c.created_at, ARTICLES.c.moderation
+).where(ARTICLES.c.key == sa.bindparam("key"))
 
 
 def article_versions(session: Session, keys: list[str]) -> dict[str, tuple[int, int]]:
@@ -76,13 +76,14 @@ def article_versions(session: Session, keys: list[str]) -> dict[str, tuple[int, 
     return {key: (version, views) for key, version, views in run(session, _VERSIONS, {"keys": keys})}
 
 
-def thread_state(session: Session, settings: Settings, key: str, now: datetime) -> tuple[int, bool] | None:
-    """(version, closed now) of the article's thread, or None for an unknown key: what a thread page depends on."""
+def thread_state(session: Session, settings: Settings, key: str, now: datetime) -> tuple[int, bool, bool] | None:
+    """(version, closed now, premoderated) of the article's thread, or None for an unknown key: what a thread page
+    depends on. Premoderation is in because the site default changes with a restart, not with the version."""
     row = run(session, _THREAD_STATE, {"key": key}).first()
     if row is None:
         return None
-    version, comments_closed, created_at = row
-    return version, closed_state(comments_closed, created_at, settings, now)
+    version, comments_closed, created_at, moderation = row
+    return version, closed_state(comments_closed, created_at, settings, now), is_premoderated(moderation, settings)
 
 
 def ensure_article(session: Session, key: str, now: datetime) -> Article:
@@ -150,6 +151,11 @@ def is_closed(article: Article, settings: Settings, now: datetime) -> bool:
     ``settings.auto_close_days`` days since the article was first seen (0 turns that off).
     """
     return closed_state(article.comments_closed, article.created_at, settings, now)
+
+
+def is_premoderated(moderation: ModerationMode | None, settings: Settings) -> bool:
+    """Whether new comments wait for a moderator: the article's own mode, else the site default."""
+    return (moderation or ModerationMode(settings.moderation)) is ModerationMode.PRE
 
 
 def closed_state(comments_closed: bool, created_at: datetime, settings: Settings, now: datetime) -> bool:

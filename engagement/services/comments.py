@@ -18,7 +18,7 @@ from engagement.models.base import MAX_ID
 from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
 from engagement.sanitize import render_body, render_markdown
 from engagement.services import policy, trending
-from engagement.services.articles import ARTICLES, closed_state, ensure_article, touch_article
+from engagement.services.articles import ARTICLES, closed_state, ensure_article, is_premoderated, touch_article
 from engagement.services.statements import run
 
 
@@ -97,6 +97,7 @@ class ThreadSummary:
     key: str
     comment_count: int
     comments_closed: bool
+    premoderated: bool
 
 
 @dataclass
@@ -126,7 +127,7 @@ def change_status(session: Session, comment: Comment, new_status: CommentStatus)
 
 _COMMENTS = Comment.__table__
 _THREAD_ARTICLE = sa.select(
-    ARTICLES.c.id, ARTICLES.c.comment_count, ARTICLES.c.comments_closed, ARTICLES.c.created_at
+    ARTICLES.c.id, ARTICLES.c.comment_count, ARTICLES.c.comments_closed, ARTICLES.c.created_at, ARTICLES.c.moderation
 ).where(ARTICLES.c.key == sa.bindparam("key"))
 _COUNT_REPLIES = (
     sa.update(_COMMENTS)
@@ -415,12 +416,12 @@ def list_thread(
     Keyset pagination over (pinned, [score,] id): walking the cursors returns every
     visible top-level comment once, even while new comments arrive. Three queries per
     page whatever the thread size, each served in order by an index. ``comments_closed`` includes closing by age at
-    ``now``. Raises ValidationFailed for a malformed cursor.
+    ``now``; ``premoderated`` follows the article's own moderation mode, else the site default. Raises ValidationFailed for a malformed cursor.
     """
     after = _decode_cursor(keyring, cursor, sort) if cursor else None
     article = run(session, _THREAD_ARTICLE, {"key": article_key}).first()
     if article is None:
-        return ThreadPage(ThreadSummary(article_key, 0, False), [], None)
+        return ThreadPage(ThreadSummary(article_key, 0, False, is_premoderated(None, settings)), [], None)
 
     # The pinned segment first, then the rest; one statement (UNION ALL of both segments).
     shape, parameters = _page_parameters(article.id, limit + 1, after)
@@ -435,7 +436,7 @@ def list_thread(
     next_cursor = keyring.sign_cursor({"s": sort.value, "k": _sort_key(page[-1], sort)}) if more else None
     visible = [node for node in roots if not node.deleted or node.replies]
     closed = closed_state(article.comments_closed, article.created_at, settings, now)
-    summary = ThreadSummary(article_key, article.comment_count, closed)
+    summary = ThreadSummary(article_key, article.comment_count, closed, is_premoderated(article.moderation, settings))
     return ThreadPage(summary, visible, next_cursor)
 
 

@@ -15,6 +15,11 @@
   const FLAG_REASONS = [["spam", "Spam"], ["abuse", "Abusive or hateful"], ["off_topic", "Off topic"], ["other", "Something else"]];
   const SORTS = [["oldest", "Oldest first"], ["newest", "Newest first"], ["top", "Top rated"]];
   const FIELD_FOR = { body: "body", author_name: "name", author_email: "email", author_url: "url" };
+  // The server's validation text is for developers; readers get one plain sentence per field.
+  const FIELD_PROBLEM = { body: "Please write your comment (up to 10,000 characters).", author_name: "Please keep the name under 80 characters.",
+    author_email: "Please check the e-mail address.", author_url: "Please check the website address." };
+  const DOWN = "The comment service is not answering right now. Try again in a moment.";
+  const OWN_MAX = 200;
   const viewed = new Set();
   const widgets = new Set();
   let seq = 0;
@@ -122,7 +127,7 @@
           cache: opts.fresh ? "no-cache" : "default",
           body: body === undefined ? undefined : JSON.stringify(body) });
       } catch {
-        throw new ApiError(0, "network", "Could not reach the comment service. Check your connection.");
+        throw new ApiError(0, "network", DOWN);
       }
       if (res.status === 401 && token && !opts.retried) {
         // Forget the token unless a concurrent request has already replaced it.
@@ -147,15 +152,15 @@
   /* ---- messages people can act on ---- */
   const describe = (err) => {
     switch (err.code) {
-      case "network": return err.message;
-      case "comments_closed": return "Comments are closed for this article.";
+      case "network": return DOWN;
+      case "comments_closed": return "Comments are closed.";
       case "banned": return "You can't take part in this discussion.";
       case "rate_limited": return `Slow down: try again in ${plural(err.retryAfter || 30, "second", "seconds")}.`;
       case "conflict": return "You already posted that.";
       case "payload_too_large": return "That is too long to send.";
       case "not_found": return err.message && err.message !== "Not found." ? err.message : "That comment is no longer there.";
       default:
-        if (err.status >= 500) return "Something went wrong on our side. Please try again.";
+        if (err.status >= 500) return DOWN;
         return err.message || "That did not work.";
     }
   };
@@ -185,6 +190,9 @@
       this.window = (parseFloat(root.getAttribute("data-engagement-edit-window")) || 15) * 60000;
       this.kinds = (root.getAttribute("data-engagement-reactions") || "").split(",").map((s) => s.trim()).filter(Boolean);
       this.closed = false;
+      this.premod = false;
+      // Held comments this reader posted during this page view: shown to them only, never stored.
+      this.pending = new Map();
       this.count = 0;
       this.cursor = null;
       this.build();
@@ -205,6 +213,9 @@
       if (entry) all[id] = entry; else delete all[id];
       store.set(this.store("edits"), all);
     }
+    // Ids of this reader's comments outlive the edit tokens: no voting on or reporting oneself later either.
+    ownIds() { return store.get(this.store("own"), []); }
+    rememberOwn(id) { store.set(this.store("own"), [...this.ownIds().filter((x) => x !== id), id].slice(-OWN_MAX)); }
     // Thread pages may be cached for a few seconds; after this reader changed the thread, revalidate.
     changed() {
       const all = store.get(this.store("changed"), {}), now = Date.now();
@@ -226,16 +237,16 @@
         this.sort = this.sortSelect.value;
         this.loadThread(true);
       } } }, SORTS.map(([v, label]) => h("option", { value: v, text: label })));
-      this.closedNote = h("p", { class: "eng-closed", hidden: true });
+      this.closedNote = h("p", { class: "eng-closed", hidden: true, text: "Comments are closed." });
       this.formSlot = h("div", { class: "eng-compose" }, this.form(null));
       this.thread = h("ol", { class: "eng-thread", "aria-labelledby": id + "-h" });
       this.threadMsg = h("p", { class: "eng-msg", "aria-live": "polite" });
       this.more = h("button", { type: "button", class: "eng-btn eng-more", hidden: true, on: { click: () => this.loadThread(false) } }, "Load more comments");
       const section = this.section = h("section", { class: "eng", "aria-labelledby": id + "-h" },
-        this.reactions,
+        this.closedNote, this.reactions,
         h("div", { class: "eng-bar" }, this.heading,
           h("div", { class: "eng-sort" }, h("label", { for: id + "-sort", text: "Sort" }), this.sortSelect)),
-        this.status, this.closedNote, this.formSlot, this.thread, this.threadMsg, this.more);
+        this.status, this.formSlot, this.thread, this.threadMsg, this.more);
       const theme = this.root.getAttribute("data-engagement-theme");
       if (theme === "dark" || theme === "light") section.classList.add("eng-" + theme);
       this.root.replaceChildren(section);
@@ -252,8 +263,22 @@
       this.closed = closed;
       this.section.classList.toggle("eng-is-closed", closed);
       this.closedNote.hidden = !closed;
-      this.closedNote.textContent = closed ? "Comments are closed for this article." : "";
       this.formSlot.hidden = closed;
+      // Controls the server would refuse leave the page; the scores stay.
+      if (closed) for (const el of this.thread.querySelectorAll(".eng-vote, .eng-links, .eng-card > form")) el.remove();
+    }
+
+    setPremod(on) {
+      this.premod = on;
+      for (const note of this.root.querySelectorAll(".eng-premod")) note.hidden = !on;
+    }
+
+    /** Show err in box, unless it says the thread closed meanwhile: then the whole widget says so. */
+    fail(box, err, retry) {
+      if (err.code !== "comments_closed") { showError(box, err, retry); return; }
+      this.changed();
+      this.setClosed(true);
+      clearMsg(box);
     }
 
     /* -- the page names its article (canonical URL and title) with its first beacon per browser;
@@ -321,10 +346,16 @@
         const data = await this.api.request("GET", `${this.path}/comments?${q}`, undefined, { fresh: this.recentlyChanged() });
         clearMsg(this.threadMsg);
         this.setCount(data.article.comment_count);
-        this.setClosed(data.article.comments_closed);
+        this.setPremod(Boolean(data.article.premoderated));
         if (reset) this.thread.replaceChildren();
+        for (const el of this.thread.querySelectorAll(".eng-waiting")) el.remove();
         const items = data.comments.map((c) => this.comment(c));
         this.thread.append(...items);
+        this.setClosed(data.article.comments_closed);
+        for (const [pid, held] of this.pending) {
+          if (this.root.querySelector(`#${this.id}-c${CSS.escape(String(pid))}`)) this.pending.delete(pid);
+          else this.placeItem(this.comment({ ...held.posted, replies: [] }), held.parent, true);
+        }
         if (!reset && items.length) items[0].querySelector(".eng-card").focus();
         if (!this.thread.children.length) showInfo(this.threadMsg, "No comments yet. Be the first to share a thought.");
         this.cursor = data.next_cursor;
@@ -357,6 +388,8 @@
       const author = c.author || { name: "Anonymous" };
       const name = String(author.name || "Anonymous");
       const own = this.edits()[c.id];
+      const mine = Boolean(own) || this.ownIds().includes(c.id);
+      const waiting = this.pending.has(c.id);
       const avatar = h("span", { class: "eng-avatar eng-av" + hashIndex(author.avatar || name, 8), "aria-hidden": "true", text: [...name.trim()][0] || "?" });
       const who = author.url && /^https?:\/\//i.test(author.url)
         ? h("a", { class: "eng-author", href: author.url, rel: "nofollow ugc noopener", text: name })
@@ -365,22 +398,29 @@
       const meta = h("p", { class: "eng-meta" }, who, " ", timeEl(c.created_at),
         c.edited_at ? h("span", { class: "eng-edited", title: c.edited_at, text: " · edited" }) : null,
         c.pinned ? h("span", { class: "eng-badge eng-pin", text: "Pinned" }) : null,
-        own ? h("span", { class: "eng-badge", text: "You" }) : null);
+        mine ? h("span", { class: "eng-badge", text: "You" }) : null,
+        waiting ? h("span", { class: "eng-badge eng-wait", text: "Waiting for a moderator" }) : null);
       const body = h("div", { class: "eng-body" });
       body.append(bodyHtml(c.body_html));
       const note = h("p", { class: "eng-msg", "aria-live": "polite" });
-      card.replaceChildren(h("header", { class: "eng-head" }, avatar, meta), body, this.actions(c, card, own, note), note);
+      card.replaceChildren(h("header", { class: "eng-head" }, avatar, meta), body,
+        waiting ? null : this.actions(c, card, own, mine, note), note);
     }
 
-    actions(c, card, own, note) {
+    /* Only what the server will accept: nothing but the score on a closed thread, no votes or report on one's own. */
+    actions(c, card, own, mine, note) {
       const myVote = (store.get(this.store("votes"), {})[c.id]) || 0;
       const bar = h("div", { class: "eng-actions" });
       const score = h("span", { class: "eng-score", text: String(c.score) });
+      if (this.closed || mine) {
+        bar.append(h("span", { class: "eng-votes" }, score, srOnly(" points")));
+        if (this.closed) return bar;
+      }
       const vote = (value, arrow, label) => h("button", { type: "button", class: "eng-vote", "data-vote": value,
         "aria-pressed": myVote === value ? "true" : "false", title: label,
         on: { click: () => this.vote(c, value, bar, score, note) } },
         h("span", { "aria-hidden": "true", text: arrow }), srOnly(label));
-      bar.append(h("span", { class: "eng-votes", role: "group", "aria-label": "Votes" },
+      if (!mine) bar.append(h("span", { class: "eng-votes", role: "group", "aria-label": "Votes" },
         vote(1, "▲", "Upvote"), score, srOnly(" points"), vote(-1, "▼", "Downvote")));
       const links = h("span", { class: "eng-links" }, h("button", { type: "button", class: "eng-link eng-reply-btn", "aria-expanded": "false",
         on: { click: (ev) => this.toggleReply(c, card, ev.currentTarget) } }, "Reply"));
@@ -390,7 +430,7 @@
           h("button", { type: "button", class: "eng-link", on: { click: (ev) => this.confirmDelete(c, card, ev.currentTarget, note) } }, "Delete"));
         links.append(ownBox);
       }
-      links.append(h("button", { type: "button", class: "eng-link eng-flag-btn", "aria-expanded": "false",
+      if (!mine) links.append(h("button", { type: "button", class: "eng-link eng-flag-btn", "aria-expanded": "false",
         on: { click: (ev) => this.toggleFlag(c, card, ev.currentTarget, note) } }, "Report"));
       bar.append(links);
       return bar;
@@ -411,7 +451,7 @@
         this.changed();
         clearMsg(note);
       } catch (err) {
-        showError(note, err, () => this.vote(c, value, bar, score, note));
+        this.fail(note, err, () => this.vote(c, value, bar, score, note));
       } finally {
         buttons.forEach((b) => { b.disabled = false; });
       }
@@ -440,7 +480,7 @@
       const text = h("textarea", { name: "body", rows: parent ? 3 : 4, required: true, maxlength: 10000, class: "eng-input" });
       const nameIn = h("input", { name: "name", type: "text", maxlength: 80, autocomplete: "name", class: "eng-input", value: profile.name || null });
       const emailIn = h("input", { name: "email", type: "email", maxlength: 254, autocomplete: "email", class: "eng-input" });
-      const urlIn = h("input", { name: "url", type: "url", maxlength: 500, autocomplete: "url", placeholder: "https://", class: "eng-input", value: profile.url || null });
+      const urlIn = h("input", { name: "url", type: "url", maxlength: 2000, autocomplete: "url", placeholder: "https://", class: "eng-input", value: profile.url || null });
       // Honeypot for bots, hidden from people and screen readers; the API calls it "website".
       const trap = h("input", { name: "website", type: "text", tabindex: "-1", autocomplete: "off", id: id + "-hp" });
       const msg = h("p", { class: "eng-msg", "aria-live": "polite" });
@@ -448,6 +488,7 @@
       const form = h("form", { class: "eng-form", novalidate: true, "aria-label": parent ? "Reply to " + ((parent.author && parent.author.name) || "comment") : "Write a comment" },
         field("body", parent ? "Your reply" : "Your comment", text,
           "Markdown works: **bold**, *italic*, `code`, [link](https://…), > quote."),
+        h("p", { class: "eng-hint eng-premod", hidden: !this.premod, text: "Comments here are checked by a moderator before they appear." }),
         h("div", { class: "eng-row" },
           field("name", "Name (optional)", nameIn),
           field("email", "Email (optional)", emailIn, "Never shown publicly."),
@@ -460,8 +501,10 @@
         clearFieldErrors(form);
         clearMsg(msg);
         if (!text.value.trim()) { fieldErrors(form, { body: ["Write something first."] }); return; }
+        // A website typed without a scheme ("example.org") means the https:// one.
+        const site = urlIn.value.trim();
         const payload = { body: text.value, author_name: nameIn.value.trim(), author_email: emailIn.value.trim(),
-          author_url: urlIn.value.trim(), website: trap.value };
+          author_url: site && !/^[a-z][a-z0-9+.-]*:\/\//i.test(site) ? "https://" + site : site, website: trap.value };
         if (parent) payload.parent_id = parent.id;
         submit.disabled = true;
         let wait = 0;
@@ -469,15 +512,15 @@
           const posted = await this.api.request("POST", this.path + "/comments", payload, { reader: true });
           store.set(this.store("profile"), { name: payload.author_name, url: payload.author_url });
           this.saveEdit(posted.id, { token: posted.edit_token, createdAt: Date.now(), body: payload.body });
+          this.rememberOwn(posted.id);
           this.changed();
           text.value = "";
           this.placePosted(posted, parent, msg);
           if (close) close();
         } catch (err) {
-          if (err.code === "comments_closed") { this.changed(); this.setClosed(true); showInfo(this.status, describe(err)); return; }
           if (err.status === 422 && err.fields && fieldErrors(form, err.fields)) { showError(msg, new ApiError(422, "validation_error", "Please check the highlighted fields.")); return; }
           if (err.code === "rate_limited") wait = (err.retryAfter || 30) * 1000;
-          showError(msg, err, send);
+          this.fail(msg, err, send);
         } finally {
           if (wait) setTimeout(() => { submit.disabled = false; }, wait); else submit.disabled = false;
         }
@@ -486,25 +529,25 @@
       return form;
     }
 
+    /** Show the reader's new comment; a held one only here, marked, until a moderator decides. */
     placePosted(posted, parent, msg) {
-      if (posted.status !== "approved") {
-        showInfo(this.status, "Thanks! Your comment is waiting for a moderator and will appear once approved.");
-        showInfo(msg, "Your comment is waiting for a moderator.");
-        return;
-      }
-      const item = this.comment({ ...posted, replies: [] });
-      if (parent) {
-        const host = this.root.querySelector(`#${this.id}-c${CSS.escape(String(parent.id))} > .eng-replies`);
-        (host || this.thread).append(item);
-      } else if (this.sort === "oldest") {
-        this.thread.append(item);
-      } else {
-        this.thread.prepend(item);
-      }
+      const held = posted.status !== "approved";
+      if (held) this.pending.set(posted.id, { posted, parent });
+      const item = this.placeItem(this.comment({ ...posted, replies: [] }), parent, held);
       clearMsg(this.threadMsg);
-      this.setCount(this.count + 1);
-      showInfo(this.status, parent ? "Your reply is posted." : "Your comment is posted.");
+      if (!held) this.setCount(this.count + 1);
+      // The reply form closes, so a reply's message goes under the reply itself.
+      const text = held ? "Sent. Others will see it once a moderator approves it."
+        : parent ? "Your reply is posted." : "Your comment is posted.";
+      showInfo(parent ? item.querySelector(".eng-msg") : msg, text);
       item.querySelector(".eng-card").focus();
+    }
+
+    placeItem(item, parent, held) {
+      if (held) item.classList.add("eng-waiting");
+      const host = parent && this.root.querySelector(`#${this.id}-c${CSS.escape(String(parent.id))} > .eng-replies`);
+      if (host || this.sort === "oldest") (host || this.thread).append(item); else this.thread.prepend(item);
+      return item;
     }
 
     startEdit(c, card, note) {
@@ -530,13 +573,13 @@
           this.saveEdit(c.id, { ...own, body: text.value });
           this.changed();
           this.fillCard(card, { ...c, ...updated });
-          showInfo(this.status, "Your comment is updated.");
+          showInfo(card.querySelector(".eng-msg"), "Your comment is updated.");
           card.focus();
         } catch (e) {
           save.disabled = false;
           if (e.status === 422 && e.fields && fieldErrors(editForm, e.fields)) return;
           if (e.status === 403 && e.code === "forbidden") { this.saveEdit(c.id, null); showInfo(note, "The edit window has passed."); return; }
-          showError(note, e, submit);
+          this.fail(note, e, submit);
         }
       };
       editForm.addEventListener("submit", (ev) => { ev.preventDefault(); submit(); });
@@ -567,7 +610,7 @@
           showInfo(this.status, "Your comment is deleted.");
         } catch (e) {
           yes.disabled = false;
-          showError(note, e);
+          this.fail(note, e);
         }
       } } }, "Yes, delete");
       box.append(yes, " ", h("button", { type: "button", class: "eng-link", on: { click: cancel } }, "Keep it"));
@@ -602,7 +645,7 @@
           showInfo(note, "Thanks. A moderator will take a look.");
         } catch (e) {
           send.disabled = false;
-          showError(note, e, submit);
+          this.fail(note, e, submit);
         }
       };
       form.addEventListener("submit", (ev) => { ev.preventDefault(); submit(); });
@@ -630,7 +673,7 @@
       const box = form.querySelector(`[data-field="${FIELD_FOR[name] || "-"}"]`);
       if (!box) continue;
       const input = box.querySelector("input, textarea, select"), err = box.querySelector(".eng-field-error");
-      err.textContent = [].concat(problems).join(" ");
+      err.textContent = FIELD_PROBLEM[name] || [].concat(problems).join(" ");
       err.hidden = false;
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + err.id).trim());

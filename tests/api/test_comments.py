@@ -26,7 +26,8 @@ def test_post_and_list_a_comment(client):
     assert created["created_at"].endswith("Z") and created["edited_at"] is None
 
     page = list_comments(client)
-    assert page["article"] == {"key": DEFAULT_ARTICLE, "comment_count": 1, "comments_closed": False}
+    assert page["article"] == {"key": DEFAULT_ARTICLE, "comment_count": 1, "comments_closed": False,
+                               "premoderated": False}
     assert [c["id"] for c in page["comments"]] == [created["id"]]
     assert "edit_token" not in page["comments"][0]
     assert page["next_cursor"] is None
@@ -35,7 +36,7 @@ def test_post_and_list_a_comment(client):
 def test_untouched_article_lists_empty_without_creating_it(client):
     page = list_comments(client, "never-seen")
     assert page == {
-        "article": {"key": "never-seen", "comment_count": 0, "comments_closed": False},
+        "article": {"key": "never-seen", "comment_count": 0, "comments_closed": False, "premoderated": False},
         "comments": [],
         "next_cursor": None,
     }

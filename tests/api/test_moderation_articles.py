@@ -118,6 +118,35 @@ class TestPremoderation:
         assert post_comment(client, "elsewhere")["status"] == "pending"
 
 
+    def test_thread_page_says_whether_comments_wait_for_a_moderator(self, client, mod):
+        assert list_comments(client)["article"]["premoderated"] is False  # unknown article: the site default
+        post_comment(client)
+        before = client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}/comments")
+        assert before.get_json()["article"]["premoderated"] is False
+        put_article(client, mod, moderation="pre")
+        # The cached page is revalidated: the change shows at once, and an old validator no longer matches.
+        again = client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}/comments",
+                           headers={"If-None-Match": before.headers["ETag"]})
+        assert again.status_code == 200 and again.get_json()["article"]["premoderated"] is True
+        put_article(client, mod, moderation=None)
+        assert list_comments(client)["article"]["premoderated"] is False
+
+    def test_thread_page_follows_the_site_default_unless_the_article_sets_its_own(self, app_factory):
+        post_app = app_factory()
+        post_comment(post_app.test_client())
+        post_comment(post_app.test_client(), "own-setting")
+        first = post_app.test_client().get(f"/api/v1/articles/{DEFAULT_ARTICLE}/comments")
+        # The same database after a restart with site-wide premoderation: old validators do not match.
+        app = app_factory(MODERATION="pre")
+        client, mod = app.test_client(), mod_headers(create_api_token(app))
+        response = client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}/comments",
+                              headers={"If-None-Match": first.headers["ETag"]})
+        assert response.status_code == 200 and response.get_json()["article"]["premoderated"] is True
+        assert list_comments(client, "never-seen")["article"]["premoderated"] is True
+        put_article(client, mod, key="own-setting", moderation="post")
+        assert list_comments(client, "own-setting")["article"]["premoderated"] is False
+
+
 class TestClosing:
     def test_closed_thread_refuses_comments_and_flags_and_says_so(self, client, mod):
         comment = post_comment(client)

@@ -116,7 +116,7 @@ def test_reader_posts_replies_reacts_votes_edits_and_flags(
     expect(mine.locator("> .eng-card")).to_be_focused()
     expect(mine.locator("> .eng-card a.eng-author")).to_have_attribute("href", "https://ada.example/")
     expect(heading).to_have_text("2 comments")
-    expect(widget.locator(".eng-status")).to_have_text("Your comment is posted.")
+    expect(compose.locator(".eng-msg")).to_have_text("Your comment is posted.")
     mine_id = int(mine.get_attribute("data-comment-id"))
     assert mine_id in [c["id"] for c in live_api.thread(article)["comments"]]
 
@@ -278,14 +278,14 @@ def test_posting_to_a_closed_thread_shows_a_clear_message(
 
     compose.get_by_label("Your comment").fill("Is anyone still reading this?")
     compose.get_by_role("button", name="Post comment").click()
-    expect(widget.locator(".eng-closed")).to_have_text("Comments are closed for this article.")
-    expect(widget.locator(".eng-status")).to_have_text("Comments are closed for this article.")
+    expect(widget.locator(".eng-closed")).to_have_text("Comments are closed.")
+    expect(widget.locator(".eng-status")).to_have_text("")
     expect(compose).to_be_hidden()
     expect(widget.get_by_role("button", name="Reply")).to_have_count(0)
     assert [c["body_html"] for c in live_api.thread(article)["comments"]] == ["<p>Posted while the thread was open.</p>"]
 
     page.reload()
-    expect(widget.locator(".eng-closed")).to_have_text("Comments are closed for this article.")
+    expect(widget.locator(".eng-closed")).to_have_text("Comments are closed.")
     expect(widget.locator(".eng-compose")).to_be_hidden()
     expect(widget.locator(".eng-thread > .eng-item")).to_have_count(1)
     expect(widget.get_by_role("button", name="Reply")).to_have_count(0)
@@ -326,7 +326,7 @@ def test_failures_get_clear_messages_and_a_retry(new_tab: Any, site: PublisherSi
 
     page.route(endpoint, answer(0, {}))
     post.click()
-    expect(message).to_contain_text("Could not reach the comment service.")
+    expect(message).to_contain_text("The comment service is not answering right now. Try again in a moment.")
     page.unroute(endpoint)
     message.get_by_role("button", name="Retry").click()
     expect(widget.locator(".eng-thread > .eng-item")).to_have_count(1)
