@@ -153,9 +153,14 @@ def is_closed(article: Article, settings: Settings, now: datetime) -> bool:
     return closed_state(article.comments_closed, article.created_at, settings, now)
 
 
+def effective_moderation(moderation: ModerationMode | None, settings: Settings) -> ModerationMode:
+    """The moderation mode a thread runs under: the article's own, else the site default."""
+    return moderation or ModerationMode(settings.moderation)
+
+
 def is_premoderated(moderation: ModerationMode | None, settings: Settings) -> bool:
-    """Whether new comments wait for a moderator: the article's own mode, else the site default."""
-    return (moderation or ModerationMode(settings.moderation)) is ModerationMode.PRE
+    """Whether new comments wait for a moderator."""
+    return effective_moderation(moderation, settings) is ModerationMode.PRE
 
 
 def closed_state(comments_closed: bool, created_at: datetime, settings: Settings, now: datetime) -> bool:

@@ -31,7 +31,7 @@ from engagement.models import (
 )
 from engagement.privacy import Keyring
 from engagement.services import audit, bans
-from engagement.services.articles import ensure_article, find_article, touch_article
+from engagement.services.articles import effective_moderation, ensure_article, find_article, touch_article
 from engagement.services.comments import ThreadNode, change_status, get_comment, revise
 from engagement.services.article_stats import ArticleSummary, article_summary
 from engagement.services.flags import FlagSummary, resolve_flags, summarize_open_flags
@@ -404,7 +404,7 @@ def lift_ban(session: Session, *, ban_id: int, restore_comments: bool, actor: st
 
 def _moderated_article(session: Session, settings: Settings, article: Article, now: datetime) -> ModeratedArticle:
     summary = article_summary(session, settings, article_key=article.key, now=now)
-    mode = article.moderation or ModerationMode(settings.moderation)
+    mode = effective_moderation(article.moderation, settings)
     return ModeratedArticle(**dataclasses.asdict(summary), moderation=mode.value)
 
 

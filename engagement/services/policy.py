@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.errors import Banned, CommentsClosed, Conflict, ValidationFailed
-from engagement.models import Article, BlocklistAction, Comment, CommentStatus, ModerationMode
+from engagement.models import Article, BlocklistAction, Comment, CommentStatus
 from engagement.privacy import ReaderIdentity
 from engagement.sanitize import RenderedBody, render_body
 from engagement.services import blocklist
-from engagement.services.articles import is_closed
+from engagement.services.articles import is_closed, is_premoderated
 from engagement.services.bans import find_active_ban
 from engagement.services.statements import run
 from engagement.text import strip_ignorables
@@ -144,8 +144,7 @@ def refuse_duplicates(session: Session, submission: Submission, settings: Settin
 
 def hold_for_premoderation(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
     # Edits too: a moderator approved the text they read, not what it is edited into.
-    mode = submission.article.moderation or ModerationMode(settings.moderation)
-    if mode is ModerationMode.PRE:
+    if is_premoderated(submission.article.moderation, settings):
         return Verdict(CommentStatus.PENDING, ("premoderation",))
     return None
 
