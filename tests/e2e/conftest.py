@@ -32,9 +32,9 @@ from engagement.models import Base
 from tests.conftest import TEST_SECRET_KEY
 
 try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # an optional dev dependency: without it these tests skip (and fail under CI)
-    sync_playwright = None
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # an optional dev dependency: without it the `browser` fixture skips (and fails under CI)
+    expect = sync_playwright = None
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -1,20 +1,12 @@
 """The API reference at /api/v1/docs in a real browser: it renders, under its CSP, from this origin only."""
 from __future__ import annotations
 
-import os
 import urllib.parse
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import HttpApi
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # without playwright the module skips (the fixtures fail it under CI)
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("the playwright package is not installed", allow_module_level=True)
+from tests.e2e.conftest import HttpApi, expect
 
 pytestmark = pytest.mark.browser
 

@@ -9,14 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, HttpApi, PublisherSite
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # without playwright the module skips (the fixtures fail it under CI)
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("the playwright package is not installed", allow_module_level=True)
+from tests.e2e.conftest import ARTIFACTS, HttpApi, PublisherSite, expect
 
 pytestmark = pytest.mark.browser
 

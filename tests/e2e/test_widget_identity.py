@@ -7,9 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
 
-from tests.e2e.conftest import HttpApi, PublisherSite
+from tests.e2e.conftest import HttpApi, PublisherSite, expect
 
 pytestmark = pytest.mark.browser
 

@@ -2,19 +2,11 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import HttpApi, PublisherSite
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # without playwright the module skips (the fixtures fail it under CI)
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("the playwright package is not installed", allow_module_level=True)
+from tests.e2e.conftest import HttpApi, PublisherSite, expect
 
 pytestmark = pytest.mark.browser
 

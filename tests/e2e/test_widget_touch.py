@@ -1,20 +1,12 @@
 """The widget on a phone: touch targets, wrapping and nesting at 390 px wide, light and dark."""
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, HttpApi, PublisherSite
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # without playwright the module skips (the fixtures fail it under CI)
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("the playwright package is not installed", allow_module_level=True)
+from tests.e2e.conftest import ARTIFACTS, HttpApi, PublisherSite, expect
 
 pytestmark = pytest.mark.browser
 

@@ -6,6 +6,7 @@ points at PostgreSQL.
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -80,6 +81,22 @@ def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: Path
     raise RuntimeError(f"gunicorn did not become ready in {STARTUP_SECONDS}s:\n{log.read_text()[-4000:]}")
 
 
+def http_status(url: str, *, method: str | None = None, body: object = None,
+                agent: str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0") -> int:
+    """The status a real server answers (a JSON body is sent when ``body`` is given)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method or ("GET" if data is None else "POST"))
+    request.add_header("User-Agent", agent)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=CLIENT_TIMEOUT_SECONDS) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
@@ -90,23 +107,28 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=5)
 
 
+def _empty_database(workdir: Path, backend: str, request: pytest.FixtureRequest, *, suffix: str) -> str:
+    """The URL of an empty database: a SQLite file in ``workdir``, or a PostgreSQL database
+    named ``<DATABASE_URL's database>_<suffix>``, created afresh and dropped when ``request``
+    finishes (skips without a PostgreSQL DATABASE_URL)."""
+    if backend == "sqlite":
+        return "sqlite:///" + str(workdir / "engagement.db")
+    configured = _postgres_url()
+    if configured is None:
+        pytest.skip("DATABASE_URL does not point at PostgreSQL")
+    base = sa.make_url(configured)
+    postgres_url = base.set(database=f"{base.database}_{suffix}")
+    _recreate_postgres_database(postgres_url)
+    request.addfinalizer(lambda: _recreate_postgres_database(postgres_url, drop_only=True))
+    return postgres_url.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """gunicorn serving the app with 4 workers on a fresh, migrated database."""
     backend = request.param
     workdir = tmp_path_factory.mktemp(f"server-{backend}")
-    postgres_url: sa.URL | None = None
-    if backend == "sqlite":
-        database_url = "sqlite:///" + str(workdir / "engagement.db")
-    else:
-        configured = _postgres_url()
-        if configured is None:
-            pytest.skip("DATABASE_URL does not point at PostgreSQL")
-        base = sa.make_url(configured)
-        postgres_url = base.set(database=f"{base.database}_server")
-        _recreate_postgres_database(postgres_url)
-        database_url = postgres_url.render_as_string(hide_password=False)
-        request.addfinalizer(lambda: _recreate_postgres_database(postgres_url, drop_only=True))
+    database_url = _empty_database(workdir, backend, request, suffix="server")
 
     environment = {
         **os.environ,
@@ -246,17 +268,7 @@ def start_metrics_server(workdir: Path, backend: str, database_url: str, **envir
 def fresh_database(workdir: Path, backend: str, request: pytest.FixtureRequest) -> str:
     """A SQLite file in ``workdir``, or a PostgreSQL database created beside the one in
     DATABASE_URL (dropped when ``request`` finishes), with the models' schema."""
-    if backend == "sqlite":
-        database_url = "sqlite:///" + str(workdir / "engagement.db")
-    else:
-        configured = _postgres_url()
-        if configured is None:
-            pytest.skip("DATABASE_URL does not point at PostgreSQL")
-        base = sa.make_url(configured)
-        postgres_url = base.set(database=f"{base.database}_metrics_server")
-        _recreate_postgres_database(postgres_url)
-        database_url = postgres_url.render_as_string(hide_password=False)
-        request.addfinalizer(lambda: _recreate_postgres_database(postgres_url, drop_only=True))
+    database_url = _empty_database(workdir, backend, request, suffix="metrics_server")
     # The models' schema, not the migrations': those have their own tests.
     engine = sa.create_engine(database_url)
     Base.metadata.create_all(engine)

@@ -3,12 +3,10 @@ the requests of every worker (prometheus_client's multiprocess mode, set up by g
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import time
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +21,7 @@ from tests.server.conftest import (
     MetricsServer,
     _stop,
     fresh_database,
+    http_status,
     start_metrics_server,
 )
 
@@ -34,17 +33,7 @@ REQUESTS = "engagement_http_requests_total"
 
 
 def _request(url: str, *, body: object = None) -> int:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST")
-    request.add_header("User-Agent", "Mozilla/5.0 (metrics-test)")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=CLIENT_TIMEOUT_SECONDS) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        error.close()
-        return error.code
+    return http_status(url, body=body, agent="Mozilla/5.0 (metrics-test)")
 
 
 def _scrape(server: MetricsServer) -> str:

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import socket
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.server.conftest import CLIENT_TIMEOUT_SECONDS, ShippedServer
+from tests.server.conftest import CLIENT_TIMEOUT_SECONDS, ShippedServer, http_status
 
 pytestmark = pytest.mark.server
 
@@ -23,17 +21,7 @@ BEACONS_PER_CLIENT = 5
 
 def _request(server: ShippedServer, method: str, path: str, *, body: object = None,
              agent: str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0") -> int:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(server.base_url + path, data=data, method=method)
-    request.add_header("User-Agent", agent)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=CLIENT_TIMEOUT_SECONDS) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        error.close()
-        return error.code
+    return http_status(server.base_url + path, method=method, body=body, agent=agent)
 
 
 def test_long_user_agents_do_not_stall_the_server(shipped_server):
