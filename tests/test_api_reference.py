@@ -48,6 +48,7 @@ NOT_IN_OPENAPI = frozenset(
         ("GET", "/embed.css"),
         ("GET", "/embed.{digest}.js"),
         ("GET", "/embed.{digest}.css"),
+        ("GET", "/embed/lang/{lang}.json"),
         ("GET", "/demo"),
         ("GET", "/demo.js"),
         ("GET", "/demo.css"),

@@ -3,10 +3,13 @@
 ``/embed.js`` and ``/embed.css`` keep stable URLs for site owners (short cache, strong ETag);
 ``/embed.<hash>.js`` and ``/embed.<hash>.css`` are content-addressed and cached for a year.
 The script asks for its stylesheet by hash, so a deploy reaches readers within minutes.
+The English message catalogue (``static/lang/en.json``) is built into the script; the other
+shipped catalogues are served at ``/embed/lang/<lang>.json`` for the script to fetch.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +24,14 @@ from engagement.errors import NotFound, ValidationFailed
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CSS_PLACEHOLDER = b"__ENGAGEMENT_CSS__"
+MESSAGES_PLACEHOLDER = b"/*__ENGAGEMENT_MESSAGES__*/{}"
+BUILT_IN_LANGUAGE = "en"
 DIGEST_LENGTH = 16
 
 JS_TYPE = "text/javascript; charset=utf-8"
 CSS_TYPE = "text/css; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
+JSON_TYPE = "application/json"
 
 STABLE_CACHE = "public, max-age=300, stale-while-revalidate=86400"
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
@@ -60,24 +66,43 @@ class WebAssets:
     demo_page: Template
     demo_script: Asset
     demo_stylesheet: Asset
+    catalogues: dict[str, Asset]
+
+
+def _is_message(value: object) -> bool:
+    """A string, or plural forms by CLDR category (``one``, ``few``, ...) that include ``other``."""
+    if isinstance(value, str):
+        return True
+    return isinstance(value, dict) and "other" in value and all(isinstance(form, str) for form in value.values())
+
+
+def _catalogue(path: Path) -> bytes:
+    """A message catalogue, checked and minified. Raises RuntimeError when it is malformed."""
+    messages = json.loads(path.read_text("utf-8"))
+    if not isinstance(messages, dict) or not all(_is_message(value) for value in messages.values()):
+        raise RuntimeError(f"{path.name}: a catalogue maps keys to strings or plural forms with 'other'")
+    return json.dumps(messages, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
 
 def load_assets(directory: Path = STATIC_DIR) -> WebAssets:
     """Read the static files once and hash them; the script learns its stylesheet's hash here.
 
-    Raises RuntimeError when embed.js lacks the stylesheet placeholder (a broken package).
+    Raises RuntimeError when embed.js lacks a placeholder or a catalogue is malformed (a broken package).
     """
     stylesheet = Asset.of((directory / "embed.css").read_bytes(), CSS_TYPE)
+    catalogues = {path.stem: _catalogue(path) for path in sorted((directory / "lang").glob("*.json"))}
     source = (directory / "embed.js").read_bytes()
-    if CSS_PLACEHOLDER not in source:
-        raise RuntimeError("embed.js must reference its stylesheet through the hash placeholder")
-    script = Asset.of(source.replace(CSS_PLACEHOLDER, stylesheet.digest.encode()), JS_TYPE)
+    if CSS_PLACEHOLDER not in source or MESSAGES_PLACEHOLDER not in source:
+        raise RuntimeError("embed.js must reference its stylesheet and its messages through the placeholders")
+    source = source.replace(CSS_PLACEHOLDER, stylesheet.digest.encode())
+    script = Asset.of(source.replace(MESSAGES_PLACEHOLDER, catalogues[BUILT_IN_LANGUAGE]), JS_TYPE)
     return WebAssets(
         script=script,
         stylesheet=stylesheet,
         demo_page=Template((directory / "demo.html").read_text("utf-8"), autoescape=True),
         demo_script=Asset.of((directory / "demo.js").read_bytes(), JS_TYPE),
         demo_stylesheet=Asset.of((directory / "demo.css").read_bytes(), CSS_TYPE),
+        catalogues={lang: Asset.of(body, JSON_TYPE) for lang, body in catalogues.items()},
     )
 
 
@@ -130,6 +155,15 @@ def embed_script_version(digest: str) -> Response:
 def embed_stylesheet_version(digest: str) -> Response:
     """One version of the widget stylesheet, cached for good. Unknown version: 404."""
     return _hashed(assets().stylesheet, digest)
+
+
+@blp.get("/embed/lang/<lang>.json")
+def embed_catalogue(lang: str) -> Response:
+    """One shipped message catalogue (``en`` included, as the template for a site's own). Unknown: 404."""
+    catalogue = assets().catalogues.get(lang)
+    if catalogue is None:
+        raise NotFound("No catalogue for that language.")
+    return serve(catalogue, STABLE_CACHE)
 
 
 def _require_development() -> None:

@@ -1,6 +1,7 @@
 /* engagement comment widget: <div data-engagement-article="KEY"></div> + <script src=".../embed.js" async></script>.
    Plain JavaScript, no framework, no build step. Works under a strict CSP: no inline script or style, no eval.
-   Only body_html (sanitised by the server, filtered again below) is parsed as HTML; every other string is text. */
+   Only body_html (sanitised by the server, filtered again below) is parsed as HTML; every other string,
+   catalogue messages included, is text. */
 (() => {
   "use strict";
   const script = document.currentScript;
@@ -8,18 +9,21 @@
 
   // The server replaces this placeholder with the stylesheet's content hash when it starts.
   const CSS_PATH = "/embed.__ENGAGEMENT_CSS__.css";
+  // ...and this empty object with the English catalogue (engagement/static/lang/en.json).
+  const EN = Object.freeze(/*__ENGAGEMENT_MESSAGES__*/{});
+  // Catalogues the service ships at /embed/lang/<lang>.json; others come from data-engagement-catalogue.
+  const SHIPPED = ["de", "fr"];
   const SCRIPT_ORIGIN = script && script.src ? new URL(script.src, location.href).origin : "";
   const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
+  const LANG_RE = /^[a-z]{2,3}(-[a-z0-9]{1,8}){0,3}$/;
+  const PERMALINK_RE = /^#comment-([1-9][0-9]{0,17})$/;
   const DEFAULT_KINDS = ["like", "love", "insightful", "surprised", "sad", "angry"];
   const EMOJI = { like: "👍", love: "❤️", insightful: "💡", surprised: "😮", sad: "😢", angry: "😠", funny: "😂", thanks: "🙏" };
-  const FLAG_REASONS = [["spam", "Spam"], ["abuse", "Abusive or hateful"], ["off_topic", "Off topic"], ["other", "Something else"]];
-  const SORTS = [["oldest", "Oldest first"], ["newest", "Newest first"], ["top", "Top rated"]];
+  const FLAG_REASONS = ["spam", "abuse", "off_topic", "other"];
+  const SORTS = ["oldest", "newest", "top"];
   const FIELD_FOR = { body: "body", author_name: "name", author_email: "email", author_url: "url" };
-  // The server's validation text is for developers; readers get one plain sentence per field.
-  const FIELD_PROBLEM = { body: "Please write your comment (up to 10,000 characters).", author_name: "Please keep the name under 80 characters.",
-    author_email: "Please check the e-mail address.", author_url: "Please check the website address." };
-  const DOWN = "The comment service is not answering right now. Try again in a moment.";
   const OWN_MAX = 200;
+  const TICK_MS = 5000;
   const viewed = new Set();
   const widgets = new Set();
   let seq = 0;
@@ -38,7 +42,67 @@
     return el;
   };
   const srOnly = (text) => h("span", { class: "eng-sr", text });
-  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+  /* ---- messages: a catalogue per language, plurals by Intl.PluralRules, English for anything missing ---- */
+  const catalogues = new Map();
+  /** Resolve with the messages at url, or null; only strings and {plural category: string} objects are kept. */
+  const fetchCatalogue = (url) => {
+    if (!catalogues.has(url)) {
+      catalogues.set(url, fetch(url, { headers: { Accept: "application/json" }, mode: "cors", credentials: "omit" })
+        .then((res) => (res.ok ? res.json() : null))
+        .then((data) => {
+          if (!data || typeof data !== "object") return null;
+          const kept = {};
+          for (const [key, value] of Object.entries(data)) {
+            if (typeof value === "string") kept[key] = value;
+            else if (value && typeof value === "object" && typeof value.other === "string") kept[key] = value;
+          }
+          return kept;
+        }, () => null));
+    }
+    return catalogues.get(url);
+  };
+  class Messages {
+    constructor(lang, messages) {
+      this.lang = lang;
+      this.messages = messages;
+      this.plurals = new Intl.PluralRules(lang);
+      this.numbers = new Intl.NumberFormat(lang);
+      this.times = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
+    }
+    /** The message for key in this language, {name} placeholders filled in; vars.n picks the plural form. */
+    t(key, vars = {}) {
+      let msg = this.messages[key] ?? EN[key] ?? key;
+      if (typeof msg === "object") msg = msg[this.plurals.select(vars.n)] ?? msg.other;
+      return String(msg).replace(/\{(\w{1,20})\}/g, (all, name) => {
+        const v = vars[name];
+        return v == null ? all : typeof v === "number" ? this.numbers.format(v) : String(v);
+      });
+    }
+    relative(iso) {
+      const then = Date.parse(iso), s = (Date.now() - then) / 1000;
+      if (s < 45) return this.t("just_now");
+      if (s < 3600) return this.times.format(-Math.max(1, Math.round(s / 60)), "minute");
+      if (s < 86400) return this.times.format(-Math.round(s / 3600), "hour");
+      if (s < 86400 * 30) return this.times.format(-Math.round(s / 86400), "day");
+      return new Date(then).toLocaleDateString(this.lang, { year: "numeric", month: "short", day: "numeric" });
+    }
+  }
+  /** The language the element asks for (data-engagement-lang, else the nearest lang attribute), normalised. */
+  const wantedLang = (root) => {
+    const marked = root.closest("[lang]");
+    const raw = root.getAttribute("data-engagement-lang") || (marked && marked.getAttribute("lang")) || "en";
+    const lang = raw.trim().toLowerCase().replace(/_/g, "-").slice(0, 35);
+    return LANG_RE.test(lang) ? lang : "en";
+  };
+  /** Messages for the widget at root: the site's own catalogue, else a shipped one, else English. */
+  const messagesFor = async (root, base) => {
+    const lang = wantedLang(root), primary = lang.split("-")[0];
+    const own = root.getAttribute("data-engagement-catalogue");
+    const url = own ? new URL(own, location.href).href : SHIPPED.includes(primary) ? `${base}/embed/lang/${primary}.json` : null;
+    const messages = url && primary !== "en" ? await fetchCatalogue(url) : null;
+    return messages ? new Messages(lang, messages) : new Messages("en", {});
+  };
 
   /* ---- storage: localStorage when allowed, memory otherwise (private modes, blocked storage) ---- */
   const memory = new Map();
@@ -80,17 +144,6 @@
     return tpl.content;
   };
 
-  /* ---- relative times ---- */
-  const relative = (iso) => {
-    const then = Date.parse(iso), s = (Date.now() - then) / 1000;
-    if (s < 45) return "just now";
-    if (s < 3600) return `${Math.max(1, Math.round(s / 60))} min ago`;
-    if (s < 86400) return plural(Math.round(s / 3600), "hour", "hours") + " ago";
-    if (s < 86400 * 30) return plural(Math.round(s / 86400), "day", "days") + " ago";
-    return new Date(then).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
-  };
-  const timeEl = (iso, cls) => h("time", { class: "eng-time " + (cls || ""), datetime: iso, title: iso, text: relative(iso) });
-
   /* ---- the API client, one per service origin ---- */
   class ApiError extends Error {
     constructor(status, code, message, fields, retryAfter) {
@@ -114,7 +167,7 @@
     }
     /** Resolve with the JSON body (null for 204); reject with an ApiError (status 0 = network failure).
         opts.reader sends the reader token (minted on first need; a token answered with 401 is replaced once);
-        opts.fresh revalidates instead of using a cached copy. */
+        opts.fresh revalidates a cached copy (the browser sends If-None-Match; a 304 reuses the copy). */
     async request(method, path, body, opts = {}) {
       const headers = { Accept: "application/json" };
       if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -127,7 +180,7 @@
           cache: opts.fresh ? "no-cache" : "default",
           body: body === undefined ? undefined : JSON.stringify(body) });
       } catch {
-        throw new ApiError(0, "network", DOWN);
+        throw new ApiError(0, "network");
       }
       if (res.status === 401 && token && !opts.retried) {
         // Forget the token unless a concurrent request has already replaced it.
@@ -149,37 +202,19 @@
     return clients.get(base);
   };
 
-  /* ---- messages people can act on ---- */
-  const describe = (err) => {
-    switch (err.code) {
-      case "network": return DOWN;
-      case "comments_closed": return "Comments are closed.";
-      case "banned": return "You can't take part in this discussion.";
-      case "rate_limited": return `Slow down: try again in ${plural(err.retryAfter || 30, "second", "seconds")}.`;
-      case "conflict": return "You already posted that.";
-      case "payload_too_large": return "That is too long to send.";
-      case "not_found": return err.message && err.message !== "Not found." ? err.message : "That comment is no longer there.";
-      default:
-        if (err.status >= 500) return DOWN;
-        return err.message || "That did not work.";
-    }
-  };
+  /* ---- messages people can act on: the service's own wording is for developers ---- */
+  const ERROR_MESSAGES = { network: "error_down", comments_closed: "error_closed", banned: "error_banned",
+    conflict: "error_conflict", payload_too_large: "error_too_large", not_found: "error_gone",
+    forbidden: "error_not_allowed", validation_error: "check_fields", bad_key: "error_bad_key" };
   const retryable = (err) => err.status === 0 || err.status >= 500;
-  /** Show err in box (a live region); offer a retry button for network and server failures. */
-  const showError = (box, err, retry) => {
-    box.replaceChildren(h("span", { text: describe(err) }));
-    box.classList.add("eng-error");
-    if (retry && retryable(err)) {
-      box.append(" ", h("button", { type: "button", class: "eng-link", on: { click: () => { clearMsg(box); retry(); } } }, "Retry"));
-    }
-  };
-  const showInfo = (box, text) => { box.classList.remove("eng-error"); box.replaceChildren(text); };
   const clearMsg = (box) => { box.classList.remove("eng-error"); box.replaceChildren(); };
+  const showInfo = (box, ...content) => { box.classList.remove("eng-error"); box.replaceChildren(...content); };
 
   /* ---- the widget: one per [data-engagement-article] element ---- */
   class Widget {
-    constructor(root) {
+    constructor(root, i18n) {
       this.root = root;
+      this.i18n = i18n;
       this.key = root.getAttribute("data-engagement-article") || "";
       const base = root.getAttribute("data-engagement-api") || SCRIPT_ORIGIN || location.origin;
       this.api = clientFor(base.replace(/\/+$/, ""));
@@ -189,6 +224,10 @@
       this.limit = Math.min(100, Math.max(1, parseInt(root.getAttribute("data-engagement-limit"), 10) || 20));
       this.window = (parseFloat(root.getAttribute("data-engagement-edit-window")) || 15) * 60000;
       this.kinds = (root.getAttribute("data-engagement-reactions") || "").split(",").map((s) => s.trim()).filter(Boolean);
+      // Live threads: look for new comments every 30 s (data-engagement-live="off" or a number of seconds, at least 10).
+      const live = root.getAttribute("data-engagement-live");
+      this.liveMs = live === "off" ? 0 : Math.max(10, parseFloat(live) || 30) * 1000;
+      this.checkedAt = Date.now();
       this.closed = false;
       this.premod = false;
       // Held comments this reader posted during this page view: shown to them only, never stored.
@@ -196,12 +235,13 @@
       this.count = 0;
       this.cursor = null;
       this.build();
-      if (!KEY_RE.test(this.key)) { showError(this.status, new ApiError(422, "bad_key", "This comment section is misconfigured (bad article key).")); return; }
-      this.loadThread(true);
+      if (!KEY_RE.test(this.key)) { this.showError(this.status, new ApiError(422, "bad_key")); return; }
+      this.loadThread(true, this.linkedComment());
       this.loadReactions();
       this.countView();
     }
 
+    t(key, vars) { return this.i18n.t(key, vars); }
     store(name) { return this.api.key(name); }
     edits() {
       const all = store.get(this.store("edits"), {}), now = Date.now();
@@ -227,26 +267,46 @@
     emit(name, detail) {
       this.root.dispatchEvent(new CustomEvent("engagement:" + name, { bubbles: true, detail: { article: this.key, ...detail } }));
     }
+    item(id) { return this.root.querySelector(`.eng-item[data-comment-id="${CSS.escape(String(id))}"]`); }
+
+    /** Say what went wrong in box (a live region), in words a reader can act on; offer retry where it may help. */
+    showError(box, err, retry) {
+      const text = err.code === "rate_limited" ? this.t("error_rate_limited", { n: err.retryAfter || 30 })
+        : this.t(ERROR_MESSAGES[err.code] || (retryable(err) ? "error_down" : "error_other"));
+      box.replaceChildren(h("span", { text }));
+      box.classList.add("eng-error");
+      if (retry && retryable(err)) {
+        box.append(" ", h("button", { type: "button", class: "eng-link", on: { click: () => { clearMsg(box); retry(); } } }, this.t("retry")));
+      }
+    }
 
     build() {
-      const id = this.id;
+      const id = this.id, t = (key) => this.t(key);
       this.status = h("p", { class: "eng-status", role: "status", "aria-live": "polite" });
-      this.reactions = h("div", { class: "eng-reactions", role: "group", "aria-label": "Reactions to this article" });
-      this.heading = h("h2", { class: "eng-heading", id: id + "-h" }, "Comments");
+      this.reactions = h("div", { class: "eng-reactions", role: "group", "aria-labelledby": id + "-rp" });
+      // The heading is the comment count, the site's own words (with the count beside it), or "none" (kept for screen readers).
+      const heading = (this.root.getAttribute("data-engagement-heading") || "").trim().slice(0, 200);
+      this.heading = h("h2", { class: heading === "none" ? "eng-heading eng-sr" : "eng-heading", id: id + "-h" });
+      this.countNote = heading && heading !== "none" ? h("span", { class: "eng-count" }) : null;
+      if (this.countNote) this.heading.textContent = heading;
       this.sortSelect = h("select", { id: id + "-sort", class: "eng-select", on: { change: () => {
         this.sort = this.sortSelect.value;
         this.loadThread(true);
-      } } }, SORTS.map(([v, label]) => h("option", { value: v, text: label })));
-      this.closedNote = h("p", { class: "eng-closed", hidden: true, text: "Comments are closed." });
+      } } }, SORTS.map((v) => h("option", { value: v, text: t("sort_" + v) })));
+      this.closedNote = h("p", { class: "eng-closed", hidden: true, text: t("closed") });
       this.formSlot = h("div", { class: "eng-compose" }, this.form(null));
       this.thread = h("ol", { class: "eng-thread", "aria-labelledby": id + "-h" });
       this.threadMsg = h("p", { class: "eng-msg", "aria-live": "polite" });
-      this.more = h("button", { type: "button", class: "eng-btn eng-more", hidden: true, on: { click: () => this.loadThread(false) } }, "Load more comments");
-      const section = this.section = h("section", { class: "eng", "aria-labelledby": id + "-h" },
-        this.closedNote, this.reactions,
-        h("div", { class: "eng-bar" }, this.heading,
-          h("div", { class: "eng-sort" }, h("label", { for: id + "-sort", text: "Sort" }), this.sortSelect)),
-        this.status, this.formSlot, this.thread, this.threadMsg, this.more);
+      this.fresh = h("button", { type: "button", class: "eng-btn eng-fresh", hidden: true, on: { click: () => this.showFresh() } });
+      this.earlier = h("button", { type: "button", class: "eng-btn eng-more", hidden: true, on: { click: () => this.loadThread(true) } }, t("load_earlier"));
+      this.more = h("button", { type: "button", class: "eng-btn eng-more", hidden: true, on: { click: () => this.loadThread(false) } }, t("load_more"));
+      const section = this.section = h("section", { class: "eng", lang: this.i18n.lang, "aria-labelledby": id + "-h" },
+        this.closedNote,
+        h("div", { class: "eng-reactbar" }, h("p", { class: "eng-prompt", id: id + "-rp", text: t("reactions_prompt") }), this.reactions),
+        h("div", { class: "eng-bar" }, h("div", { class: "eng-title" }, this.heading, this.countNote),
+          h("div", { class: "eng-sort" }, h("label", { for: id + "-sort", text: t("sort") }), this.sortSelect)),
+        this.status, this.formSlot, h("div", { "aria-live": "polite" }, this.fresh), this.earlier,
+        this.thread, this.threadMsg, this.more);
       const theme = this.root.getAttribute("data-engagement-theme");
       if (theme === "dark" || theme === "light") section.classList.add("eng-" + theme);
       this.root.replaceChildren(section);
@@ -254,7 +314,7 @@
 
     setCount(n) {
       this.count = Math.max(0, n);
-      this.heading.textContent = plural(this.count, "comment", "comments");
+      (this.countNote || this.heading).textContent = this.t("comments", { n: this.count });
       this.root.setAttribute("data-engagement-comments", String(this.count));
       this.emit("comments", { comments: this.count });
     }
@@ -264,8 +324,8 @@
       this.section.classList.toggle("eng-is-closed", closed);
       this.closedNote.hidden = !closed;
       this.formSlot.hidden = closed;
-      // Controls the server would refuse leave the page; the scores stay.
-      if (closed) for (const el of this.thread.querySelectorAll(".eng-vote, .eng-links, .eng-card > form")) el.remove();
+      // Controls the server would refuse leave the page; the scores and "Copy link" stay.
+      if (closed) for (const el of this.thread.querySelectorAll(".eng-vote, .eng-reply-btn, .eng-own, .eng-flag-btn, .eng-card > form")) el.remove();
     }
 
     setPremod(on) {
@@ -275,7 +335,7 @@
 
     /** Show err in box, unless it says the thread closed meanwhile: then the whole widget says so. */
     fail(box, err, retry) {
-      if (err.code !== "comments_closed") { showError(box, err, retry); return; }
+      if (err.code !== "comments_closed") { this.showError(box, err, retry); return; }
       this.changed();
       this.setClosed(true);
       clearMsg(box);
@@ -312,17 +372,17 @@
     /* -- reactions -- */
     async loadReactions() {
       try { this.renderReactions(await this.api.request("GET", this.path + "/reactions", undefined, { reader: true })); }
-      catch (err) { showError(this.status, err, () => this.loadReactions()); }
+      catch (err) { this.showError(this.status, err, () => this.loadReactions()); }
     }
     renderReactions(data) {
       const counts = data.counts || {}, mine = new Set(data.mine || []);
       const kinds = this.kinds.length ? this.kinds : Object.keys(counts).length ? Object.keys(counts) : DEFAULT_KINDS;
       this.reactions.replaceChildren(...kinds.map((kind) => {
-        const n = counts[kind] || 0, label = kind.replace(/_/g, " ");
+        const n = counts[kind] || 0, label = this.t("reaction_" + kind) === "reaction_" + kind ? kind.replace(/_/g, " ") : this.t("reaction_" + kind);
         return h("button", { type: "button", class: "eng-react", "data-kind": kind, "aria-pressed": mine.has(kind) ? "true" : "false",
           title: label, on: { click: (ev) => this.react(kind, ev.currentTarget) } },
           h("span", { class: "eng-emoji", "aria-hidden": "true", text: EMOJI[kind] || label }),
-          srOnly(label + ", "), h("span", { class: "eng-n", text: String(n) }));
+          srOnly(label + ", "), h("span", { class: "eng-n", text: this.i18n.numbers.format(n) }));
       }));
     }
     async react(kind, button) {
@@ -330,21 +390,32 @@
       button.disabled = true;
       try {
         const data = await this.api.request(on ? "PUT" : "DELETE", `${this.path}/reactions/${encodeURIComponent(kind)}`, undefined, { reader: true });
+        clearMsg(this.status);
         this.renderReactions(data);
         const again = this.reactions.querySelector(`[data-kind="${CSS.escape(kind)}"]`);
         if (again) again.focus();
-      } catch (err) { button.disabled = false; showError(this.status, err, () => this.react(kind, button)); }
+      } catch (err) { button.disabled = false; this.showError(this.status, err, () => this.react(kind, button)); }
     }
 
     /* -- the thread -- */
-    async loadThread(reset) {
+    threadPath(cursor, around) {
       const q = new URLSearchParams({ sort: this.sort, limit: String(this.limit) });
-      if (!reset && this.cursor) q.set("cursor", this.cursor);
-      this.more.disabled = true;
+      if (cursor) q.set("cursor", cursor);
+      if (around) q.set("around", around);
+      return `${this.path}/comments?${q}`;
+    }
+
+    /** Load the first page (reset), the next one, or (around) the page holding a linked comment. */
+    async loadThread(reset, around) {
+      this.more.disabled = this.earlier.disabled = true;
+      this.loading = true;
       this.root.setAttribute("aria-busy", "true");
       try {
-        const data = await this.api.request("GET", `${this.path}/comments?${q}`, undefined, { fresh: this.recentlyChanged() });
+        const data = await this.api.request("GET", this.threadPath(reset ? null : this.cursor, around), undefined,
+          { fresh: this.recentlyChanged() });
         clearMsg(this.threadMsg);
+        this.checkedAt = Date.now();
+        this.fresh.hidden = true;
         this.setCount(data.article.comment_count);
         this.setPremod(Boolean(data.article.premoderated));
         if (reset) this.thread.replaceChildren();
@@ -353,29 +424,98 @@
         this.thread.append(...items);
         this.setClosed(data.article.comments_closed);
         for (const [pid, held] of this.pending) {
-          if (this.root.querySelector(`#${this.id}-c${CSS.escape(String(pid))}`)) this.pending.delete(pid);
+          if (this.item(pid)) this.pending.delete(pid);
           else this.placeItem(this.comment({ ...held.posted, replies: [] }), held.parent, true);
         }
         if (!reset && items.length) items[0].querySelector(".eng-card").focus();
-        if (!this.thread.children.length) showInfo(this.threadMsg, "No comments yet. Be the first to share a thought.");
+        if (!this.thread.children.length) showInfo(this.threadMsg, this.t("empty"));
         this.cursor = data.next_cursor;
         this.more.hidden = !this.cursor;
+        if (reset) this.earlier.hidden = !data.has_earlier;
+        if (around) this.reveal(around);
         if (reset) this.emit("ready", {});
       } catch (err) {
-        showError(this.threadMsg, err, () => this.loadThread(reset));
+        if (around && err.status === 404) {
+          this.loading = false;
+          await this.loadThread(true);
+          showInfo(this.status, this.t("link_gone"));
+          return;
+        }
+        this.showError(this.threadMsg, err, () => this.loadThread(reset, around));
       } finally {
-        this.more.disabled = false;
+        this.more.disabled = this.earlier.disabled = false;
+        this.loading = false;
         this.root.removeAttribute("aria-busy");
       }
     }
 
+    /* -- permalinks: #comment-123 loads the page that holds it, scrolls there and marks it -- */
+    linkedComment() {
+      const match = PERMALINK_RE.exec(location.hash);
+      return match ? match[1] : null;
+    }
+    followLink() {
+      const id = this.linkedComment();
+      if (!id) return;
+      if (this.item(id)) this.reveal(id); else this.loadThread(true, id);
+    }
+    reveal(id) {
+      const item = this.item(id);
+      if (!item) return;
+      for (const el of this.root.querySelectorAll(".eng-target")) el.classList.remove("eng-target");
+      const card = item.querySelector(".eng-card");
+      card.classList.add("eng-target");
+      card.scrollIntoView({ block: "center" });
+      card.focus({ preventScroll: true });
+    }
+    permalink(c) {
+      const url = new URL(location.href);
+      url.hash = "comment-" + c.id;
+      return url.href;
+    }
+    async copyLink(c, note) {
+      const url = this.permalink(c);
+      try {
+        await navigator.clipboard.writeText(url);
+        showInfo(note, this.t("link_copied"));
+      } catch {
+        // No clipboard (an insecure page, a refused permission): the link itself, to copy by hand.
+        showInfo(note, this.t("link_here"), " ", h("a", { href: url, text: url }));
+      }
+    }
+
+    /* -- live threads: while the page is visible, revalidate the first page; a 304 costs the service one query -- */
+    async check() {
+      if (!this.liveMs || this.loading || this.checking || Date.now() - this.checkedAt < this.liveMs) return;
+      this.checking = true;
+      this.checkedAt = Date.now();
+      try {
+        const data = await this.api.request("GET", this.threadPath(null), undefined, { fresh: true });
+        this.setPremod(Boolean(data.article.premoderated));
+        if (data.article.comments_closed && !this.closed) this.setClosed(true);
+        const added = data.article.comment_count - this.count;
+        // Offered, not inserted: the page never moves under the reader's eyes.
+        this.fresh.textContent = this.t("new_comments", { n: added });
+        this.fresh.hidden = added <= 0;
+      } catch {
+        // A missed check is simply tried again at the next one.
+      } finally {
+        this.checking = false;
+      }
+    }
+    async showFresh() {
+      await this.loadThread(true);
+      const first = this.thread.querySelector(".eng-card");
+      if (first) first.focus();
+    }
+
     comment(c) {
-      const li = h("li", { class: "eng-item", id: `${this.id}-c${c.id}`, "data-comment-id": c.id });
+      const li = h("li", { class: "eng-item", id: "comment-" + c.id, "data-comment-id": c.id });
       const card = h("article", { class: c.pinned && !c.deleted ? "eng-card eng-pinned" : "eng-card", tabindex: "-1", "aria-labelledby": `${this.id}-a${c.id}` });
       li.append(card);
       if (c.deleted) {
         card.classList.add("eng-deleted");
-        card.append(h("p", { class: "eng-meta", id: `${this.id}-a${c.id}`, text: "This comment was deleted." }));
+        card.append(h("p", { class: "eng-meta", id: `${this.id}-a${c.id}`, text: this.t("deleted") }));
       } else {
         this.fillCard(card, c);
       }
@@ -385,8 +525,8 @@
     }
 
     fillCard(card, c) {
-      const author = c.author || { name: "Anonymous" };
-      const name = String(author.name || "Anonymous");
+      const author = c.author || {};
+      const name = String(author.name || this.t("anonymous"));
       const own = this.edits()[c.id];
       const mine = Boolean(own) || this.ownIds().includes(c.id);
       const waiting = this.pending.has(c.id);
@@ -395,11 +535,12 @@
         ? h("a", { class: "eng-author", href: author.url, rel: "nofollow ugc noopener", text: name })
         : h("span", { class: "eng-author", text: name });
       who.id = `${this.id}-a${c.id}`;
-      const meta = h("p", { class: "eng-meta" }, who, " ", timeEl(c.created_at),
-        c.edited_at ? h("span", { class: "eng-edited", title: c.edited_at, text: " · edited" }) : null,
-        c.pinned ? h("span", { class: "eng-badge eng-pin", text: "Pinned" }) : null,
-        mine ? h("span", { class: "eng-badge", text: "You" }) : null,
-        waiting ? h("span", { class: "eng-badge eng-wait", text: "Waiting for a moderator" }) : null);
+      const time = h("time", { class: "eng-time", datetime: c.created_at, title: c.created_at, text: this.i18n.relative(c.created_at) });
+      const meta = h("p", { class: "eng-meta" }, who, " ", waiting ? time : h("a", { class: "eng-permalink", href: "#comment-" + c.id }, time),
+        c.edited_at ? h("span", { class: "eng-edited", title: c.edited_at, text: " · " + this.t("edited") }) : null,
+        c.pinned ? h("span", { class: "eng-badge eng-pin", text: this.t("pinned") }) : null,
+        mine ? h("span", { class: "eng-badge", text: this.t("you") }) : null,
+        waiting ? h("span", { class: "eng-badge eng-wait", text: this.t("waiting") }) : null);
       const body = h("div", { class: "eng-body" });
       body.append(bodyHtml(c.body_html));
       const note = h("p", { class: "eng-msg", "aria-live": "polite" });
@@ -407,31 +548,31 @@
         waiting ? null : this.actions(c, card, own, mine, note), note);
     }
 
-    /* Only what the server will accept: nothing but the score on a closed thread, no votes or report on one's own. */
+    /* Only what the server will accept: the score and "Copy link" on a closed thread, no votes or report on one's own. */
     actions(c, card, own, mine, note) {
+      const t = (key) => this.t(key);
       const myVote = (store.get(this.store("votes"), {})[c.id]) || 0;
       const bar = h("div", { class: "eng-actions" });
       const score = h("span", { class: "eng-score", text: String(c.score) });
-      if (this.closed || mine) {
-        bar.append(h("span", { class: "eng-votes" }, score, srOnly(" points")));
-        if (this.closed) return bar;
-      }
       const vote = (value, arrow, label) => h("button", { type: "button", class: "eng-vote", "data-vote": value,
         "aria-pressed": myVote === value ? "true" : "false", title: label,
         on: { click: () => this.vote(c, value, bar, score, note) } },
         h("span", { "aria-hidden": "true", text: arrow }), srOnly(label));
-      if (!mine) bar.append(h("span", { class: "eng-votes", role: "group", "aria-label": "Votes" },
-        vote(1, "▲", "Upvote"), score, srOnly(" points"), vote(-1, "▼", "Downvote")));
-      const links = h("span", { class: "eng-links" }, h("button", { type: "button", class: "eng-link eng-reply-btn", "aria-expanded": "false",
-        on: { click: (ev) => this.toggleReply(c, card, ev.currentTarget) } }, "Reply"));
-      if (own) {
-        const ownBox = h("span", { class: "eng-own", "data-expires": own.createdAt + this.window },
-          h("button", { type: "button", class: "eng-link", on: { click: () => this.startEdit(c, card, note) } }, "Edit"),
-          h("button", { type: "button", class: "eng-link", on: { click: (ev) => this.confirmDelete(c, card, ev.currentTarget, note) } }, "Delete"));
-        links.append(ownBox);
+      bar.append(this.closed || mine ? h("span", { class: "eng-votes" }, score, srOnly(" " + t("points")))
+        : h("span", { class: "eng-votes", role: "group", "aria-label": t("votes") },
+          vote(1, "▲", t("upvote")), score, srOnly(" " + t("points")), vote(-1, "▼", t("downvote"))));
+      const link = h("button", { type: "button", class: "eng-link eng-copy", on: { click: () => this.copyLink(c, note) } }, t("copy_link"));
+      const links = h("span", { class: "eng-links" });
+      if (!this.closed) links.append(h("button", { type: "button", class: "eng-link eng-reply-btn", "aria-expanded": "false",
+        on: { click: (ev) => this.toggleReply(c, card, ev.currentTarget) } }, t("reply")));
+      if (own && !this.closed) {
+        links.append(h("span", { class: "eng-own", "data-expires": own.createdAt + this.window },
+          h("button", { type: "button", class: "eng-link", on: { click: () => this.startEdit(c, card, note) } }, t("edit")),
+          h("button", { type: "button", class: "eng-link", on: { click: (ev) => this.confirmDelete(c, card, ev.currentTarget, note) } }, t("delete"))));
       }
-      if (!mine) links.append(h("button", { type: "button", class: "eng-link eng-flag-btn", "aria-expanded": "false",
-        on: { click: (ev) => this.toggleFlag(c, card, ev.currentTarget, note) } }, "Report"));
+      links.append(link);
+      if (!mine && !this.closed) links.append(h("button", { type: "button", class: "eng-link eng-flag-btn", "aria-expanded": "false",
+        on: { click: (ev) => this.toggleFlag(c, card, ev.currentTarget, note) } }, t("report")));
       bar.append(links);
       return bar;
     }
@@ -468,7 +609,7 @@
 
     /* -- the comment form (top level when parent is null, else a reply form) -- */
     form(parent, close) {
-      const id = `${this.id}-f${++seq}`;
+      const id = `${this.id}-f${++seq}`, t = (key, vars) => this.t(key, vars);
       const profile = store.get(this.store("profile"), {});
       const field = (name, label, input, hint) => {
         input.id = `${id}-${name}`;
@@ -484,23 +625,23 @@
       // Honeypot for bots, hidden from people and screen readers; the API calls it "website".
       const trap = h("input", { name: "website", type: "text", tabindex: "-1", autocomplete: "off", id: id + "-hp" });
       const msg = h("p", { class: "eng-msg", "aria-live": "polite" });
-      const submit = h("button", { type: "submit", class: "eng-btn eng-primary" }, parent ? "Post reply" : "Post comment");
-      const form = h("form", { class: "eng-form", novalidate: true, "aria-label": parent ? "Reply to " + ((parent.author && parent.author.name) || "comment") : "Write a comment" },
-        field("body", parent ? "Your reply" : "Your comment", text,
-          "Markdown works: **bold**, *italic*, `code`, [link](https://…), > quote."),
-        h("p", { class: "eng-hint eng-premod", hidden: !this.premod, text: "Comments here are checked by a moderator before they appear." }),
+      const submit = h("button", { type: "submit", class: "eng-btn eng-primary" }, t(parent ? "post_reply" : "post_comment"));
+      const form = h("form", { class: "eng-form", novalidate: true,
+        "aria-label": parent ? t("reply_to", { name: (parent.author && parent.author.name) || t("anonymous") }) : t("write_comment") },
+        field("body", t(parent ? "your_reply" : "your_comment"), text, t("markdown_hint")),
+        h("p", { class: "eng-hint eng-premod", hidden: !this.premod, text: t("premoderated") }),
         h("div", { class: "eng-row" },
-          field("name", "Name (optional)", nameIn),
-          field("email", "Email (optional)", emailIn, "Never shown publicly."),
-          field("url", "Website (optional)", urlIn)),
-        h("div", { class: "eng-hp", "aria-hidden": "true" }, h("label", { for: trap.id, text: "Leave this field empty" }), trap),
+          field("name", t("name"), nameIn),
+          field("email", t("email"), emailIn, t("email_hint")),
+          field("url", t("website"), urlIn)),
+        h("div", { class: "eng-hp", "aria-hidden": "true" }, h("label", { for: trap.id, text: t("honeypot") }), trap),
         h("div", { class: "eng-form-foot" }, submit,
-          close ? h("button", { type: "button", class: "eng-link", on: { click: close } }, "Cancel") : null),
+          close ? h("button", { type: "button", class: "eng-link", on: { click: close } }, t("cancel")) : null),
         msg);
       const send = async () => {
-        clearFieldErrors(form);
+        this.clearFieldErrors(form);
         clearMsg(msg);
-        if (!text.value.trim()) { fieldErrors(form, { body: ["Write something first."] }); return; }
+        if (!text.value.trim()) { this.fieldErrors(form, { body: [t("write_first")] }, true); return; }
         // A website typed without a scheme ("example.org") means the https:// one.
         const site = urlIn.value.trim();
         const payload = { body: text.value, author_name: nameIn.value.trim(), author_email: emailIn.value.trim(),
@@ -518,7 +659,7 @@
           this.placePosted(posted, parent, msg);
           if (close) close();
         } catch (err) {
-          if (err.status === 422 && err.fields && fieldErrors(form, err.fields)) { showError(msg, new ApiError(422, "validation_error", "Please check the highlighted fields.")); return; }
+          if (err.status === 422 && err.fields && this.fieldErrors(form, err.fields)) { this.showError(msg, err); return; }
           if (err.code === "rate_limited") wait = (err.retryAfter || 30) * 1000;
           this.fail(msg, err, send);
         } finally {
@@ -537,35 +678,36 @@
       clearMsg(this.threadMsg);
       if (!held) this.setCount(this.count + 1);
       // The reply form closes, so a reply's message goes under the reply itself.
-      const text = held ? "Sent. Others will see it once a moderator approves it."
-        : parent ? "Your reply is posted." : "Your comment is posted.";
-      showInfo(parent ? item.querySelector(".eng-msg") : msg, text);
+      showInfo(parent ? item.querySelector(".eng-msg") : msg, this.t(held ? "posted_held" : parent ? "posted_reply" : "posted_comment"));
       item.querySelector(".eng-card").focus();
     }
 
     placeItem(item, parent, held) {
       if (held) item.classList.add("eng-waiting");
-      const host = parent && this.root.querySelector(`#${this.id}-c${CSS.escape(String(parent.id))} > .eng-replies`);
-      if (host || this.sort === "oldest") (host || this.thread).append(item); else this.thread.prepend(item);
+      const host = parent && this.item(parent.id);
+      const replies = host && host.querySelector(":scope > .eng-replies");
+      if (replies || this.sort === "oldest") (replies || this.thread).append(item); else this.thread.prepend(item);
       return item;
     }
 
+    /** The edit box replaces the text, opens at its top, and hides the comment's actions until it closes. */
     startEdit(c, card, note) {
       if (card.querySelector(".eng-edit")) return;
       const own = this.edits()[c.id];
-      if (!own) { showInfo(note, "The edit window has passed."); return; }
-      const body = card.querySelector(".eng-body");
+      if (!own) { showInfo(note, this.t("edit_window_over")); return; }
+      const body = card.querySelector(".eng-body"), actions = card.querySelector(".eng-actions");
       const id = `${this.id}-e${c.id}`;
-      const text = h("textarea", { id, name: "body", rows: 4, maxlength: 10000, class: "eng-input" });
+      const text = h("textarea", { id, name: "body", rows: 6, maxlength: 10000, class: "eng-input" });
       text.value = own.body || body.textContent;
       const err = h("p", { class: "eng-field-error", id: id + "-err", hidden: true });
-      const save = h("button", { type: "submit", class: "eng-btn eng-primary" }, "Save");
+      const save = h("button", { type: "submit", class: "eng-btn eng-primary" }, this.t("save"));
+      const close = () => { editForm.remove(); body.hidden = false; actions.hidden = false; card.focus(); };
       const editForm = h("form", { class: "eng-edit", novalidate: true },
-        h("div", { class: "eng-field", "data-field": "body" }, h("label", { for: id, text: "Edit your comment" }), text, err),
+        h("div", { class: "eng-field", "data-field": "body" }, h("label", { for: id, text: this.t("edit_comment") }), text, err),
         h("div", { class: "eng-form-foot" }, save,
-          h("button", { type: "button", class: "eng-link", on: { click: () => { editForm.remove(); body.hidden = false; card.focus(); } } }, "Cancel")));
+          h("button", { type: "button", class: "eng-link", on: { click: close } }, this.t("cancel"))));
       const submit = async () => {
-        clearFieldErrors(editForm);
+        this.clearFieldErrors(editForm);
         clearMsg(note);
         save.disabled = true;
         try {
@@ -573,25 +715,29 @@
           this.saveEdit(c.id, { ...own, body: text.value });
           this.changed();
           this.fillCard(card, { ...c, ...updated });
-          showInfo(card.querySelector(".eng-msg"), "Your comment is updated.");
+          showInfo(card.querySelector(".eng-msg"), this.t("updated"));
           card.focus();
         } catch (e) {
           save.disabled = false;
-          if (e.status === 422 && e.fields && fieldErrors(editForm, e.fields)) return;
-          if (e.status === 403 && e.code === "forbidden") { this.saveEdit(c.id, null); showInfo(note, "The edit window has passed."); return; }
+          if (e.status === 422 && e.fields && this.fieldErrors(editForm, e.fields)) return;
+          if (e.status === 403 && e.code === "forbidden") { this.saveEdit(c.id, null); close(); showInfo(note, this.t("edit_window_over")); return; }
           this.fail(note, e, submit);
         }
       };
       editForm.addEventListener("submit", (ev) => { ev.preventDefault(); submit(); });
       body.hidden = true;
+      actions.hidden = true;
       body.after(editForm);
-      text.focus();
+      text.focus({ preventScroll: true });
+      text.setSelectionRange(0, 0);
+      text.scrollTop = 0;
+      editForm.scrollIntoView({ block: "nearest" });
     }
 
     confirmDelete(c, card, button, note) {
       const own = this.edits()[c.id];
-      if (!own) { showInfo(note, "The edit window has passed."); return; }
-      const box = h("span", { class: "eng-confirm", role: "group", "aria-label": "Confirm delete" }, "Delete this comment? ");
+      if (!own) { showInfo(note, this.t("edit_window_over")); return; }
+      const box = h("span", { class: "eng-confirm", role: "group", "aria-label": this.t("confirm_delete_label") }, this.t("confirm_delete") + " ");
       const cancel = () => { box.remove(); button.hidden = false; button.focus(); };
       const yes = h("button", { type: "button", class: "eng-link eng-danger", on: { click: async () => {
         yes.disabled = true;
@@ -602,18 +748,18 @@
           const item = card.parentElement;
           if (item.querySelector(".eng-replies > li")) {
             card.classList.add("eng-deleted");
-            card.replaceChildren(h("p", { class: "eng-meta", id: `${this.id}-a${c.id}`, text: "This comment was deleted." }));
+            card.replaceChildren(h("p", { class: "eng-meta", id: `${this.id}-a${c.id}`, text: this.t("deleted") }));
           } else {
             item.remove();
           }
           this.setCount(this.count - 1);
-          showInfo(this.status, "Your comment is deleted.");
+          showInfo(this.status, this.t("removed"));
         } catch (e) {
           yes.disabled = false;
           this.fail(note, e);
         }
-      } } }, "Yes, delete");
-      box.append(yes, " ", h("button", { type: "button", class: "eng-link", on: { click: cancel } }, "Keep it"));
+      } } }, this.t("yes_delete"));
+      box.append(yes, " ", h("button", { type: "button", class: "eng-link", on: { click: cancel } }, this.t("keep_it")));
       button.hidden = true;
       button.after(box);
       yes.focus();
@@ -622,16 +768,16 @@
     toggleFlag(c, card, button, note) {
       const open = card.querySelector(":scope > .eng-flag");
       if (open) { open.remove(); button.setAttribute("aria-expanded", "false"); button.focus(); return; }
-      const id = `${this.id}-r${c.id}`;
-      const reason = h("select", { id, name: "reason", class: "eng-select" }, FLAG_REASONS.map(([v, label]) => h("option", { value: v, text: label })));
+      const id = `${this.id}-r${c.id}`, t = (key) => this.t(key);
+      const reason = h("select", { id, name: "reason", class: "eng-select" }, FLAG_REASONS.map((v) => h("option", { value: v, text: t("reason_" + v) })));
       const extra = h("input", { id: id + "-note", name: "note", type: "text", maxlength: 500, class: "eng-input" });
-      const send = h("button", { type: "submit", class: "eng-btn" }, "Send report");
-      const form = h("form", { class: "eng-flag", "aria-label": "Report this comment" },
+      const send = h("button", { type: "submit", class: "eng-btn" }, t("send_report"));
+      const form = h("form", { class: "eng-flag", "aria-label": t("report_comment") },
         h("div", { class: "eng-row" },
-          h("div", { class: "eng-field" }, h("label", { for: id, text: "Reason" }), reason),
-          h("div", { class: "eng-field" }, h("label", { for: id + "-note", text: "Note for moderators (optional)" }), extra)),
+          h("div", { class: "eng-field" }, h("label", { for: id, text: t("reason") }), reason),
+          h("div", { class: "eng-field" }, h("label", { for: id + "-note", text: t("report_note") }), extra)),
         h("div", { class: "eng-form-foot" }, send,
-          h("button", { type: "button", class: "eng-link", on: { click: () => { form.remove(); button.setAttribute("aria-expanded", "false"); button.focus(); } } }, "Cancel")));
+          h("button", { type: "button", class: "eng-link", on: { click: () => { form.remove(); button.setAttribute("aria-expanded", "false"); button.focus(); } } }, t("cancel"))));
       const submit = async () => {
         send.disabled = true;
         const payload = { reason: reason.value };
@@ -639,10 +785,10 @@
         try {
           await this.api.request("POST", `/api/v1/comments/${encodeURIComponent(c.id)}/flags`, payload, { reader: true });
           form.remove();
-          button.textContent = "Reported";
+          button.textContent = t("reported");
           button.disabled = true;
           button.removeAttribute("aria-expanded");
-          showInfo(note, "Thanks. A moderator will take a look.");
+          showInfo(note, t("reported_thanks"));
         } catch (e) {
           send.disabled = false;
           this.fail(note, e, submit);
@@ -653,35 +799,36 @@
       button.setAttribute("aria-expanded", "true");
       reason.focus();
     }
-  }
 
-  /* ---- field errors from a 422: {field: [problems]} shown next to the matching control ---- */
-  const clearFieldErrors = (form) => {
-    for (const box of form.querySelectorAll("[data-field]")) {
-      const input = box.querySelector("input, textarea, select"), err = box.querySelector(".eng-field-error");
-      input.removeAttribute("aria-invalid");
-      const described = (input.getAttribute("aria-describedby") || "").split(" ").filter((x) => x && x !== err.id);
-      if (described.length) input.setAttribute("aria-describedby", described.join(" ")); else input.removeAttribute("aria-describedby");
-      err.hidden = true;
-      err.textContent = "";
+    /* -- field errors from a 422: {field: [problems]} shown next to the matching control -- */
+    clearFieldErrors(form) {
+      for (const box of form.querySelectorAll("[data-field]")) {
+        const input = box.querySelector("input, textarea, select"), err = box.querySelector(".eng-field-error");
+        input.removeAttribute("aria-invalid");
+        const described = (input.getAttribute("aria-describedby") || "").split(" ").filter((x) => x && x !== err.id);
+        if (described.length) input.setAttribute("aria-describedby", described.join(" ")); else input.removeAttribute("aria-describedby");
+        err.hidden = true;
+        err.textContent = "";
+      }
     }
-  };
-  /** Returns true when at least one problem could be placed next to its field. */
-  const fieldErrors = (form, fields) => {
-    let first = null;
-    for (const [name, problems] of Object.entries(fields)) {
-      const box = form.querySelector(`[data-field="${FIELD_FOR[name] || "-"}"]`);
-      if (!box) continue;
-      const input = box.querySelector("input, textarea, select"), err = box.querySelector(".eng-field-error");
-      err.textContent = FIELD_PROBLEM[name] || [].concat(problems).join(" ");
-      err.hidden = false;
-      input.setAttribute("aria-invalid", "true");
-      input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + err.id).trim());
-      first = first || input;
+    /** Returns true when at least one problem could be placed next to its field. The service's own
+        wording is for developers: readers get one plain sentence per field (own: the text is ours already). */
+    fieldErrors(form, fields, own) {
+      let first = null;
+      for (const [name, problems] of Object.entries(fields)) {
+        const box = form.querySelector(`[data-field="${FIELD_FOR[name] || "-"}"]`);
+        if (!box) continue;
+        const input = box.querySelector("input, textarea, select"), err = box.querySelector(".eng-field-error");
+        err.textContent = own ? [].concat(problems).join(" ") : this.t("problem_" + FIELD_FOR[name]);
+        err.hidden = false;
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + err.id).trim());
+        first = first || input;
+      }
+      if (first) first.focus();
+      return Boolean(first);
     }
-    if (first) first.focus();
-    return Boolean(first);
-  };
+  }
 
   const hashIndex = (s, n) => {
     let x = 0;
@@ -689,15 +836,21 @@
     return x % n;
   };
 
-  /* ---- relative times refresh; own-comment controls disappear when the edit window ends ---- */
+  /* ---- one clock for every widget: relative times, the end of edit windows, live-thread checks ---- */
   setInterval(() => {
+    const visible = document.visibilityState === "visible";
     for (const w of widgets) {
-      for (const t of w.root.querySelectorAll("time.eng-time")) t.textContent = relative(t.getAttribute("datetime"));
+      // A widget its page has removed (a single-page site moving on) is forgotten.
+      if (!w.root.isConnected) { widgets.delete(w); continue; }
+      for (const t of w.root.querySelectorAll("time.eng-time")) t.textContent = w.i18n.relative(t.getAttribute("datetime"));
       for (const own of w.root.querySelectorAll(".eng-own[data-expires]")) {
         if (Date.now() > Number(own.getAttribute("data-expires"))) own.remove();
       }
+      // Hidden tabs never ask; a tab shown again asks at the next tick if its last check is old enough.
+      if (visible) w.check();
     }
-  }, 20000);
+  }, TICK_MS);
+  window.addEventListener("hashchange", () => { for (const w of widgets) w.followLink(); });
 
   const loadStylesheet = () => {
     if (document.querySelector("link[data-engagement-css]")) return;
@@ -706,16 +859,17 @@
     document.head.append(h("link", { rel: "stylesheet", href: base.replace(/\/+$/, "") + CSS_PATH, "data-engagement-css": "" }));
   };
 
-  const mount = (el) => {
+  const mount = async (el) => {
     if (el.hasAttribute("data-engagement-mounted")) return;
     el.setAttribute("data-engagement-mounted", "");
-    widgets.add(new Widget(el));
+    const base = (el.getAttribute("data-engagement-api") || SCRIPT_ORIGIN || location.origin).replace(/\/+$/, "");
+    widgets.add(new Widget(el, await messagesFor(el, base)));
   };
   const scan = () => {
     const found = document.querySelectorAll("[data-engagement-article]");
     if (found.length) loadStylesheet();
     found.forEach(mount);
   };
-  window.EngagementWidget = Object.freeze({ scan, mount: (el) => { loadStylesheet(); mount(el); } });
+  window.EngagementWidget = Object.freeze({ scan, mount: (el) => { loadStylesheet(); return mount(el); }, messages: EN });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", scan); else scan();
 })();

@@ -93,12 +93,39 @@ class Reply:
     headers: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Served:
+    """One request the live API answered, as the server saw it."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    if_none_match: str | None
+
+
+class RequestLog:
+    """WSGI middleware that records what the live API answered, e.g. to see a browser's revalidations."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        self.served: list[Served] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        def record(status: str, headers: Any, exc_info: Any = None) -> Any:
+            self.served.append(Served(environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("QUERY_STRING", ""),
+                                      int(status.split()[0]), environ.get("HTTP_IF_NONE_MATCH")))
+            return start_response(status, headers, exc_info)
+        return self.app(environ, record)
+
+
 class HttpApi:
     """Calls the live API over HTTP, as a site's server or a moderator's tool would."""
 
-    def __init__(self, origin: str, app: Flask):
+    def __init__(self, origin: str, app: Flask, log: RequestLog):
         self.origin = origin
         self.app = app
+        self.log = log
         self._moderator_token: str | None = None
 
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
@@ -151,6 +178,8 @@ class PublisherSite:
         self.server = server
         self.origin = f"http://127.0.0.1:{server.server_address[1]}"
         self.api_origin = ""
+        # Extra files the site serves (e.g. its own message catalogue), by path.
+        self.files: dict[str, tuple[bytes, str]] = {}
 
     def url(self, page: str, article: str) -> str:
         return f"{self.origin}/{page}?{urllib.parse.urlencode({'article': article})}"
@@ -178,6 +207,9 @@ class PublisherHandler(BaseHTTPRequestHandler):
             html = html.replace('src="/embed.js"', f'src="{site.api_origin}/embed.js"')
             headers = {"Content-Security-Policy": site.csp()} if parsed.path == "/article.html" else {}
             self._send(200, html.encode(), "text/html; charset=utf-8", headers)
+        elif parsed.path in site.files:
+            body, content_type = site.files[parsed.path]
+            self._send(200, body, content_type, {})
         elif parsed.path in ("/demo.js", "/demo.css"):
             kind = "text/javascript" if parsed.path.endswith(".js") else "text/css"
             self._send(200, (STATIC / parsed.path[1:]).read_bytes(), f"{kind}; charset=utf-8", {})
@@ -231,12 +263,13 @@ def live_api(site: PublisherSite, tmp_path_factory: pytest.TempPathFactory) -> I
         })
     with app.app_context():
         Base.metadata.create_all(db.engine)
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    log = RequestLog(app)
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, log, threaded=True)
     origin = f"http://127.0.0.1:{server.server_port}"
     site.api_origin = origin
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield HttpApi(origin, app)
+    yield HttpApi(origin, app, log)
     server.shutdown()
     server.server_close()
     with app.app_context():
@@ -293,6 +326,24 @@ def new_tab(browser: Any, live_api: HttpApi) -> Iterator[Any]:
     yield open_tab
     for context in contexts:
         context.close()
+
+
+_MOUNT = """([article, attributes, lang]) => {
+  const box = document.createElement('div');
+  if (lang) box.setAttribute('lang', lang);
+  const el = document.createElement('div');
+  el.setAttribute('data-engagement-article', article);
+  for (const [name, value] of Object.entries(attributes)) el.setAttribute(name, value);
+  box.append(el);
+  document.querySelector('#discussion').append(box);
+  return EngagementWidget.mount(el).then(() => true);
+}"""
+
+
+def mount_widget(page: Any, article: str, attributes: dict[str, str] | None = None, lang: str | None = None) -> Any:
+    """A second widget beside the demo page's, with these attributes, inside an element with ``lang``."""
+    page.evaluate(_MOUNT, [article, attributes or {}, lang])
+    return page.locator(f'[data-engagement-article="{article}"][data-engagement-mounted]').last
 
 
 def _record_csp(tab: Tab, text: str) -> None:

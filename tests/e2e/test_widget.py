@@ -367,5 +367,5 @@ def test_edit_controls_leave_when_the_edit_window_ends(new_tab: Any, site: Publi
     page.clock.fast_forward("16:00")
     expect(card.get_by_role("button", name="Edit")).to_have_count(0)
     expect(card.get_by_role("button", name="Delete")).to_have_count(0)
-    expect(card.locator("time")).to_have_text("16 min ago")
+    expect(card.locator("time")).to_have_text("16 minutes ago")
     tab.assert_clean()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, HttpApi, PublisherSite, expect
+from tests.e2e.conftest import ARTIFACTS, HttpApi, PublisherSite, expect, mount_widget
 
 pytestmark = pytest.mark.browser
 
@@ -97,10 +97,10 @@ def test_phone_layout_wraps_pills_evenly_keeps_actions_together_and_caps_indent(
         # The reader's own reply at depth 4 offers no Report; on another reader's at depth 3
         # "Report" shares its line with the action before it.
         actions = mine.locator("> .eng-actions button:visible").evaluate_all(VISIBLE_BOXES)
-        assert [a["label"] for a in actions] == ["Reply", "Edit", "Delete"], actions
+        assert [a["label"] for a in actions] == ["Reply", "Edit", "Delete", "Copy link"], actions
         theirs = widget.locator(f'[data-comment-id="{chain[3]["id"]}"] > .eng-card > .eng-actions button:visible')
         actions = theirs.evaluate_all(VISIBLE_BOXES)
-        assert [a["label"] for a in actions][-2:] == ["Reply", "Report"], actions
+        assert [a["label"] for a in actions][-3:] == ["Reply", "Copy link", "Report"], actions
         assert abs(actions[-1]["top"] - actions[-2]["top"]) <= 4, actions
 
         # Indentation stops growing, so a deep reply keeps most of the top comment's width.
@@ -155,3 +155,65 @@ def test_widget_fits_the_host_page(new_tab: Any, site: PublisherSite, live_api: 
         widget.evaluate("el => el.style.setProperty('--eng-bg', 'rgb(1, 2, 3)')")
         assert root.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(1, 2, 3)"
         tab.assert_clean()
+
+
+def test_heading_is_optional_or_the_sites_own_and_the_reactions_have_a_prompt(
+    new_tab: Any, site: PublisherSite, live_api: HttpApi
+) -> None:
+    article = "e2e-touch-heading"
+    live_api.post_comment(article, "One thought.", live_api.reader())
+    tab = new_tab(**PHONE)
+    page = tab.page
+    page.goto(site.url("article.html", article))
+    default = page.locator("#comments")
+    expect(default.locator(".eng-heading")).to_have_text("1 comment")
+    expect(default.get_by_role("group", name="What did you think?")).to_be_visible()
+    expect(default.locator(".eng-prompt")).to_be_visible()
+
+    hidden = mount_widget(page, article, {"data-engagement-heading": "none"})
+    heading = hidden.locator(".eng-heading")
+    expect(heading).to_have_text("1 comment")  # still names the section for screen readers
+    assert heading.evaluate("el => el.getBoundingClientRect().width * el.getBoundingClientRect().height") <= 1
+    assert hidden.locator("section.eng").evaluate(
+        "el => document.getElementById(el.getAttribute('aria-labelledby')).textContent") == "1 comment"
+
+    own = mount_widget(page, article, {"data-engagement-heading": "Join the discussion"})
+    expect(own.locator(".eng-heading")).to_have_text("Join the discussion")
+    expect(own.locator(".eng-count")).to_have_text("1 comment")
+    tab.assert_clean()
+
+
+def test_the_edit_box_opens_at_the_top_of_the_text_and_hides_the_other_actions(
+    new_tab: Any, site: PublisherSite, live_api: HttpApi
+) -> None:
+    article = "e2e-touch-edit"
+    tab = new_tab(**PHONE)
+    page = tab.page
+    page.goto(site.url("article.html", article))
+    widget = page.locator("#comments")
+    compose = widget.locator(".eng-compose form")
+    long_text = "\n\n".join(f"Paragraph {n}: the float rides the tide and the chain turns the bell wheel." for n in range(12))
+    compose.get_by_label("Your comment").fill(long_text)
+    compose.get_by_role("button", name="Post comment").click()
+    card = widget.locator(".eng-thread > .eng-item > .eng-card")
+    actions = card.locator(".eng-actions")
+    card.get_by_role("button", name="Edit").click()
+    box = card.get_by_label("Edit your comment")
+    expect(box).to_be_focused()
+    assert box.evaluate("el => [el.selectionStart, el.selectionEnd, el.scrollTop]") == [0, 0, 0]
+    assert box.evaluate("el => el.scrollHeight > el.clientHeight")  # long enough that the position matters
+    expect(actions).to_be_hidden()
+    expect(card.locator(".eng-body")).to_be_hidden()
+    # The box is in view, with its first line visible.
+    assert box.evaluate("el => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }")
+
+    card.locator(".eng-edit").get_by_role("button", name="Cancel").click()
+    expect(actions).to_be_visible()
+    expect(card.get_by_role("button", name="Edit")).to_be_visible()
+    card.get_by_role("button", name="Edit").click()
+    box.fill("Shorter now.")
+    card.get_by_role("button", name="Save").click()
+    expect(card.locator(".eng-body")).to_have_text("Shorter now.")
+    expect(card.locator(".eng-actions")).to_be_visible()
+    expect(card.locator(".eng-msg")).to_have_text("Your comment is updated.")
+    tab.assert_clean()

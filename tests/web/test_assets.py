@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from engagement.api.web import load_assets
 from tests.factories import assert_error
 
 STATIC = Path(__file__).resolve().parents[2] / "engagement" / "static"
@@ -131,3 +134,63 @@ def test_demo_is_off_in_production(app_factory: Callable[..., Flask]) -> None:
 
 def test_package_files_are_not_exposed_as_a_static_folder(client: FlaskClient) -> None:
     assert_error(client.get("/static/demo.html"), 404, "not_found")
+
+
+# --- message catalogues ---------------------------------------------------------------------------
+
+LANG = STATIC / "lang"
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _catalogue(lang: str) -> dict[str, object]:
+    return json.loads((LANG / f"{lang}.json").read_text("utf-8"))
+
+
+def _placeholders(message: object) -> set[str]:
+    forms = message.values() if isinstance(message, dict) else [message]
+    return {name for form in forms for name in PLACEHOLDER.findall(str(form))}
+
+
+@pytest.mark.parametrize("lang", sorted(path.stem for path in LANG.glob("*.json") if path.stem != "en"))
+def test_shipped_catalogues_translate_every_english_message(lang: str) -> None:
+    """Same keys, plural forms where English has them (with 'other'), and the same placeholders."""
+    english, translated = _catalogue("en"), _catalogue(lang)
+    assert set(translated) == set(english)
+    for key, message in english.items():
+        assert isinstance(translated[key], dict) == isinstance(message, dict), key
+        if isinstance(message, dict):
+            assert "other" in translated[key], key  # type: ignore[operator]
+        assert _placeholders(translated[key]) == _placeholders(message), key
+
+
+def test_english_is_built_into_the_script(client: FlaskClient) -> None:
+    script = client.get("/embed.js").get_data(as_text=True)
+    assert "__ENGAGEMENT_MESSAGES__" not in script
+    built_in = json.dumps(_catalogue("en"), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    assert f"Object.freeze({built_in})" in script
+
+
+@pytest.mark.parametrize("lang", ["de", "fr", "en"])
+def test_catalogues_are_served_for_any_origin_and_revalidated(client: FlaskClient, lang: str) -> None:
+    response = client.get(f"/embed/lang/{lang}.json", headers={"Origin": "https://news.example"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Cache-Control"] == STABLE
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.get_json() == _catalogue(lang)
+    assert client.get(f"/embed/lang/{lang}.json", headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
+
+
+@pytest.mark.parametrize("path", ["/embed/lang/xx.json", "/embed/lang/..%2fembed.json", "/embed/lang/de.js"])
+def test_unknown_catalogue_is_a_json_404(client: FlaskClient, path: str) -> None:
+    assert_error(client.get(path), 404, "not_found")
+
+
+@pytest.mark.parametrize("broken", ['["a list"]', '{"comments": {"one": "{n} comment"}}', '{"sort": 3}', "{"])
+def test_a_malformed_catalogue_stops_the_start(tmp_path: Path, broken: str) -> None:
+    for path in STATIC.glob("*.*"):
+        shutil.copy(path, tmp_path / path.name)
+    shutil.copytree(LANG, tmp_path / "lang")
+    (tmp_path / "lang" / "xx.json").write_text(broken, "utf-8")
+    with pytest.raises((RuntimeError, ValueError)):
+        load_assets(tmp_path)
