@@ -87,7 +87,7 @@ def run_wrk(load: Load, base_url: str, scenario: Scenario, seconds: int, token_o
     completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     if completed.returncode != 0:
         raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
-    return parse_wrk(completed.stdout)
+    return parse_wrk(completed.stdout, scenario.accept)
 
 
 def measure(load: Load, base_url: str, scenario: Scenario) -> Measurement:

@@ -36,6 +36,8 @@ class Scenario:
     target: float | None = None
     # Settings of the server this scenario needs (one served apart from the others).
     server_env: tuple[tuple[str, str], ...] = ()
+    # Statuses besides 2xx that are the expected answer (a revalidation's 304).
+    accept: tuple[int, ...] = ()
 
 
 CEILING = (
@@ -52,6 +54,8 @@ ENGAGEMENT = (
     Scenario("thread_miss", "GET thread page (100 comments), rendered each time (no rendered-response cache)",
              "get.lua", f"/api/v1/articles/{seed.THREAD_SMALL}/comments", ceiling="get_fixed", target=0.15,
              server_env=(("ENGAGEMENT_RENDERED_CACHE_ENTRIES", "0"),)),
+    Scenario("thread_304", "GET thread page (100 comments) revalidated: If-None-Match, 304", "revalidate.lua",
+             f"/api/v1/articles/{seed.THREAD_SMALL}/comments", ceiling="get_fixed", accept=(304,)),
     Scenario("thread_1000", "GET first page, 1,000-comment thread", "get.lua",
              f"/api/v1/articles/{seed.THREAD_LARGE}/comments", ceiling="get_fixed"),
     Scenario("counts_20", "GET counts, 20 articles", "get_counts.lua",
@@ -73,6 +77,7 @@ REQUIRED_PATHS: dict[str, str | None] = {
     "post_vote": "/api/v1/comments/{comment_id}/vote",
     "thread_100": "/api/v1/articles/{key}/comments",
     "thread_miss": "/api/v1/articles/{key}/comments",
+    "thread_304": "/api/v1/articles/{key}/comments",
     "thread_1000": "/api/v1/articles/{key}/comments",
     "counts_20": "/api/v1/counts",
     "counts_100": "/api/v1/counts",
@@ -108,10 +113,13 @@ class WrkResult:
     p99_ms: float
     statuses: dict[int, int]
     socket_errors: dict[str, int]
+    accept: tuple[int, ...] = ()
 
     @property
     def non_2xx(self) -> int:
-        return sum(count for status, count in self.statuses.items() if not 200 <= status < 300)
+        """Answers that are neither 2xx nor one of the scenario's expected statuses."""
+        return sum(count for status, count in self.statuses.items()
+                   if not 200 <= status < 300 and status not in self.accept)
 
     @property
     def failed(self) -> bool:
@@ -128,7 +136,7 @@ def _duration_ms(text: str) -> float:
     return float(match.group(1)) * _UNITS_MS[match.group(2)]
 
 
-def parse_wrk(output: str) -> WrkResult:
+def parse_wrk(output: str, accept: tuple[int, ...] = ()) -> WrkResult:
     """Read requests, req/s, the 50 % and 99 % latencies, statuses and socket errors from wrk's output.
 
     Raises ValueError when the output lacks the latency distribution or the totals.
@@ -150,6 +158,7 @@ def parse_wrk(output: str) -> WrkResult:
         p99_ms=_duration_ms(percentiles["99"]),
         statuses=statuses,
         socket_errors={name: count for name, count in socket_errors.items() if count},
+        accept=accept,
     )
 
 
