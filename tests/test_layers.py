@@ -34,3 +34,25 @@ def test_no_module_below_the_http_layer_imports_it(module: Path):
         name for name in _imported_modules(module) if name == "engagement.api" or name.startswith("engagement.api.")
     )
     assert upward == []
+
+
+HTTP_MODULES = sorted((PACKAGE / "api").glob("*.py"))
+
+
+def _argument_schemas(path: Path) -> list[ast.expr]:
+    """The first argument of every ``@blp.arguments(...)`` decorator in the module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
+                        and decorator.func.attr == "arguments" and decorator.args):
+                    found.append(decorator.args[0])
+    return found
+
+
+@pytest.mark.parametrize("module", HTTP_MODULES, ids=lambda path: str(path.relative_to(PROJECT_ROOT)))
+def test_request_schemas_are_built_once_not_per_request(module: Path):
+    """webargs instantiates a schema given as a class on every request (copying all its fields)."""
+    classes = [ast.unparse(schema) for schema in _argument_schemas(module) if isinstance(schema, ast.Name)]
+    assert classes == []

@@ -51,7 +51,7 @@ def get_article(key: str) -> tuple[ArticleSummary, dict[str, str]]:
 
 
 @blp.route(ARTICLE + "/views", methods=["POST"])
-@blp.arguments(ViewBeaconSchema, required=False)  # a beacon may send no body at all
+@blp.arguments(ViewBeaconSchema(), required=False)  # a beacon may send no body at all
 @blp.response(202, ViewCountSchema)
 @limit("views")
 @transactional
@@ -108,7 +108,7 @@ def remove_reaction(key: str, kind: str) -> ReactionState:
 
 
 @blp.route("/counts", methods=["GET"])
-@blp.arguments(CountsQuerySchema, location="query")
+@blp.arguments(CountsQuerySchema(), location="query")
 @blp.response(200, CountsSchema)
 def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[str, str]] | Response:
     """Views, comments and reactions for up to 100 articles (zeros for unknown keys)."""
@@ -122,7 +122,7 @@ def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[st
 
 
 @blp.route("/trending", methods=["GET"])
-@blp.arguments(TrendingQuerySchema, location="query")
+@blp.arguments(TrendingQuerySchema(), location="query")
 @blp.response(200, TrendingSchema)
 def get_trending(query: dict[str, Any]) -> tuple[dict[str, list[TrendingEntry]], dict[str, str]]:
     """Articles ranked by weighted engagement in the window, newer activity weighing more."""

@@ -35,7 +35,7 @@ COMMENT_ID = "<id:comment_id>"
 
 
 @blp.route("/articles/<article_key:key>/comments", methods=["POST"])
-@blp.arguments(CommentCreateSchema)
+@blp.arguments(CommentCreateSchema())
 @blp.response(201, PostedCommentSchema)
 @limit("comments")
 @transactional
@@ -50,7 +50,7 @@ def post_comment(draft: Draft, key: str) -> ThreadNode:
 
 
 @blp.route("/articles/<article_key:key>/comments", methods=["GET"])
-@blp.arguments(ThreadQuerySchema, location="query")
+@blp.arguments(ThreadQuerySchema(), location="query")
 @blp.response(200, ThreadPageSchema)
 def list_comments(query: dict[str, Any], key: str) -> tuple[ThreadPage, dict[str, str]] | Response:
     """A page of the thread: top-level comments with their replies nested."""
@@ -66,7 +66,7 @@ def list_comments(query: dict[str, Any], key: str) -> tuple[ThreadPage, dict[str
 
 
 @blp.route(f"/comments/{COMMENT_ID}", methods=["PATCH"])
-@blp.arguments(CommentEditSchema)
+@blp.arguments(CommentEditSchema())
 @blp.response(200, PublicCommentSchema)
 @limit("comments")
 @transactional

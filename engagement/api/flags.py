@@ -14,7 +14,7 @@ blp = EngagementBlueprint("flags", __name__, url_prefix="/api/v1", description="
 
 
 @blp.route("/comments/<id:comment_id>/flags", methods=["POST"])
-@blp.arguments(FlagCreateSchema)
+@blp.arguments(FlagCreateSchema())
 @blp.response(202, FlagAcceptedSchema)
 @limit("flags")
 @transactional

@@ -54,7 +54,7 @@ COMMENT_ID = "<id:comment_id>"
 
 @blp.route("/comments", methods=["GET"])
 @protected(blp)
-@blp.arguments(QueueQuerySchema, location="query")
+@blp.arguments(QueueQuerySchema(), location="query")
 @blp.response(200, QueuePageSchema)
 def list_queue(query: dict[str, Any]) -> QueuePage:
     """The moderation queue, newest first: by status (default pending), article, text."""
@@ -67,7 +67,7 @@ def list_queue(query: dict[str, Any]) -> QueuePage:
 
 @blp.route(f"/comments/{COMMENT_ID}", methods=["PATCH"])
 @protected(blp)
-@blp.arguments(DecisionSchema)
+@blp.arguments(DecisionSchema())
 @blp.response(200, ModeratorCommentSchema)
 @transactional
 def moderate_comment(decision: Decision, comment_id: int) -> ModeratedComment:
@@ -79,7 +79,7 @@ def moderate_comment(decision: Decision, comment_id: int) -> ModeratedComment:
 
 @blp.route("/comments/bulk", methods=["POST"])
 @protected(blp)
-@blp.arguments(BulkDecisionSchema)
+@blp.arguments(BulkDecisionSchema())
 @blp.response(200, BulkResultSchema)
 @transactional
 def bulk_moderate(body: dict[str, Any]) -> dict[str, int]:
@@ -109,7 +109,7 @@ def list_revisions(comment_id: int) -> dict[str, list[CommentRevision]]:
 
 @blp.route("/articles/<article_key:key>", methods=["PUT"])
 @protected(blp)
-@blp.arguments(ArticleUpdateSchema)
+@blp.arguments(ArticleUpdateSchema())
 @blp.response(200, ModeratedArticleSchema)
 @transactional
 def update_article(changes: dict[str, Any], key: str) -> ModeratedArticle:
@@ -121,7 +121,7 @@ def update_article(changes: dict[str, Any], key: str) -> ModeratedArticle:
 
 @blp.route("/bans", methods=["POST"])
 @protected(blp)
-@blp.arguments(BanCreateSchema)
+@blp.arguments(BanCreateSchema())
 @blp.response(201, BanSchema)
 @transactional
 def create_ban(request: BanRequest) -> Ban:
@@ -139,7 +139,7 @@ def list_bans() -> dict[str, list[Ban]]:
 
 @blp.route("/bans/preview", methods=["GET"])
 @protected(blp)
-@blp.arguments(BanPreviewQuerySchema, location="query")
+@blp.arguments(BanPreviewQuerySchema(), location="query")
 @blp.response(200, BanPreviewSchema)
 def preview_ban(query: dict[str, Any]) -> PurgePreview:
     """How many comments a ban with `purge_comments` on this comment would reject now, per status."""
@@ -148,7 +148,7 @@ def preview_ban(query: dict[str, Any]) -> PurgePreview:
 
 @blp.route("/bans/<id:ban_id>", methods=["DELETE"])
 @protected(blp)
-@blp.arguments(BanLiftQuerySchema, location="query")
+@blp.arguments(BanLiftQuerySchema(), location="query")
 @blp.response(204)
 @transactional
 def lift_ban(query: dict[str, Any], ban_id: int) -> None:
@@ -168,7 +168,7 @@ def get_blocklist() -> Blocklist:
 
 @blp.route("/blocklist", methods=["PUT"])
 @protected(blp)
-@blp.arguments(BlocklistUpdateSchema)
+@blp.arguments(BlocklistUpdateSchema())
 @blp.response(200, BlocklistSchema)
 @transactional
 def replace_blocklist(body: dict[str, Any]) -> Blocklist:
@@ -180,7 +180,7 @@ def replace_blocklist(body: dict[str, Any]) -> Blocklist:
 
 @blp.route("/audit", methods=["GET"])
 @protected(blp)
-@blp.arguments(AuditQuerySchema, location="query")
+@blp.arguments(AuditQuerySchema(), location="query")
 @blp.response(200, AuditPageSchema)
 def list_audit(query: dict[str, Any]) -> AuditPage:
     """The audit log, newest first."""
