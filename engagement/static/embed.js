@@ -100,7 +100,8 @@
     const lang = wantedLang(root), primary = lang.split("-")[0];
     const own = root.getAttribute("data-engagement-catalogue");
     const url = own ? new URL(own, location.href).href : SHIPPED.includes(primary) ? `${base}/embed/lang/${primary}.json` : null;
-    const messages = url && primary !== "en" ? await fetchCatalogue(url) : null;
+    // A site's own catalogue may also reword English; the built-in English needs no fetch.
+    const messages = url ? await fetchCatalogue(url) : null;
     return messages ? new Messages(lang, messages) : new Messages("en", {});
   };
 

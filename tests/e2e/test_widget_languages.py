@@ -85,6 +85,13 @@ def test_a_site_adds_its_own_catalogue_without_a_build_step(
     five = mount_widget(page, "e2e-lang-pl-five", catalogue)
     expect(five.locator(".eng-heading")).to_have_text("5 komentarzy")
 
+    # A site may reword English too: its catalogue wins over the built-in messages it names.
+    site.files["/lang/house-en.json"] = (json.dumps({"comments": {"one": "{n} thought", "other": "{n} thoughts"}}).encode(),
+                                         "application/json")
+    house = mount_widget(page, "e2e-lang-pl-five", {"data-engagement-catalogue": "/lang/house-en.json"})
+    expect(house.locator(".eng-heading")).to_have_text("5 thoughts")
+    expect(house.get_by_role("button", name="Reply")).to_have_count(5)
+
     # A language nobody ships, without a catalogue, and a catalogue that fails to load: English.
     for attributes in ({"data-engagement-lang": "sv"}, {"data-engagement-lang": "pl", "data-engagement-catalogue": "/lang/missing.json"}):
         fallback = mount_widget(page, "e2e-lang-pl-five", attributes)
