@@ -26,6 +26,7 @@ from engagement.schemas.comments import (
     ThreadPageSchema,
     ThreadQuerySchema,
 )
+from engagement.schemas.common import ErrorSchema
 from engagement.services import comments as service
 from engagement.services.comments import Draft, ThreadNode, ThreadPage
 
@@ -52,6 +53,7 @@ def post_comment(draft: Draft, key: str) -> ThreadNode:
 @blp.route("/articles/<article_key:key>/comments", methods=["GET"])
 @blp.arguments(ThreadQuerySchema(), location="query")
 @blp.response(200, ThreadPageSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="`around` names no comment shown in this thread")
 def list_comments(query: dict[str, Any], key: str) -> tuple[ThreadPage, dict[str, str]] | Response:
     """A page of the thread: top-level comments with their replies nested."""
     cache_headers = caching.validate_thread(key, query)
@@ -61,6 +63,7 @@ def list_comments(query: dict[str, Any], key: str) -> tuple[ThreadPage, dict[str
     page = service.list_thread(
         db.session, keyring(), settings(),
         article_key=key, sort=query["sort"], limit=query["limit"], cursor=query.get("cursor"), now=now(),
+        around=query.get("around"),
     )
     return page, cache_headers
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from engagement.schemas.common import (
     Id,
@@ -58,6 +58,17 @@ class ThreadQuerySchema(Schema):
     sort = fields.Enum(Sort, by_value=True, load_default=Sort.OLDEST)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
     cursor = fields.String(validate=validate.Length(max=500))
+    around = Id(
+        metadata={
+            "description": "A comment id: answer the page (as walking the cursors from the first page "
+            "reaches it) that holds this comment's thread. Not with cursor."
+        }
+    )
+
+    @validates_schema
+    def _one_starting_point(self, data: dict[str, Any], **_: Any) -> None:
+        if "around" in data and "cursor" in data:
+            raise ValidationError("Give either around or cursor, not both.", "around")
 
 
 class AuthorSchema(Schema):
@@ -155,6 +166,10 @@ class ThreadPageSchema(Schema):
     article = fields.Nested(ThreadArticleSchema, required=True)
     comments = PublicCommentList(required=True)
     next_cursor = fields.String(allow_none=True, required=True)
+    has_earlier = fields.Boolean(
+        required=True,
+        metadata={"description": "Whether the thread has top-level comments before this page (a cursor's or around's page)."},
+    )
 
 
 class RevisionSchema(Schema):

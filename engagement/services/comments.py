@@ -22,6 +22,9 @@ from engagement.services.articles import ARTICLES, closed_state, ensure_article,
 from engagement.services.statements import run
 
 
+NOT_IN_THREAD = "No such comment in this thread."
+
+
 class Sort(enum.Enum):
     OLDEST = "oldest"
     NEWEST = "newest"
@@ -105,6 +108,7 @@ class ThreadPage:
     article: ThreadSummary
     comments: list[ThreadNode]
     next_cursor: str | None
+    has_earlier: bool = False  # the page does not start at the beginning of the thread
 
 
 # --- status bookkeeping --------------------------------------------------------------
@@ -248,11 +252,17 @@ def _segment(sort: Sort, pinned: bool, after: str | None) -> sa.Select[Any]:
     query = _visible_top_level().where(_COMMENTS.c.pinned == pinned)
     if after is not None:
         bounds = [sa.bindparam(f"{after}_{index}", type_=sa.Integer) for index in range(len(columns))]
-        position = sa.tuple_(*columns) if len(columns) > 1 else columns[0]
-        bound = sa.tuple_(*bounds) if len(bounds) > 1 else bounds[0]
-        query = query.where(position < bound if descending else position > bound)
+        query = query.where(_comes_after(sort, columns, bounds))
     order = [column.desc() if descending else column.asc() for column in columns]
     return query.order_by(*order).limit(sa.bindparam("page_limit", type_=sa.Integer))
+
+
+def _comes_after(sort: Sort, columns: list[Any], bounds: list[Any]) -> sa.ColumnElement[bool]:
+    """Whether the sort key ``columns`` comes after ``bounds`` in ``sort``'s order (one segment)."""
+    descending = _ORDERINGS[sort][1]
+    position = sa.tuple_(*columns) if len(columns) > 1 else columns[0]
+    bound = sa.tuple_(*bounds) if len(bounds) > 1 else bounds[0]
+    return position < bound if descending else position > bound
 
 
 @functools.cache
@@ -281,6 +291,76 @@ def _page_parameters(
         prefix = "pinned_after" if pinned_after else "unpinned_after"
         parameters.update({f"{prefix}_{index}": value for index, value in enumerate(after[1:])})
     return (with_pinned, pinned_after, unpinned_after), parameters
+
+
+@functools.cache
+def _position_statement(sort: Sort) -> sa.Executable:
+    """Where the thread holding comment ``comment_id`` stands in article ``article_id``.
+
+    One row when that thread's top-level comment is shown in the thread: its pinned flag
+    and sort key, ``pinned_count`` (the thread's pinned top-level comments) and ``before``
+    (those of its own segment that come before it); no row otherwise. Both counts are
+    range scans of the same index as the page statements.
+    """
+    names, _ = _ORDERINGS[sort]
+    target, root, pinned, earlier = (_COMMENTS.alias(name) for name in ("target", "root", "pinned", "earlier"))
+    root_id = (
+        sa.select(sa.func.coalesce(target.c.root_id, target.c.id))
+        .where(
+            target.c.id == sa.bindparam("comment_id", type_=sa.Integer),
+            target.c.article_id == sa.bindparam("article_id", type_=sa.Integer),
+        )
+        .scalar_subquery()
+    )
+    pinned_count = (
+        sa.select(sa.func.count())
+        .select_from(pinned)
+        .where(*_top_level_visibility(pinned), pinned.c.pinned == sa.true())
+        .scalar_subquery()
+    )
+    before = (
+        sa.select(sa.func.count())
+        .select_from(earlier)
+        .where(
+            *_top_level_visibility(earlier),
+            earlier.c.pinned == root.c.pinned,
+            _comes_after(sort, [root.c[name] for name in names], [earlier.c[name] for name in names]),
+        )
+        .scalar_subquery()
+    )
+    return sa.select(
+        root.c.pinned, *(root.c[name] for name in names), pinned_count.label("pinned_count"), before.label("before")
+    ).where(*_top_level_visibility(root), root.c.id == root_id)
+
+
+@functools.cache
+def _nth_statement(sort: Sort, pinned: bool) -> sa.Executable:
+    """The top-level comment at ``page_offset`` (from 0) of one segment, in order."""
+    return _segment(sort, pinned, None).offset(sa.bindparam("page_offset", type_=sa.Integer))
+
+
+def _start_around(session: Session, article_id: int, sort: Sort, limit: int, comment_id: int) -> list[int] | None:
+    """The key to start after (as in a cursor) for the page, walking ``limit`` at a time
+    from the first, that holds comment ``comment_id``'s thread; None for the first page.
+
+    Two statements at most, whatever the thread's size. Raises NotFound when the comment
+    is not in this article, or neither it nor any comment above it is shown in the thread.
+    """
+    found = run(session, _position_statement(sort), {"article_id": article_id, "comment_id": comment_id}).first()
+    if found is None:
+        raise NotFound(NOT_IN_THREAD)
+    rank = found.before if found.pinned else found.pinned_count + found.before
+    start = rank - rank % limit
+    if start == 0:
+        return None
+    previous = start - 1  # the last top-level comment of the page before
+    in_pinned = previous < found.pinned_count
+    offset = previous if in_pinned else previous - found.pinned_count
+    parameters = {"article_id": article_id, "page_limit": 1, "page_offset": offset}
+    row = run(session, _nth_statement(sort, in_pinned), parameters).first()
+    if row is None:
+        return None  # the thread shrank between the two statements: start from the top
+    return _sort_key(PublicComment(*row), sort)
 
 
 def _decode_cursor(keyring: Keyring, cursor: str, sort: Sort) -> list[int]:
@@ -336,18 +416,24 @@ def _public_comments(result: sa.Result[Any]) -> list[PublicComment]:
     return [PublicComment(*row) for row in result.all()]
 
 
-def _visible_top_level() -> sa.Select[Any]:
+def _top_level_visibility(comments: sa.FromClause) -> tuple[sa.ColumnElement[bool], ...]:
+    """Conditions for a row of ``comments`` (the table or an alias) to be a top-level
+    comment of the thread ``article_id``: approved, or a placeholder above a visible reply."""
     reply = _COMMENTS.alias("reply")
     has_visible_reply = (
         sa.select(reply.c.id)
-        .where(reply.c.root_id == _COMMENTS.c.id, reply.c.status == CommentStatus.APPROVED)
+        .where(reply.c.root_id == comments.c.id, reply.c.status == CommentStatus.APPROVED)
         .exists()
     )
-    return sa.select(*_PUBLIC_COLUMNS).where(
-        _COMMENTS.c.article_id == sa.bindparam("article_id", type_=sa.Integer),
-        _COMMENTS.c.depth == 0,
-        sa.or_(_COMMENTS.c.status == CommentStatus.APPROVED, has_visible_reply),
+    return (
+        comments.c.article_id == sa.bindparam("article_id", type_=sa.Integer),
+        comments.c.depth == 0,
+        sa.or_(comments.c.status == CommentStatus.APPROVED, has_visible_reply),
     )
+
+
+def _visible_top_level() -> sa.Select[Any]:
+    return sa.select(*_PUBLIC_COLUMNS).where(*_top_level_visibility(_COMMENTS))
 
 
 # Replies that are visible or may stand above a visible one, of the given threads.
@@ -410,18 +496,28 @@ def list_thread(
     limit: int,
     cursor: str | None,
     now: datetime,
+    around: int | None = None,
 ) -> ThreadPage:
     """One page of top-level comments, each with its visible replies nested oldest first.
 
     Keyset pagination over (pinned, [score,] id): walking the cursors returns every
     visible top-level comment once, even while new comments arrive. Three queries per
     page whatever the thread size, each served in order by an index. ``comments_closed`` includes closing by age at
-    ``now``; ``premoderated`` follows the article's own moderation mode, else the site default. Raises ValidationFailed for a malformed cursor.
+    ``now``; ``premoderated`` follows the article's own moderation mode, else the site default.
+
+    With ``around`` (a comment id; not with ``cursor``), the page is the one that walking
+    the cursors from the first page reaches and that holds that comment's thread, at two
+    more queries. Raises ValidationFailed for a malformed cursor, NotFound when ``around``
+    names no comment shown in this thread (itself or as the thread above it).
     """
     after = _decode_cursor(keyring, cursor, sort) if cursor else None
     article = run(session, _THREAD_ARTICLE, {"key": article_key}).first()
     if article is None:
+        if around is not None:
+            raise NotFound(NOT_IN_THREAD)
         return ThreadPage(ThreadSummary(article_key, 0, False, is_premoderated(None, settings)), [], None)
+    if around is not None:
+        after = _start_around(session, article.id, sort, limit, around)
 
     # The pinned segment first, then the rest; one statement (UNION ALL of both segments).
     shape, parameters = _page_parameters(article.id, limit + 1, after)
@@ -437,7 +533,7 @@ def list_thread(
     visible = [node for node in roots if not node.deleted or node.replies]
     closed = closed_state(article.comments_closed, article.created_at, settings, now)
     summary = ThreadSummary(article_key, article.comment_count, closed, is_premoderated(article.moderation, settings))
-    return ThreadPage(summary, visible, next_cursor)
+    return ThreadPage(summary, visible, next_cursor, has_earlier=after is not None)
 
 
 # --- the author's own changes ------------------------------------------------------

@@ -11,8 +11,8 @@
   let beaconSeen = false;
 
   const plural = (n, one, many) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
-  const getJson = async (path) => {
-    const response = await fetch(api + path, { headers: { Accept: "application/json" }, credentials: "omit" });
+  const getJson = async (path, cache = "default") => {
+    const response = await fetch(api + path, { headers: { Accept: "application/json" }, credentials: "omit", cache });
     if (!response.ok) throw new Error(String(response.status));
     return response.json();
   };
@@ -35,18 +35,25 @@
     try { return ["http:", "https:"].includes(new URL(url).protocol) ? url : null; } catch { return null; }
   };
 
-  const loadTrending = async () => {
+  // Only the newest request's answer is shown: the one sent after this page's view counted
+  // must not be replaced by an earlier one that arrives late.
+  let trendingRequest = 0;
+  const loadTrending = async (cache) => {
+    const request = ++trendingRequest;
     try {
-      const data = await getJson("/api/v1/trending?window=7d&limit=5");
-      if (!data.articles.length) {
-        list.replaceChildren(Object.assign(document.createElement("li"), { className: "muted", textContent: "Nothing yet: be the first to read something." }));
+      const data = await getJson("/api/v1/trending?window=7d&limit=10", cache);
+      if (request !== trendingRequest) return;
+      // An article without a title is left out: its key is an identifier, not a headline.
+      const titled = data.articles.filter((item) => item.title && item.title.trim()).slice(0, 5);
+      if (!titled.length) {
+        list.replaceChildren(Object.assign(document.createElement("li"), { className: "muted", textContent: "Nothing to rank yet." }));
         return;
       }
-      list.replaceChildren(...data.articles.map((item) => {
+      list.replaceChildren(...titled.map((item) => {
         const li = document.createElement("li");
         const link = document.createElement("a");
         link.href = safeHref(item.url) || `?article=${encodeURIComponent(item.key)}`;
-        link.textContent = item.title || item.key;
+        link.textContent = item.title;
         const meta = document.createElement("span");
         meta.className = "muted";
         meta.textContent = `${plural(item.views, "view", "views")} · ${plural(item.comments, "comment", "comments")}`;
@@ -54,6 +61,7 @@
         return li;
       }));
     } catch {
+      if (request !== trendingRequest) return;
       list.replaceChildren(Object.assign(document.createElement("li"), { className: "muted", textContent: "Most read is unavailable right now." }));
     }
   };
@@ -61,7 +69,9 @@
   const onViews = (n) => {
     beaconSeen = true;
     showViews(n);
-    loadTrending();
+    // Revalidate: the browser may hold the answer from before this view (and the title the
+    // widget's beacon may just have given the article) for the response's max-age.
+    loadTrending("no-cache");
   };
   widget.addEventListener("engagement:views", (event) => onViews(event.detail.views));
   // The widget loads asynchronously and may have counted the view before this script ran.

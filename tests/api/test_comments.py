@@ -39,6 +39,7 @@ def test_untouched_article_lists_empty_without_creating_it(client):
         "article": {"key": "never-seen", "comment_count": 0, "comments_closed": False, "premoderated": False},
         "comments": [],
         "next_cursor": None,
+        "has_earlier": False,
     }
 
 

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import event
 
 from engagement.extensions import db
@@ -83,3 +84,28 @@ def test_the_large_thread_page_really_carries_its_replies(app, client):
     page = client.get("/api/v1/articles/large/comments?limit=100").get_json()
     assert len(page["comments"]) == 100
     assert sum(len(c["replies"]) for c in page["comments"]) > 100
+
+
+@pytest.mark.parametrize("sort", ["oldest", "newest", "top"])
+def test_a_page_around_a_comment_costs_two_statements_more_whatever_the_thread_size(app, client, sort):
+    _seed_thread(app, "small", 10)
+    _seed_thread(app, "large", 1000)
+    with app.app_context():
+        # A reply in a thread far from either end of the large thread, in every order
+        # (its top-level comment has the lowest score).
+        roots = db.session.scalars(
+            sa.select(Comment.id).where(Comment.depth == 0, Comment.score == 0).order_by(Comment.id)
+        ).all()
+        middle = roots[len(roots) // 2]
+        deep = db.session.scalar(sa.select(sa.func.max(Comment.id)).where(Comment.root_id == middle))
+    counts = {}
+    for key, around in (("small", 1), ("large", deep)):
+        client.get(f"/api/v1/articles/{key}/comments?sort={sort}")  # warm the pool
+        with _counting_statements(app) as plain:
+            client.get(f"/api/v1/articles/{key}/comments?sort={sort}&limit=20")
+        with _counting_statements(app) as statements:
+            response = client.get(f"/api/v1/articles/{key}/comments?sort={sort}&limit=20&around={around}")
+        assert response.status_code == 200
+        counts[key] = len(statements) - len(plain)
+    assert response.get_json()["has_earlier"] is True
+    assert counts == {"small": 1, "large": 2}, counts

@@ -16,7 +16,8 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -243,10 +244,12 @@ def site() -> Iterator[PublisherSite]:
     server.server_close()
 
 
-@pytest.fixture(scope="session")
-def live_api(site: PublisherSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpApi]:
-    """The app from the factory on a temp SQLite database, in a threaded server on 127.0.0.1."""
-    folder = tmp_path_factory.mktemp("e2e")
+@contextmanager
+def _serving(folder: Path, site_origins: Callable[[str], list[str]]) -> Iterator[HttpApi]:
+    """The app from the factory on an empty SQLite database in ``folder``, in a threaded server
+    on 127.0.0.1; ``site_origins(api_origin)`` are its CORS (and article-naming) origins."""
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, lambda environ, start_response: [], threaded=True)
+    origin = f"http://127.0.0.1:{server.server_port}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ENGAGEMENT_INSTANCE_PATH", str(folder / "instance"))
         app = create_app({
@@ -258,23 +261,39 @@ def live_api(site: PublisherSite, tmp_path_factory: pytest.TempPathFactory) -> I
             # its view flusher would move other tests' Redis counts into this database.
             "REDIS_URL": None,
             "LOG_LEVEL": "WARNING",
-            # Only the publisher's origin may call the API from a browser: CORS is exercised for real.
-            "CORS_ORIGINS": [site.origin],
+            "CORS_ORIGINS": site_origins(origin),
         })
     with app.app_context():
         Base.metadata.create_all(db.engine)
     log = RequestLog(app)
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, log, threaded=True)
-    origin = f"http://127.0.0.1:{server.server_port}"
-    site.api_origin = origin
+    server.app = log  # bound before the app was built, so the app could know its own origin
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield HttpApi(origin, app, log)
-    server.shutdown()
-    server.server_close()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    try:
+        yield HttpApi(origin, app, log)
+    finally:
+        server.shutdown()
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_api(site: PublisherSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpApi]:
+    """The API for the whole session. Only the publisher's origin may call it from a browser:
+    CORS is exercised for real."""
+    with _serving(tmp_path_factory.mktemp("e2e"), lambda _api_origin: [site.origin]) as api:
+        site.api_origin = api.origin
+        yield api
+
+
+@pytest.fixture
+def fresh_api(tmp_path: Path) -> Iterator[HttpApi]:
+    """An API of its own on an empty database, whose own pages (its /demo) may name their
+    articles: as `make run` serves with ENGAGEMENT_CORS_ORIGINS set to its own origin."""
+    with _serving(tmp_path, lambda api_origin: [api_origin]) as api:
+        yield api
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,11 @@
 """The comment widget in a real browser: a publisher's page on one origin, the API on another."""
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,24 +16,34 @@ from tests.e2e.conftest import ARTIFACTS, HttpApi, PublisherSite, expect
 pytestmark = pytest.mark.browser
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-DOCS_SCREENSHOTS = {"light": DOCS / "demo.png", "dark": DOCS / "demo-dark.png"}
+DEMO_TITLE = "The island that keeps time by the tide"
+PHONE_WIDTH = 390
+SCREENSHOT_WIDTHS = (1280, PHONE_WIDTH)
+DOCS_SCREENSHOT_MAX_BYTES = 250_000
 
 
 def _seed_demo(live_api: HttpApi) -> None:
-    """A lived-in demo article: a few readers, a reply, votes, reactions and other articles to rank."""
+    """A lived-in demo article: a few readers, a thread four levels deep, votes, reactions and
+    other articles to rank."""
     moderator = live_api.moderator()
-    for key, title in [("demo-article", "The island that keeps time by the tide"),
+    for key, title in [("demo-article", DEMO_TITLE),
                        ("ferry-timetable", "Why the winter ferry timetable keeps slipping"),
                        ("harbour-cafe", "Inside the harbour café where the council meets")]:
         # Title and url make the article known to the site: only known articles trend.
         live_api.ok("PUT", f"/api/v1/mod/articles/{key}",
                     {"title": title, "url": f"{live_api.origin}/demo?article={key}"}, moderator)
-    readers = [live_api.reader() for _ in range(4)]
+    readers = [live_api.reader() for _ in range(5)]
     first = live_api.post_comment(
         "demo-article", "I grew up two islands over and we always set our watches by the **Harrowmere** bell.",
         readers[0], author_name="Maren Holt")
-    live_api.post_comment("demo-article", "Same here. The correction card in the café is a local legend.",
-                          readers[1], author_name="Pieter", parent_id=first["id"])
+    reply = live_api.post_comment("demo-article", "Same here. The correction card in the café is a local legend.",
+                                  readers[1], author_name="Pieter", parent_id=first["id"])
+    deeper = live_api.post_comment(
+        "demo-article", "My gran kept a copy on the fridge. Week 38 just says *add four minutes, or ask the ferryman*.",
+        readers[4], author_name="Jory Trewin", parent_id=reply["id"])
+    live_api.post_comment(
+        "demo-article", "Week 38 is the equinox springs, so the float should run fast then. Ask the ferryman indeed.",
+        readers[0], author_name="Maren Holt", parent_id=deeper["id"])
     live_api.post_comment(
         "demo-article",
         "Three millimetres a year sounds small until you multiply it by the age of the harbour wall.",
@@ -46,30 +58,107 @@ def _seed_demo(live_api: HttpApi) -> None:
             live_api.ok("POST", f"/api/v1/articles/{key}/views", headers=reader)
 
 
+# The masthead, byline and stats line of the demo page, and the parts that must never break.
+PHONE_BLOCKS = (".brand", ".masthead nav", ".demo-tag", ".byline", ".stats")
+UNBROKEN = (".demo-tag", ".byline .author", ".byline .role", ".byline time", "#read-time", "#view-count")
+
+
+def _assert_phone_layout(page: Any) -> None:
+    """Nothing wider than the phone, masthead and byline blocks side by side without
+    overlapping, and no name, role, date or count broken across lines."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+    boxes = {selector: page.locator(selector).bounding_box() for selector in PHONE_BLOCKS}
+    for selector, box in boxes.items():
+        assert box is not None and box["width"] > 0, selector
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH, (selector, box)
+    for (one, a), (other, b) in itertools.combinations(boxes.items(), 2):
+        apart = (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                 or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+        assert apart, (one, a, other, b)
+    lines = page.evaluate(
+        """selectors => selectors.map(selector => {
+             const element = document.querySelector(selector);
+             if (!element) return 0;
+             const range = document.createRange();
+             range.selectNodeContents(element);
+             return new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size;
+           })""",
+        list(UNBROKEN),
+    )
+    assert dict(zip(UNBROKEN, lines)) == dict.fromkeys(UNBROKEN, 1)
+
+
+def _publish_screenshot(shot: Path) -> None:
+    """Copy a screenshot to docs/, squeezed with pngquant (the docs keep each file small)."""
+    pngquant = shutil.which("pngquant")
+    if pngquant is None:
+        pytest.fail("updating the docs' screenshots needs pngquant (apt-get install pngquant)")
+    target = DOCS / shot.name
+    squeezed = subprocess.run([pngquant, "--force", "--skip-if-larger", "--strip", "--quality=60-90",
+                               "--output", str(target), "--", str(shot)], check=False, timeout=120)
+    if squeezed.returncode != 0:  # it could not make the file smaller at that quality
+        shutil.copyfile(shot, target)
+    assert target.stat().st_size <= DOCS_SCREENSHOT_MAX_BYTES, (target, target.stat().st_size)
+
+
 def test_demo_page_in_light_and_dark(new_tab: Any, live_api: HttpApi) -> None:
-    """The service's own /demo (same origin, as `make run` serves it), saved as screenshots.
+    """The service's own /demo (same origin, as `make run` serves it) at 1280 and 390 px,
+    light and dark, saved as full-page screenshots; on the phone, the layout holds.
 
     First in the module, so the "Most read" box shows the demo's articles rather than the tests'.
     """
     _seed_demo(live_api)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for scheme in ("light", "dark"):
-        tab = new_tab(color_scheme=scheme, width=1200, height=900)
+    for width, scheme in itertools.product(SCREENSHOT_WIDTHS, ("light", "dark")):
+        tab = new_tab(color_scheme=scheme, width=width, height=900)
         page = tab.page
         page.goto(f"{live_api.origin}/demo")
         expect(page.locator("#read-time")).to_have_text(re.compile(r"^\d+ min read$"))
         expect(page.locator("#view-count")).to_have_text(re.compile(r"^\d+ views$"))
-        expect(page.locator("#comments .eng-item")).to_have_count(3)
+        expect(page.locator("#comments .eng-item")).to_have_count(5)
+        deepest = page.locator("#comments .eng-item .eng-item .eng-item .eng-item")
+        expect(deepest).to_contain_text("equinox springs")
         expect(page.locator("#most-read li a").first).to_be_visible()
-        expect(page.locator("#most-read")).to_contain_text("The island that keeps time by the tide")
+        expect(page.locator("#most-read")).to_contain_text(DEMO_TITLE)
         expect(page.locator("#comments .eng-react").first).to_be_visible()
         background = page.eval_on_selector("#comments .eng", "el => getComputedStyle(el).backgroundColor")
         assert background == ("rgb(251, 250, 247)" if scheme == "light" else "rgb(18, 19, 22)")
-        page.screenshot(path=str(ARTIFACTS / f"demo-{scheme}.png"), full_page=True)
+        if width == PHONE_WIDTH:
+            _assert_phone_layout(page)
+        shot = ARTIFACTS / f"demo-{width}-{scheme}.png"
+        page.screenshot(path=str(shot), full_page=True)
         tab.assert_clean()
         # The committed screenshots change only on request, so test runs leave the tree clean.
         if os.environ.get("ENGAGEMENT_UPDATE_DOCS_SCREENSHOT"):
-            shutil.copyfile(ARTIFACTS / f"demo-{scheme}.png", DOCS_SCREENSHOTS[scheme])
+            _publish_screenshot(shot)
+
+
+def test_most_read_on_a_fresh_database_shows_titles_with_links(new_tab: Any, fresh_api: HttpApi) -> None:
+    """A first visit to /demo on an empty database: the widget's first beacon names the demo
+    article, and "Most read" shows its headline as a link at once, never its key; an article
+    known by its url alone is left out rather than shown by its key."""
+    tab = new_tab(width=PHONE_WIDTH)
+    page = tab.page
+    page.goto(f"{fresh_api.origin}/demo")
+    expect(page.locator("#view-count")).to_have_text("1 view")
+    most_read = page.locator("#most-read li")
+    expect(most_read).to_have_count(1)
+    link = most_read.locator("a")
+    expect(link).to_have_text(DEMO_TITLE)
+    expect(link).to_have_attribute("href", f"{fresh_api.origin}/demo")
+    _assert_phone_layout(page)
+
+    untitled = "harbour-notes"
+    fresh_api.ok("PUT", f"/api/v1/mod/articles/{untitled}", {"url": f"{fresh_api.origin}/demo?article={untitled}"},
+                 fresh_api.moderator())
+    for _ in range(3):
+        fresh_api.ok("POST", f"/api/v1/articles/{untitled}/views", headers=fresh_api.reader())
+    assert untitled in [a["key"] for a in fresh_api.ok("GET", "/api/v1/trending?window=7d")["articles"]]
+    page.reload()
+    expect(page.locator("#view-count")).to_have_text(re.compile(r"^\d+ views?$"))
+    expect(most_read.locator("a")).to_have_text([DEMO_TITLE])
+    expect(page.locator("#most-read")).not_to_contain_text(untitled)
+    tab.assert_clean()
 
 
 def test_reader_posts_replies_reacts_votes_edits_and_flags(

@@ -12,7 +12,8 @@ from tests.e2e.conftest import HttpApi, PublisherSite, expect
 
 pytestmark = pytest.mark.browser
 
-PAGE_TITLE = "The island that keeps time by the tide · The Meridian Ledger (engagement demo)"
+# The page's og:title, which the widget prefers to the document title.
+PAGE_TITLE = "The island that keeps time by the tide"
 
 
 def test_the_page_names_its_article_with_its_first_beacon(
