@@ -433,7 +433,8 @@
         this.cursor = data.next_cursor;
         this.more.hidden = !this.cursor;
         if (reset) this.earlier.hidden = !data.has_earlier;
-        if (around) this.reveal(around);
+        // A held reply in a shown thread leads to its thread's page, but is not on it.
+        if (around && !this.reveal(around)) showInfo(this.status, this.t("link_gone"));
         if (reset) this.emit("ready", {});
       } catch (err) {
         if (around && err.status === 404) {
@@ -460,14 +461,18 @@
       if (!id) return;
       if (this.item(id)) this.reveal(id); else this.loadThread(true, id);
     }
+    /** Scroll to the comment, focus and mark it; false when it is not on the page. */
     reveal(id) {
       const item = this.item(id);
-      if (!item) return;
+      if (!item) return false;
       for (const el of this.root.querySelectorAll(".eng-target")) el.classList.remove("eng-target");
       const card = item.querySelector(".eng-card");
       card.classList.add("eng-target");
-      card.scrollIntoView({ block: "center" });
-      card.focus({ preventScroll: true });
+      const show = () => { card.scrollIntoView({ block: "center" }); card.focus({ preventScroll: true }); };
+      show();
+      // Until the page has loaded, the browser may still scroll to the fragment itself: centre it again after.
+      if (document.readyState !== "complete") window.addEventListener("load", show, { once: true });
+      return true;
     }
     permalink(c) {
       const url = new URL(location.href);
@@ -511,8 +516,10 @@
     }
 
     comment(c) {
-      const li = h("li", { class: "eng-item", id: "comment-" + c.id, "data-comment-id": c.id });
-      const card = h("article", { class: c.pinned && !c.deleted ? "eng-card eng-pinned" : "eng-card", tabindex: "-1", "aria-labelledby": `${this.id}-a${c.id}` });
+      const li = h("li", { class: "eng-item", "data-comment-id": c.id });
+      // The anchor is the focusable card: a browser following #comment-N focuses it too, rather than clearing focus.
+      const card = h("article", { class: c.pinned && !c.deleted ? "eng-card eng-pinned" : "eng-card", id: "comment-" + c.id,
+        tabindex: "-1", "aria-labelledby": `${this.id}-a${c.id}` });
       li.append(card);
       if (c.deleted) {
         card.classList.add("eng-deleted");
