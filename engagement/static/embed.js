@@ -93,7 +93,9 @@
     const marked = root.closest("[lang]");
     const raw = root.getAttribute("data-engagement-lang") || (marked && marked.getAttribute("lang")) || "en";
     const lang = raw.trim().toLowerCase().replace(/_/g, "-").slice(0, 35);
-    return LANG_RE.test(lang) ? lang : "en";
+    if (!LANG_RE.test(lang)) return "en";
+    // Well-formed but not a valid tag for Intl ("de-a"): its language alone.
+    try { Intl.getCanonicalLocales(lang); return lang; } catch { return lang.split("-")[0]; }
   };
   /** Messages for the widget at root: the site's own catalogue, else a shipped one, else English. */
   const messagesFor = async (root, base) => {
