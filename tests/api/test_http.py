@@ -145,6 +145,7 @@ class TestProbes:
         response = client.get("/readyz")
         assert response.status_code == 503
         assert response.headers["Retry-After"]
+        assert assert_error(response, 503, "unavailable")["message"]  # the one error shape, as everywhere
         # and a data request gets the JSON 503 shape, not a traceback
         error = assert_error(client.get(COMMENTS), 503, "unavailable")
         assert error["message"]
