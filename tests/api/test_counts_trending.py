@@ -117,11 +117,18 @@ def test_counts_refuse_more_than_100_keys(client):
 
 @pytest.mark.parametrize(
     "query",
-    [{}, {"articles": ""}, {"articles": "-starts-with-dash"}, {"articles": "has space"}, {"articles": "x" * 201}],
-    ids=["none", "empty", "dash", "space", "too-long"],
+    [{}, {"articles": ""}, {"articles": "-starts-with-dash"}, {"articles": "has space"}, {"articles": "x" * 201},
+     {"articles": "trailing-newline\n"}],
+    ids=["none", "empty", "dash", "space", "too-long", "newline"],
 )
 def test_counts_refuse_missing_or_malformed_keys(client, query):
     assert_error(client.get("/api/v1/counts", query_string=query), 422, "validation_error")
+
+
+def test_counts_name_each_malformed_key_by_its_position(client):
+    keys = ["fine", "-bad", "also-fine", "x" * 201]
+    error = assert_error(client.get("/api/v1/counts", query_string={"articles": keys}), 422, "validation_error")
+    assert error["fields"] == {"articles.1": ["Not a valid article key."], "articles.3": ["Not a valid article key."]}
 
 
 # --- trending -----------------------------------------------------------------------------
