@@ -6,7 +6,7 @@ from flask_smorest import Api
 
 from engagement.api import articles, comments, flags, moderation, operations, readers, reference, votes, web
 from engagement.api.auth import BEARER_SCHEME, SECURITY_SCHEME
-from engagement.api.common import ArticleKeyConverter, IdConverter
+from engagement.api.common import READER_SECURITY_SCHEMES, ArticleKeyConverter, IdConverter
 from engagement.schemas.engagement import ArticleCountsSchema
 
 API_BLUEPRINTS = (readers.blp, comments.blp, articles.blp, votes.blp, flags.blp, moderation.blp)
@@ -17,7 +17,8 @@ def _article_key_parameter(_converter: ArticleKeyConverter) -> dict[str, object]
 
 
 def _id_parameter(_converter: IdConverter) -> dict[str, object]:
-    return {"type": "integer", "minimum": 0}
+    # Ids are 32-bit on PostgreSQL; others in the path still match, and get 404.
+    return {"type": "integer", "minimum": 1, "maximum": 2_147_483_647}
 
 
 def _document_counts_map(api: Api) -> None:
@@ -32,6 +33,8 @@ def register_api(app: Flask, api: Api) -> None:
     api.register_converter(IdConverter, _id_parameter)
     api.register_converter(ArticleKeyConverter, _article_key_parameter)
     api.spec.components.security_scheme(BEARER_SCHEME, SECURITY_SCHEME)
+    for name, scheme in READER_SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
     _document_counts_map(api)

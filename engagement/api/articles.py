@@ -51,6 +51,7 @@ def get_article(key: str) -> tuple[ArticleSummary, dict[str, str]]:
 
 
 @blp.route(ARTICLE + "/views", methods=["POST"])
+@blp.for_the_reader()
 @blp.arguments(ViewBeaconSchema(), required=False)  # a beacon may send no body at all
 @blp.response(202, ViewCountSchema)
 @limit("views")
@@ -76,6 +77,7 @@ def record_view(page: dict[str, Any], key: str) -> dict[str, int]:
 
 
 @blp.route(ARTICLE + "/reactions", methods=["GET"])
+@blp.for_the_reader()
 @blp.response(200, ReactionStateSchema)
 def get_reactions(key: str) -> tuple[ReactionState, dict[str, str]]:
     """Reaction counts per kind and the kinds this reader chose."""
@@ -84,6 +86,7 @@ def get_reactions(key: str) -> tuple[ReactionState, dict[str, str]]:
 
 
 @blp.route(REACTION, methods=["PUT"])
+@blp.for_the_reader()
 @blp.response(200, ReactionStateSchema)
 @limit("reactions")
 @transactional
@@ -97,6 +100,7 @@ def add_reaction(key: str, kind: str) -> ReactionState:
 
 
 @blp.route(REACTION, methods=["DELETE"])
+@blp.for_the_reader()
 @blp.response(200, ReactionStateSchema)
 @limit("reactions")
 @transactional

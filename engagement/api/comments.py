@@ -36,6 +36,7 @@ COMMENT_ID = "<id:comment_id>"
 
 
 @blp.route("/articles/<article_key:key>/comments", methods=["POST"])
+@blp.for_the_reader()
 @blp.arguments(CommentCreateSchema())
 @blp.response(201, PostedCommentSchema)
 @limit("comments")
@@ -69,6 +70,7 @@ def list_comments(query: dict[str, Any], key: str) -> tuple[ThreadPage, dict[str
 
 
 @blp.route(f"/comments/{COMMENT_ID}", methods=["PATCH"])
+@blp.for_the_author()
 @blp.arguments(CommentEditSchema())
 @blp.response(200, PublicCommentSchema)
 @limit("comments")
@@ -83,6 +85,7 @@ def edit_comment(body: dict[str, str], comment_id: int) -> ThreadNode:
 
 
 @blp.route(f"/comments/{COMMENT_ID}", methods=["DELETE"])
+@blp.for_the_author()
 @blp.response(204)
 @transactional
 def delete_comment(comment_id: int) -> None:

@@ -23,6 +23,20 @@ from engagement.services.hot_views import ViewCounter
 
 READER_TOKEN_HEADER = "X-Reader-Token"
 EDIT_TOKEN_HEADER = "X-Edit-Token"
+# The readers' credentials, as OpenAPI security schemes (the moderators' is in auth.py).
+READER_SCHEME = "readerToken"
+EDIT_SCHEME = "editToken"
+READER_SECURITY_SCHEMES = {
+    READER_SCHEME: {
+        "type": "apiKey", "in": "header", "name": READER_TOKEN_HEADER,
+        "description": "Optional. An anonymous reader token from `POST /api/v1/readers`; without it the reader "
+                       "is known by a keyed hash of address and browser. One that does not verify gets 401.",
+    },
+    EDIT_SCHEME: {
+        "type": "apiKey", "in": "header", "name": EDIT_TOKEN_HEADER,
+        "description": "The `edit_token` returned once when the comment was posted; valid during the edit window.",
+    },
+}
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -64,6 +78,14 @@ class EngagementBlueprint(Blueprint):
     """flask-smorest's Blueprint with engagement's argument parser."""
 
     ARGUMENTS_PARSER = JsonBodyParser()
+
+    def for_the_reader(self) -> Callable[[View], View]:
+        """Document a route that acts as the reader: an X-Reader-Token is welcome, not required."""
+        return cast(Callable[[View], View], self.doc(security=[{}, {READER_SCHEME: []}]))
+
+    def for_the_author(self) -> Callable[[View], View]:
+        """Document a route only the comment's author may use: the X-Edit-Token (and a reader token, if any)."""
+        return cast(Callable[[View], View], self.doc(security=[{EDIT_SCHEME: []}, {EDIT_SCHEME: [], READER_SCHEME: []}]))
 
 
 WRITE_LOCK = "engagement.sqlite_write_lock"

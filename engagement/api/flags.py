@@ -14,6 +14,7 @@ blp = EngagementBlueprint("flags", __name__, url_prefix="/api/v1", description="
 
 
 @blp.route("/comments/<id:comment_id>/flags", methods=["POST"])
+@blp.for_the_reader()
 @blp.arguments(FlagCreateSchema())
 @blp.response(202, FlagAcceptedSchema)
 @limit("flags")

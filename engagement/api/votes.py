@@ -15,6 +15,7 @@ blp = EngagementBlueprint("votes", __name__, url_prefix="/api/v1", description="
 
 
 @blp.route("/comments/<id:comment_id>/vote", methods=["POST"])
+@blp.for_the_reader()
 @blp.arguments(VoteSchema())
 @blp.response(200, VoteStateSchema)
 @limit("votes")

@@ -128,6 +128,35 @@ class TestOpenApi:
         assert beacon.get("required", False) is False
         assert client.post("/api/v1/articles/no-body/views").status_code == 202
 
+    def test_the_readers_credentials_are_declared_where_they_count(self, client):
+        spec = client.get("/api/v1/openapi.json").get_json()
+        schemes = spec["components"]["securitySchemes"]
+        assert schemes["readerToken"] == {**schemes["readerToken"], "type": "apiKey", "in": "header", "name": "X-Reader-Token"}
+        assert schemes["editToken"] == {**schemes["editToken"], "type": "apiKey", "in": "header", "name": "X-Edit-Token"}
+        declared = {(method.upper(), path): operation.get("security")
+                    for path, operations in spec["paths"].items() if not path.startswith("/api/v1/mod/")
+                    for method, operation in operations.items() if method in ("get", "post", "put", "patch", "delete")}
+        optional_reader = [{}, {"readerToken": []}]
+        author = [{"editToken": []}, {"editToken": [], "readerToken": []}]
+        assert declared == {
+            ("POST", "/api/v1/readers"): None,
+            ("GET", "/api/v1/articles/{key}"): None,
+            ("GET", "/api/v1/articles/{key}/comments"): None,
+            ("POST", "/api/v1/articles/{key}/comments"): optional_reader,
+            ("PATCH", "/api/v1/comments/{comment_id}"): author,
+            ("DELETE", "/api/v1/comments/{comment_id}"): author,
+            ("POST", "/api/v1/comments/{comment_id}/vote"): optional_reader,
+            ("POST", "/api/v1/comments/{comment_id}/flags"): optional_reader,
+            ("POST", "/api/v1/articles/{key}/views"): optional_reader,
+            ("GET", "/api/v1/articles/{key}/reactions"): optional_reader,
+            ("PUT", "/api/v1/articles/{key}/reactions/{kind}"): optional_reader,
+            ("DELETE", "/api/v1/articles/{key}/reactions/{kind}"): optional_reader,
+            ("GET", "/api/v1/counts"): None,
+            ("GET", "/api/v1/trending"): None,
+        }
+        comment_id = spec["paths"]["/api/v1/comments/{comment_id}"]["parameters"][0]["schema"]
+        assert (comment_id["minimum"], comment_id["maximum"]) == (1, 2_147_483_647)
+
 
 class TestProbes:
     def test_healthz(self, client):
