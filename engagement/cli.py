@@ -249,7 +249,7 @@ def export(article_key: str | None, output: Path | None) -> None:
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     if output is None:
-        stream = click.get_binary_stream("stdout")
+        stream = sys.stdout.buffer
         stream.write(first)
         for piece in pieces:
             stream.write(piece)
