@@ -18,9 +18,11 @@ from engagement.clock import iso_timestamp, utcnow
 from engagement.errors import DomainError
 from engagement.extensions import db
 from engagement.importing.disqus import read_disqus
+from engagement.importing.isso import read_isso
 from engagement.importing.json_export import read_json_export
 from engagement.importing.keys import KeyRule, read_key_map
 from engagement.importing.records import ImportFailed, ImportRecord
+from engagement.importing.wordpress import read_wordpress
 from engagement.models import Comment, Role
 from engagement.services import audit, exporting, hot_views, importing, tokens, trending
 from engagement.services.comments import render_source
@@ -142,39 +144,55 @@ def flush_views() -> None:
 import_group = click.Group("import", help="Import comments from Disqus, WordPress, Isso or an engagement export.")
 engagement_group.add_command(import_group)
 
-Reader = Callable[[BinaryIO, str], Iterator[ImportRecord]]
+FileReader = Callable[[BinaryIO, str], Iterator[ImportRecord]]
+Progress = Callable[[int], None] | None
 
 
-def _run_import(file: Path, reader: Reader, *, dry_run: bool, keys: KeyRule, keep_deleted: bool = False) -> None:
+def _run_import(
+    file: Path,
+    records: Callable[[Progress], Iterator[ImportRecord]],
+    *,
+    dry_run: bool,
+    keys: KeyRule,
+    keep_deleted: bool = False,
+) -> None:
     """Import FILE in one transaction: all of it, or (on any error, or a dry run) nothing."""
     app = current_app
-    with file.open("rb") as raw:
-        progress = _progress_bar(file)
-        counting = _CountingReader(raw, progress.update if progress else None)
-        try:
-            summary = importing.import_records(
-                db.session,
-                app.extensions["engagement.keyring"],
-                app.extensions["engagement.settings"],
-                reader(counting, file.name),
-                keys=keys,
-                now=utcnow(),
-                keep_deleted=keep_deleted,
-            )
-            if dry_run:
-                db.session.rollback()
-            else:
-                db.session.commit()
-        except ImportFailed as exc:
+    progress = _progress_bar(file)
+    try:
+        summary = importing.import_records(
+            db.session,
+            app.extensions["engagement.keyring"],
+            app.extensions["engagement.settings"],
+            records(progress.update if progress else None),
+            keys=keys,
+            now=utcnow(),
+            keep_deleted=keep_deleted,
+        )
+        if dry_run:
             db.session.rollback()
-            raise click.ClickException(f"{exc} (nothing was imported)") from exc
-        except BaseException:
-            db.session.rollback()
-            raise
-        finally:
-            if progress is not None:
-                progress.render_finish()
+        else:
+            db.session.commit()
+    except ImportFailed as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc} (nothing was imported)") from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        if progress is not None:
+            progress.render_finish()
     click.echo(summary.line(dry_run=dry_run))
+
+
+def _from_file(file: Path, reader: FileReader) -> Callable[[Progress], Iterator[ImportRecord]]:
+    """The records of a file read as a byte stream, advancing the progress bar as it is read."""
+
+    def records(advance: Progress) -> Iterator[ImportRecord]:
+        with file.open("rb") as raw:
+            yield from reader(_CountingReader(raw, advance), file.name)
+
+    return records
 
 
 class _CountingReader:
@@ -224,7 +242,28 @@ _KEY_FROM = click.option(
 @with_appcontext
 def import_disqus(file: Path, dry_run: bool, key_map: Path | None, key_from: str) -> None:
     """Import a Disqus XML export (threads and posts)."""
-    _run_import(file, read_disqus, dry_run=dry_run, keys=_key_rule(key_map, key_from))
+    _run_import(file, _from_file(file, read_disqus), dry_run=dry_run, keys=_key_rule(key_map, key_from))
+
+
+@import_group.command("wordpress")
+@_FILE
+@_DRY_RUN
+@_MAP
+@_KEY_FROM
+@with_appcontext
+def import_wordpress(file: Path, dry_run: bool, key_map: Path | None, key_from: str) -> None:
+    """Import a WordPress export (WXR: Tools > Export), the comments of every post and page."""
+    _run_import(file, _from_file(file, read_wordpress), dry_run=dry_run, keys=_key_rule(key_map, key_from))
+
+
+@import_group.command("isso")
+@_FILE
+@_DRY_RUN
+@_MAP
+@with_appcontext
+def import_isso(file: Path, dry_run: bool, key_map: Path | None) -> None:
+    """Import an Isso SQLite database (opened read-only); keys come from each thread's URI."""
+    _run_import(file, lambda _: read_isso(file, file.name), dry_run=dry_run, keys=_key_rule(key_map, "path"))
 
 
 @import_group.command("json")
@@ -233,7 +272,7 @@ def import_disqus(file: Path, dry_run: bool, key_map: Path | None, key_from: str
 @with_appcontext
 def import_json(file: Path, dry_run: bool) -> None:
     """Import an engagement export (`engagement export`): a restore, or a move to another database."""
-    _run_import(file, read_json_export, dry_run=dry_run, keys=KeyRule(), keep_deleted=True)
+    _run_import(file, _from_file(file, read_json_export), dry_run=dry_run, keys=KeyRule(), keep_deleted=True)
 
 
 @engagement_group.command("export")

@@ -76,7 +76,14 @@ class ImportedComment:
     comment_id: int | None = None
 
 
-ImportRecord = ImportedThread | ImportedComment
+@dataclass(frozen=True)
+class Skipped:
+    """A source record the format itself rules out (a pingback, say), counted by reason."""
+
+    reason: str
+
+
+ImportRecord = ImportedThread | ImportedComment | Skipped
 
 _EMAIL = OptionalEmail()
 _URL = OptionalHttpUrl()

@@ -25,6 +25,7 @@ from engagement.importing.records import (
     ImportedThread,
     ImportFailed,
     ImportRecord,
+    Skipped,
 )
 from engagement.models import Article, BodyFormat, Comment, CommentStatus, ReactionTotal
 from engagement.privacy import Keyring
@@ -110,6 +111,8 @@ def import_records(
         for record in records:
             if isinstance(record, ImportedThread):
                 writer.add_thread(record)
+            elif isinstance(record, Skipped):
+                writer.summary.skipped[record.reason] += 1
             else:
                 writer.add_comment(record)
         writer.flush()
