@@ -27,10 +27,10 @@ from engagement.importing.records import (
     ImportRecord,
     Skipped,
 )
-from engagement.models import Article, BodyFormat, Comment, CommentStatus, ReactionTotal
+from engagement.models import Article, Comment, CommentStatus, ReactionTotal
 from engagement.privacy import Keyring
 from engagement.services import trending
-from engagement.services.articles import find_article
+from engagement.services.articles import find_article, touch_article
 from engagement.services.comments import render_source
 from engagement.services.statements import dialect_name, run
 from engagement.text import strip_unsafe_codepoints
@@ -42,7 +42,6 @@ BATCH_SIZE = 1000
 MAX_SOURCE_ID_LENGTH = 64  # comments.import_id
 
 _COMMENTS = Comment.__table__
-_ARTICLES = Article.__table__
 _PARENT = _COMMENTS.alias("parent")
 _REPLY = _COMMENTS.alias("reply")
 
@@ -56,6 +55,15 @@ _LINKS = sa.Table(
     sa.Column("parent_import_id", sa.String(64)),
     prefixes=["TEMPORARY"],
 )
+# Visible replies each parent gained, counted once (see _Writer._count).
+_REPLY_COUNTS = sa.Table(
+    "import_reply_counts",
+    sa.MetaData(),
+    sa.Column("parent_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("replies", sa.Integer),
+    prefixes=["TEMPORARY"],
+)
+_TEMPORARY_TABLES = (_LINKS, _REPLY_COUNTS)
 _IN_RUN = _COMMENTS.c.id.in_(sa.select(_LINKS.c.comment_id))
 # A reply not yet placed in its thread (top-level comments are placed as inserted).
 _UNPLACED = sa.and_(_COMMENTS.c.parent_id.is_not(None), _COMMENTS.c.root_id.is_(None))
@@ -106,26 +114,31 @@ def import_records(
     as they are. Raises ImportFailed for a source id longer than 64 characters.
     """
     writer = _Writer(session, keyring, settings, keys, now, on_batch, keep_deleted)
-    _create_links_table(session)
-    try:
-        for record in records:
-            if isinstance(record, ImportedThread):
-                writer.add_thread(record)
-            elif isinstance(record, Skipped):
-                writer.summary.skipped[record.reason] += 1
-            else:
-                writer.add_comment(record)
-        writer.flush()
-        writer.place_comments()
-        return writer.summary
-    finally:
-        run(session, sa.text("DROP TABLE IF EXISTS import_links"))
+    # On failure the caller's rollback takes the temporary tables along (PostgreSQL), or
+    # the next import drops them (SQLite creates them outside the transaction).
+    _create_temporary_tables(session)
+    for record in records:
+        if isinstance(record, ImportedThread):
+            writer.add_thread(record)
+        elif isinstance(record, Skipped):
+            writer.summary.skipped[record.reason] += 1
+        else:
+            writer.add_comment(record)
+    writer.flush()
+    writer.place_comments()
+    _drop_temporary_tables(session)
+    return writer.summary
 
 
-def _create_links_table(session: Session) -> None:
-    connection = session.connection()
-    connection.execute(sa.text("DROP TABLE IF EXISTS import_links"))
-    _LINKS.create(connection)
+def _create_temporary_tables(session: Session) -> None:
+    _drop_temporary_tables(session)  # left by an import that failed on this pooled connection
+    for table in _TEMPORARY_TABLES:
+        table.create(session.connection())
+
+
+def _drop_temporary_tables(session: Session) -> None:
+    for table in _TEMPORARY_TABLES:
+        run(session, sa.text(f"DROP TABLE IF EXISTS {table.name}"))
 
 
 class _Writer:
@@ -294,17 +307,21 @@ class _Writer:
 
     def _insert(self, identities: list[tuple[str, str]]) -> None:
         rows = [self.batch[identity] for identity in identities]
-        inserted = run(
-            self.session, sa.insert(_COMMENTS).returning(_COMMENTS.c.id, sort_by_parameter_order=True), rows
-        ).scalars().all()
+        # A plain executemany (no RETURNING, which SQLite would run row by row); the new
+        # ids are read back by the (source, id) index.
+        run(self.session, sa.insert(_COMMENTS), rows)
         links = []
-        for comment_id, identity in zip(inserted, identities, strict=True):
-            parent = self.parents[identity]
-            links.append({
-                "comment_id": comment_id,
-                "parent_source": parent[0] if parent else None,
-                "parent_import_id": parent[1] if parent else None,
-            })
+        for source in {source for source, _ in identities}:
+            ids = [source_id for row_source, source_id in identities if row_source == source]
+            for comment_id, source_id in run(self.session, sa.select(_COMMENTS.c.id, _COMMENTS.c.import_id).where(
+                _COMMENTS.c.import_source == source, _COMMENTS.c.import_id.in_(ids)
+            )):
+                parent = self.parents[(source, source_id)]
+                links.append({
+                    "comment_id": comment_id,
+                    "parent_source": parent[0] if parent else None,
+                    "parent_import_id": parent[1] if parent else None,
+                })
         run(self.session, sa.insert(_LINKS), links)
         self.summary.comments += len(rows)
 
@@ -382,24 +399,34 @@ class _Writer:
             self.summary.skipped["deleted without replies"] += dropped
 
     def _count(self) -> None:
-        """Reply counts, comment counts, article versions, and trending for recent comments."""
-        approved_new = sa.and_(_REPLY.c.id.in_(sa.select(_LINKS.c.comment_id)), _REPLY.c.status == CommentStatus.APPROVED)
-        new_replies = sa.select(sa.func.count()).where(_REPLY.c.parent_id == _COMMENTS.c.id, approved_new)
-        parents = sa.select(_REPLY.c.parent_id).where(approved_new, _REPLY.c.parent_id.is_not(None))
-        run(self.session, sa.update(_COMMENTS).where(_COMMENTS.c.id.in_(parents)).values(
-            reply_count=_COMMENTS.c.reply_count + new_replies.scalar_subquery()
+        """Reply counts, comment counts, article versions, and trending for recent comments.
+
+        The new visible replies are counted per parent into a temporary table first: a
+        correlated count over the new comments for each parent would make SQLite scan them
+        once per parent.
+        """
+        approved_new = sa.and_(_IN_RUN, _COMMENTS.c.status == CommentStatus.APPROVED)
+        run(self.session, sa.insert(_REPLY_COUNTS).from_select(
+            ["parent_id", "replies"],
+            sa.select(_COMMENTS.c.parent_id, sa.func.count())
+            .where(approved_new, _COMMENTS.c.parent_id.is_not(None))
+            .group_by(_COMMENTS.c.parent_id),
         ))
-        new_visible = sa.select(sa.func.count()).where(_REPLY.c.article_id == _ARTICLES.c.id, approved_new)
-        touched = sa.select(_REPLY.c.article_id).where(_REPLY.c.id.in_(sa.select(_LINKS.c.comment_id)))
-        run(self.session, sa.update(_ARTICLES).where(_ARTICLES.c.id.in_(touched)).values(
-            comment_count=_ARTICLES.c.comment_count + new_visible.scalar_subquery(),
-            version=_ARTICLES.c.version + 1,
+        run(self.session, sa.update(_COMMENTS).where(_COMMENTS.c.id.in_(sa.select(_REPLY_COUNTS.c.parent_id))).values(
+            reply_count=_COMMENTS.c.reply_count
+            + sa.select(_REPLY_COUNTS.c.replies).where(_REPLY_COUNTS.c.parent_id == _COMMENTS.c.id).scalar_subquery()
         ))
+        # One row per article: as many as threads, which the import holds in memory anyway.
+        per_article = run(self.session, sa.select(
+            _COMMENTS.c.article_id, sa.func.count().filter(_COMMENTS.c.status == CommentStatus.APPROVED)
+        ).where(_IN_RUN).group_by(_COMMENTS.c.article_id)).all()
+        for article_id, visible in per_article:
+            touch_article(self.session, article_id, comment_delta=visible)
         # Only comments young enough to fall in a trending window count there: years of
         # history must not push the imported threads up "most discussed now".
         window = max(shape.hours for shape in trending.WINDOWS.values())
-        recent = run(self.session, sa.select(_REPLY.c.article_id, _REPLY.c.created_at).where(
-            approved_new, _REPLY.c.created_at >= self.now - timedelta(hours=window)
+        recent = run(self.session, sa.select(_COMMENTS.c.article_id, _COMMENTS.c.created_at).where(
+            approved_new, _COMMENTS.c.created_at >= self.now - timedelta(hours=window)
         )).all()
         for article_id, created_at in recent:
             trending.record_activity(self.session, article_id, created_at, comments=1)
