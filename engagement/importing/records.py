@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from marshmallow import ValidationError
 
@@ -89,6 +90,8 @@ _EMAIL = OptionalEmail()
 _URL = OptionalHttpUrl()
 
 
+# Regular commenters write many comments: each author is checked once per import.
+@lru_cache(maxsize=4096)
 def clean_author(name: str | None, email: str | None, url: str | None) -> ImportedAuthor:
     """Author fields as a native comment stores them; what does not validate is dropped.
 

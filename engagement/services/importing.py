@@ -10,7 +10,7 @@ of threads, whatever the number of comments.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -98,7 +98,6 @@ def import_records(
     keys: KeyRule,
     now: datetime,
     keep_deleted: bool = False,
-    on_batch: Callable[[], None] | None = None,
 ) -> ImportSummary:
     """Write a stream of threads and comments; flush, never commit.
 
@@ -113,7 +112,7 @@ def import_records(
     while someone answered them; ``keep_deleted`` (engagement's own export) stores them
     as they are. Raises ImportFailed for a source id longer than 64 characters.
     """
-    writer = _Writer(session, keyring, settings, keys, now, on_batch, keep_deleted)
+    writer = _Writer(session, keyring, settings, keys, now, keep_deleted)
     # On failure the caller's rollback takes the temporary tables along (PostgreSQL), or
     # the next import drops them (SQLite creates them outside the transaction).
     _create_temporary_tables(session)
@@ -149,7 +148,6 @@ class _Writer:
         settings: Settings,
         keys: KeyRule,
         now: datetime,
-        on_batch: Callable[[], None] | None,
         keep_deleted: bool,
     ):
         self.session = session
@@ -157,7 +155,6 @@ class _Writer:
         self.settings = settings
         self.keys = keys
         self.now = now
-        self.on_batch = on_batch
         self.keep_deleted = keep_deleted
         self.summary = ImportSummary()
         self.threads: dict[str, ImportedThread | None] = {}  # ref -> thread (None: deleted)
@@ -189,7 +186,7 @@ class _Writer:
         if article is None:
             article = self._create_article(key, thread)
         elif article.url is None and thread.url:
-            article.url, article.title = thread.url[:2000], (thread.title or None) and thread.title[:300]
+            article.url, article.title = _bounded(thread.url, 2000), _bounded(thread.title, 300)
         self.article_ids[ref] = (article.id, key)
         return self.article_ids[ref]
 
@@ -197,8 +194,8 @@ class _Writer:
         created = thread.created_at or self.now
         article = Article(
             key=key,
-            title=(thread.title or None) and thread.title[:300],
-            url=(thread.url or None) and thread.url[:2000],
+            title=_bounded(thread.title, 300),
+            url=_bounded(thread.url, 2000),
             views=max(thread.views, 0),
             comments_closed=thread.closed,
             moderation=thread.moderation,
@@ -302,8 +299,6 @@ class _Writer:
                 self.explicit_ids |= with_id
         self.batch.clear()
         self.parents.clear()
-        if self.on_batch is not None:
-            self.on_batch()
 
     def _insert(self, identities: list[tuple[str, str]]) -> None:
         rows = [self.batch[identity] for identity in identities]
@@ -445,4 +440,7 @@ def _parent_placed_at(depth: int) -> sa.ColumnElement[bool]:
     )
 
 
-__all__ = ["ImportFailed", "ImportSummary", "import_records"]
+
+def _bounded(text: str | None, length: int) -> str | None:
+    """``text`` cut to its column's length; None for nothing."""
+    return text[:length] if text else None

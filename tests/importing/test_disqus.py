@@ -238,3 +238,30 @@ def test_a_file_that_breaks_after_several_batches_leaves_the_database_unchanged(
     result = cli("import", "disqus", str(write_file("cut.xml", more[:-30])))
     assert result.exit_code == 1 and "line" in result.output
     assert table_counts() == before == {"articles": 1, "comments": 7}
+
+
+def test_imported_html_keeps_its_format_through_rerender_and_a_moderator_edit_is_markdown(app, client, cli, write_file):
+    from tests.factories import create_api_token, mod_headers
+
+    document = export(thread("10", "https://e.org/a/"), post("1", "10", "<![CDATA[<p>Some <em>HTML</em></p>]]>"))
+    assert cli("import", "disqus", str(write_file("h.xml", document))).exit_code == 0
+    assert cli("rerender").exit_code == 0
+    [comment] = list_comments(client, "a")["comments"]
+    assert comment["body_html"] == "<p>Some <em>HTML</em></p>"  # the Markdown path would show the tags as text
+
+    token = mod_headers(create_api_token(app, "moderator"))
+    edited = client.patch(f"/api/v1/mod/comments/{comment['id']}", json={"body": "Now *Markdown*"}, headers=token)
+    assert edited.status_code == 200, edited.get_json()
+    assert cli("rerender").exit_code == 0
+    assert list_comments(client, "a")["comments"][0]["body_html"] == "<p>Now <em>Markdown</em></p>"
+
+
+def test_overlong_bodies_are_skipped_and_overlong_ids_stop_the_import(cli, write_file, table_counts):
+    long_body = export(thread("10", "https://e.org/a/"), post("1", "10", "x" * (importing.MAX_IMPORTED_BODY_LENGTH + 1)),
+                       post("2", "10", "short"))
+    result = cli("import", "disqus", str(write_file("long.xml", long_body)))
+    assert result.exit_code == 0 and "1 too long" in result.output and "1 comment(s)" in result.output
+    long_id = export(thread("10", "https://e.org/a/"), post("9" * 65, "10", "x"))
+    failed = cli("import", "disqus", str(write_file("id.xml", long_id)))
+    assert failed.exit_code == 1 and "longer than 64 characters" in failed.output
+    assert table_counts() == {"articles": 1, "comments": 1}
