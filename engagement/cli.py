@@ -234,26 +234,24 @@ _KEY_FROM = click.option(
 )
 
 
-@import_group.command("disqus")
-@_FILE
-@_DRY_RUN
-@_MAP
-@_KEY_FROM
-@with_appcontext
-def import_disqus(file: Path, dry_run: bool, key_map: Path | None, key_from: str) -> None:
-    """Import a Disqus XML export (threads and posts)."""
-    _run_import(file, _from_file(file, read_disqus), dry_run=dry_run, keys=_key_rule(key_map, key_from))
+def _xml_import_command(name: str, reader: FileReader, help_text: str) -> None:
+    """`engagement import NAME FILE [--dry-run] [--map] [--key-from]` for an XML export."""
+
+    @import_group.command(name, help=help_text)
+    @_FILE
+    @_DRY_RUN
+    @_MAP
+    @_KEY_FROM
+    @with_appcontext
+    def command(file: Path, dry_run: bool, key_map: Path | None, key_from: str) -> None:
+        _run_import(file, _from_file(file, reader), dry_run=dry_run, keys=_key_rule(key_map, key_from))
 
 
-@import_group.command("wordpress")
-@_FILE
-@_DRY_RUN
-@_MAP
-@_KEY_FROM
-@with_appcontext
-def import_wordpress(file: Path, dry_run: bool, key_map: Path | None, key_from: str) -> None:
-    """Import a WordPress export (WXR: Tools > Export), the comments of every post and page."""
-    _run_import(file, _from_file(file, read_wordpress), dry_run=dry_run, keys=_key_rule(key_map, key_from))
+_xml_import_command("disqus", read_disqus, "Import a Disqus XML export (threads and posts).")
+_xml_import_command(
+    "wordpress", read_wordpress,
+    "Import a WordPress export (WXR: Tools > Export), the comments of every post and page.",
+)
 
 
 @import_group.command("isso")
