@@ -1,8 +1,11 @@
 """Command-line tools: `flask --app wsgi engagement ...` (or the `engagement` script)."""
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 import redis
@@ -14,9 +17,15 @@ from engagement.backup import BackupError, backup_sqlite
 from engagement.clock import iso_timestamp, utcnow
 from engagement.errors import DomainError
 from engagement.extensions import db
+from engagement.importing.disqus import read_disqus
+from engagement.importing.isso import read_isso
+from engagement.importing.json_export import read_json_export
+from engagement.importing.keys import KeyRule, read_key_map
+from engagement.importing.records import ImportFailed, ImportRecord
+from engagement.importing.wordpress import read_wordpress
 from engagement.models import Comment, Role
-from engagement.sanitize import render_markdown
-from engagement.services import audit, hot_views, tokens, trending
+from engagement.services import audit, exporting, hot_views, importing, tokens, trending
+from engagement.services.comments import render_source
 
 engagement_group = click.Group("engagement", help="engagement maintenance commands.")
 
@@ -25,7 +34,10 @@ engagement_group = click.Group("engagement", help="engagement maintenance comman
 @click.option("--batch-size", default=500, show_default=True)
 @with_appcontext
 def rerender_comments(batch_size: int) -> None:
-    """Re-render every comment's HTML from its Markdown source (after a sanitiser change)."""
+    """Re-render every comment's HTML from its source (after a sanitiser change).
+
+    Markdown sources take the Markdown path, imported HTML sources the HTML one.
+    """
     last_id, changed = 0, 0
     while True:
         batch = db.session.scalars(
@@ -34,7 +46,7 @@ def rerender_comments(batch_size: int) -> None:
         if not batch:
             break
         for comment in batch:
-            html = "" if comment.purged_at else render_markdown(comment.body_source)
+            html = "" if comment.purged_at else render_source(comment.body_source, comment.body_format)
             if html != comment.body_html:
                 comment.body_html = html
                 changed += 1
@@ -127,6 +139,166 @@ def flush_views() -> None:
         click.echo("another process is flushing view counts; nothing to do")
         return
     click.echo(f"flushed {result.views} view(s) in {result.batches} batch(es)")
+
+
+import_group = click.Group("import", help="Import comments from Disqus, WordPress, Isso or an engagement export.")
+engagement_group.add_command(import_group)
+
+FileReader = Callable[[BinaryIO, str], Iterator[ImportRecord]]
+Progress = Callable[[int], None] | None
+
+
+def _run_import(
+    file: Path,
+    records: Callable[[Progress], Iterator[ImportRecord]],
+    *,
+    dry_run: bool,
+    keys: KeyRule,
+    keep_deleted: bool = False,
+) -> None:
+    """Import FILE in one transaction: all of it, or (on any error, or a dry run) nothing."""
+    app = current_app
+    progress = _progress_bar(file)
+    try:
+        summary = importing.import_records(
+            db.session,
+            app.extensions["engagement.keyring"],
+            app.extensions["engagement.settings"],
+            records(progress.update if progress else None),
+            keys=keys,
+            now=utcnow(),
+            keep_deleted=keep_deleted,
+        )
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+    except ImportFailed as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc} (nothing was imported)") from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        if progress is not None:
+            progress.render_finish()
+    click.echo(summary.line(dry_run=dry_run))
+
+
+def _from_file(file: Path, reader: FileReader) -> Callable[[Progress], Iterator[ImportRecord]]:
+    """The records of a file read as a byte stream, advancing the progress bar as it is read."""
+
+    def records(advance: Progress) -> Iterator[ImportRecord]:
+        with file.open("rb") as raw:
+            yield from reader(_CountingReader(raw, advance), file.name)
+
+    return records
+
+
+class _CountingReader:
+    """A binary file that reports how many bytes were read (for the progress bar)."""
+
+    def __init__(self, raw: BinaryIO, on_read: Callable[[int], None] | None):
+        self.raw, self.on_read = raw, on_read
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        if self.on_read is not None:
+            self.on_read(len(data))
+        return data
+
+
+def _progress_bar(file: Path):  # type: ignore[no-untyped-def]
+    """A progress bar over the file's bytes, on a terminal only (never in logs or pipes)."""
+    if not sys.stderr.isatty():
+        return None
+    return click.progressbar(length=file.stat().st_size, label=f"importing {file.name}", file=sys.stderr)
+
+
+def _key_rule(key_map: Path | None, key_from: str) -> KeyRule:
+    try:
+        return KeyRule(key_from, read_key_map(key_map) if key_map else None)
+    except ImportFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+_FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+_DRY_RUN = click.option("--dry-run", is_flag=True, help="Report what would be imported; change nothing.")
+_MAP = click.option(
+    "--map", "key_map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV of source,key rows (source: a thread's URL or identifier); wins over --key-from.",
+)
+_KEY_FROM = click.option(
+    "--key-from", type=click.Choice(["path", "identifier"]), default="path", show_default=True,
+    help="Article keys from the thread URL's path and query, or from the source's thread identifier.",
+)
+
+
+def _xml_import_command(name: str, reader: FileReader, help_text: str) -> None:
+    """`engagement import NAME FILE [--dry-run] [--map] [--key-from]` for an XML export."""
+
+    @import_group.command(name, help=help_text)
+    @_FILE
+    @_DRY_RUN
+    @_MAP
+    @_KEY_FROM
+    @with_appcontext
+    def command(file: Path, dry_run: bool, key_map: Path | None, key_from: str) -> None:
+        _run_import(file, _from_file(file, reader), dry_run=dry_run, keys=_key_rule(key_map, key_from))
+
+
+_xml_import_command("disqus", read_disqus, "Import a Disqus XML export (threads and posts).")
+_xml_import_command(
+    "wordpress", read_wordpress,
+    "Import a WordPress export (WXR: Tools > Export), the comments of every post and page.",
+)
+
+
+@import_group.command("isso")
+@_FILE
+@_DRY_RUN
+@_MAP
+@with_appcontext
+def import_isso(file: Path, dry_run: bool, key_map: Path | None) -> None:
+    """Import an Isso SQLite database (opened read-only); keys come from each thread's URI."""
+    _run_import(file, lambda _: read_isso(file, file.name), dry_run=dry_run, keys=_key_rule(key_map, "path"))
+
+
+@import_group.command("json")
+@_FILE
+@_DRY_RUN
+@with_appcontext
+def import_json(file: Path, dry_run: bool) -> None:
+    """Import an engagement export (`engagement export`): a restore, or a move to another database."""
+    _run_import(file, _from_file(file, read_json_export), dry_run=dry_run, keys=KeyRule(), keep_deleted=True)
+
+
+@engagement_group.command("export")
+@click.option("--article", "article_key", help="Export only the article with this key.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write to this file instead of standard output.")
+@with_appcontext
+def export(article_key: str | None, output: Path | None) -> None:
+    """Write every article and comment as engagement's JSON export (docs/importing.md)."""
+    pieces = exporting.export_document(db.session, article_key=article_key)
+    try:
+        first = next(pieces)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    if output is None:
+        stream = sys.stdout.buffer
+        stream.write(first)
+        for piece in pieces:
+            stream.write(piece)
+        stream.flush()
+        return
+    partial = output.with_name(output.name + ".partial")
+    with partial.open("wb") as handle:
+        handle.write(first)
+        for piece in pieces:
+            handle.write(piece)
+    partial.replace(output)  # a file under the name is always a whole export
+    click.echo(f"exported to {output}", err=True)
 
 
 tokens_group = click.Group("tokens", help="API tokens for moderators and admins.")

@@ -127,6 +127,16 @@ def render_markdown(source: str) -> str:
     return _cleaner().clean(html).strip()
 
 
+def render_html(source: str) -> str:
+    """Sanitise an HTML body written elsewhere (imported from Disqus or WordPress).
+
+    The same allowlist and link rules as ``render_markdown``, with HTML as the input:
+    allowed elements stay, the others are removed keeping their text, comments and
+    disallowed attributes go, bare URLs are linkified. Never raises for any ``str``.
+    """
+    return _cleaner().clean(strip_unsafe_codepoints(source)).strip()
+
+
 @dataclass(frozen=True)
 class RenderedBody:
     """A body rendered once, with the facts the moderation policy judges.

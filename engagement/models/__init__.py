@@ -4,6 +4,7 @@ from engagement.models.base import Base
 from engagement.models.comment import (
     AUTHOR_DELETABLE,
     MODERATOR_TRANSITIONS,
+    BodyFormat,
     Comment,
     CommentStatus,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "AuditEntry",
     "Ban",
     "Base",
+    "BodyFormat",
     "BlockedWord",
     "BlocklistAction",
     "Comment",

@@ -20,6 +20,13 @@ class CommentStatus(enum.Enum):
     DELETED = "deleted"  # withdrawn by its author
 
 
+class BodyFormat(enum.Enum):
+    """What ``body_source`` is written in, so re-rendering takes the right path."""
+
+    MARKDOWN = "markdown"  # typed by a reader, or imported from Isso or an export
+    HTML = "html"  # imported from Disqus or WordPress, sanitised by the same allowlist
+
+
 # Which status changes are allowed, and by whom. Authors only ever delete.
 MODERATOR_TRANSITIONS: dict[CommentStatus, frozenset[CommentStatus]] = {
     CommentStatus.PENDING: frozenset({CommentStatus.APPROVED, CommentStatus.REJECTED, CommentStatus.SPAM}),
@@ -52,6 +59,8 @@ class Comment(Base):
         # Duplicate detection and bans: recent comments of one reader.
         sa.Index("ix_comments_reader_hash_created_at", "reader_hash", "created_at"),
         sa.CheckConstraint("depth >= 0", name="depth_not_negative"),
+        # An imported comment is stored once per source id: importing a file again adds nothing.
+        sa.UniqueConstraint("import_source", "import_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +74,9 @@ class Comment(Base):
 
     body_source: Mapped[str] = mapped_column(sa.Text)  # Markdown as typed, to re-render later
     body_html: Mapped[str] = mapped_column(sa.Text)  # sanitised at write time
+    body_format: Mapped[BodyFormat] = mapped_column(
+        enum_column(BodyFormat), default=BodyFormat.MARKDOWN, server_default=BodyFormat.MARKDOWN.value
+    )
     edited_by: Mapped[Editor | None] = mapped_column(enum_column(Editor))  # who wrote this revision
 
     author_name: Mapped[str | None] = mapped_column(sa.String(80))
@@ -91,6 +103,10 @@ class Comment(Base):
     revision: Mapped[int] = mapped_column(default=1, server_default="1")
     # The version a moderator vouched for (approved, pinned or wrote); flags never hold it.
     approved_revision: Mapped[int | None]
+    # Where an imported comment came from ("disqus", "wordpress", "isso", "json") and its id
+    # there; None for comments posted here.
+    import_source: Mapped[str | None] = mapped_column(sa.String(16))
+    import_id: Mapped[str | None] = mapped_column(sa.String(64))
 
     article: Mapped[Article] = relationship(lazy="raise")
 

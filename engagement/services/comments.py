@@ -13,10 +13,18 @@ from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from engagement.models import AUTHOR_DELETABLE, Article, Comment, CommentRevision, CommentStatus, Editor
+from engagement.models import (
+    AUTHOR_DELETABLE,
+    Article,
+    BodyFormat,
+    Comment,
+    CommentRevision,
+    CommentStatus,
+    Editor,
+)
 from engagement.models.base import MAX_ID
 from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
-from engagement.sanitize import render_body, render_markdown
+from engagement.sanitize import render_body, render_html, render_markdown
 from engagement.services import policy, trending
 from engagement.services.articles import ARTICLES, closed_state, ensure_article, is_premoderated, touch_article
 from engagement.services.statements import run
@@ -109,6 +117,11 @@ class ThreadPage:
     comments: list[ThreadNode]
     next_cursor: str | None
     has_earlier: bool = False  # the page does not start at the beginning of the thread
+
+
+def render_source(source: str, body_format: BodyFormat) -> str:
+    """The sanitised HTML of a stored body source, by the path its format takes."""
+    return render_html(source) if body_format is BodyFormat.HTML else render_markdown(source)
 
 
 # --- status bookkeeping --------------------------------------------------------------
@@ -650,6 +663,7 @@ def revise(
     except IntegrityError as error:
         raise Conflict("The comment was changed meanwhile; reload it and try again.") from error
     comment.body_source = body
+    comment.body_format = BodyFormat.MARKDOWN  # an edit is typed here, whatever the original was
     comment.body_html = render_markdown(body) if html is None else html
     comment.edited_at = now
     comment.edited_by = editor
