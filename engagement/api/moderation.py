@@ -209,8 +209,11 @@ def replace_blocklist(body: dict[str, Any]) -> Blocklist:
 @blp.arguments(AuditQuerySchema(), location="query")
 @blp.response(200, AuditPageSchema)
 def list_audit(query: dict[str, Any]) -> AuditPage:
-    """The audit log, newest first."""
-    return audit.list_entries(db.session, keyring(), limit=query["limit"], cursor=query.get("cursor"))
+    """The audit log, newest first; optionally one actor's, one action's or one target's entries."""
+    return audit.list_entries(
+        db.session, keyring(), limit=query["limit"], cursor=query.get("cursor"),
+        actor=query.get("actor"), action=query.get("action"), target=query.get("target"),
+    )
 
 
 @blp.route("/stats", methods=["GET"])

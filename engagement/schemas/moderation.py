@@ -295,6 +295,11 @@ class FlagAcceptedSchema(Schema):
 class AuditQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
     cursor = fields.String(validate=validate.Length(max=500))
+    actor = SafeString(validate=validate.Length(min=1, max=80), metadata={"description": "Only this actor's entries."})
+    action = SafeString(validate=validate.Length(min=1, max=64), metadata={"description": "Only this action."})
+    target = SafeString(
+        validate=validate.Length(min=1, max=200), metadata={"description": "Only this target, e.g. `comment:17`."}
+    )
 
 
 class AuditEntrySchema(Schema):
