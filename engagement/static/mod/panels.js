@@ -142,7 +142,7 @@ function chart(days) {
     let base = 0;
     return SERIES.map(([status]) => {
       const n = d.comments[status];
-      const rect = svg("rect", { class: `bar ${status}`, x: left + i * step + 1, width: Math.max(1, step - 2),
+      const rect = svg("rect", { class: `col ${status}`, x: left + i * step + 1, width: Math.max(1, step - 2),
         y: y(base + n, maxComments), height: (n / maxComments) * plotH }, svg("title", {}, `${d.date}: ${n} ${status}`));
       base += n;
       return rect;
@@ -160,7 +160,7 @@ function chart(days) {
 }
 
 function legend() {
-  const items = [...SERIES.map(([status, name]) => [`bar ${status}`, `${name} comments`]),
+  const items = [...SERIES.map(([status, name]) => [`col ${status}`, `${name} comments`]),
     ["line flags", "Flags (own scale)"], ["line views", "Views (own scale)"]];
   return h("figcaption", {}, h("ul.legend", {}, items.map(([cls, name]) => h("li", {}, h(`span.swatch.${cls.replace(" ", ".")}`, { "aria-hidden": "true" }), name))));
 }

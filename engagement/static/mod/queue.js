@@ -9,7 +9,9 @@ const BAN_DURATIONS = [["24", "1 day"], ["168", "7 days"], ["720", "30 days"], [
 const VERB = { approved: "Approved", rejected: "Rejected", spam: "Marked as spam", pending: "Put back to pending" };
 
 const $ = (id) => document.getElementById(id);
-const state = { status: "pending", q: "", article: "", cursor: null, current: -1, role: "moderator", undo: null };
+const state = {
+  status: "pending", q: "", article: "", cursor: null, current: -1, role: "moderator", undo: null, generation: 0,
+};
 
 const cards = () => [...$("queue").children];
 
@@ -85,8 +87,8 @@ function card(comment) {
       : null,
     h("button", { type: "button", onclick: () => banForm(comment, extra) }, "Ban author…"),
     h("button", { type: "button", onclick: (e) => showAuthor(comment, extra, e.currentTarget) }, "Other comments by this author"),
-    state.role === "admin" ? h("button.danger", { type: "button", onclick: () => purge(li) }, "Purge") : null);
-  const li = h("li.card", { tabindex: "-1", dataset: { id: comment.id }, "aria-label": `Comment ${comment.id} by ${comment.author.name}` },
+    state.role === "admin" ? h("button.danger", { type: "button", onclick: (e) => purge(li, e.currentTarget) }, "Purge") : null);
+  const li = h("li.card", { tabindex: "-1", dataset: { id: comment.id, article: comment.article }, "aria-label": `Comment ${comment.id} by ${comment.author.name}` },
     h("div.head", {},
       h("input", { type: "checkbox", "aria-label": "Select", "aria-keyshortcuts": "x" }),
       h("strong.author", {}, comment.author.name), " on ", articleLink(comment), " · ", timeEl(comment.created_at),
@@ -182,10 +184,16 @@ async function togglePin(li) {
   } catch (error) { announce(error.message); }
 }
 
-async function purge(li) {
-  if (!window.confirm(`Purge comment ${li.comment.id}? Its text and author details are erased for good.`)) return;
+/** Purging erases for good, so it takes a second click on the same button (no modal dialog). */
+async function purge(li, button) {
+  if (button.dataset.armed !== "yes") {
+    button.dataset.armed = "yes";
+    button.textContent = "Really purge? Click again";
+    announce("Purging erases the text and the author's details for good. Click again to purge.");
+    return;
+  }
   const putBack = takeOut(li);
-  try { await call("DELETE", `/comments/${li.comment.id}`); announce("Purged."); refreshCounts(); }
+  try { await call("DELETE", `/comments/${li.comment.id}`); announce(`Purged comment ${li.comment.id}.`); refreshCounts(); }
   catch (error) { putBack(); announce(error.message); }
 }
 
@@ -204,7 +212,11 @@ export async function refreshCounts() {
 
 async function loadPage(more) {
   const query = { status: state.status, q: state.q, article: state.article, limit: PAGE, cursor: more ? state.cursor : null };
+  // Only the latest request's answer is shown: switching tabs or filters quickly must not
+  // let a slower, older answer replace the newer list.
+  const generation = more ? state.generation : ++state.generation;
   const page = await call("GET", "/comments", { query });
+  if (generation !== state.generation) return null;
   if (!more) $("queue").replaceChildren();
   $("queue").append(...page.comments.map(card));
   state.cursor = page.next_cursor;
@@ -218,6 +230,7 @@ export async function showQueue() {
   updateSelection();
   try {
     const n = await loadPage(false);
+    if (n === null) return;
     announce(`${n}${state.cursor ? "+" : ""} ${state.status} comment${n === 1 ? "" : "s"}.`);
     if (n) focusCard(0);
   } catch (error) { announce(error.message); }
@@ -264,7 +277,7 @@ export function setupQueue() {
     showQueue();
   });
   $("queue-more").addEventListener("click", async () => {
-    try { const n = await loadPage(true); announce(`${n} more.`); } catch (error) { announce(error.message); }
+    try { const n = await loadPage(true); if (n !== null) announce(`${n} more.`); } catch (error) { announce(error.message); }
   });
   $("queue").addEventListener("change", updateSelection);
   $("bulk-approve").addEventListener("click", () => bulk("approved"));
