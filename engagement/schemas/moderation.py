@@ -316,13 +316,16 @@ class AuditPageSchema(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
-class StatsSchema(Schema):
+class CommentsByStatusSchema(Schema):
     pending = fields.Integer(required=True)
-    flagged = fields.Integer(required=True, metadata={"description": "Comments with open flags."})
     approved = fields.Integer(required=True)
     rejected = fields.Integer(required=True)
     spam = fields.Integer(required=True)
     deleted = fields.Integer(required=True)
+
+
+class StatsSchema(CommentsByStatusSchema):
+    flagged = fields.Integer(required=True, metadata={"description": "Comments with open flags."})
 
 
 class DailyStatsQuerySchema(Schema):
@@ -330,14 +333,6 @@ class DailyStatsQuerySchema(Schema):
         load_default=30, validate=validate.Range(min=1, max=MAX_DAYS),
         metadata={"description": "How many UTC days, today included."},
     )
-
-
-class CommentsByStatusSchema(Schema):
-    pending = fields.Integer(required=True)
-    approved = fields.Integer(required=True)
-    rejected = fields.Integer(required=True)
-    spam = fields.Integer(required=True)
-    deleted = fields.Integer(required=True)
 
 
 class DayFiguresSchema(Schema):
