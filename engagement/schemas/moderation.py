@@ -120,6 +120,10 @@ class ModeratorCommentSchema(PublicCommentSchema):
         metadata={"description": "The stored status (moderators see spam as spam)."},
     )
     author_email = fields.String(attribute="comment.author_email", allow_none=True)
+    body_source = fields.String(
+        attribute="comment.body_source", required=True,
+        metadata={"description": "The Markdown as typed, for a moderator's edit (plain text: never display it as HTML)."},
+    )
     moderation_reason = fields.String(
         attribute="comment.moderation_reason", allow_none=True,
         metadata={"description": "Why it was held or decided, e.g. premoderation, blocklist, flagged."},

@@ -54,8 +54,8 @@ def filter_queue(page: Any, article: str, tab: str = "Pending") -> None:
     page.get_by_role("tab", name=tab).click()
     page.get_by_label("Article key").fill(article)
     page.get_by_role("button", name="Filter").click()
-    # The tab's own (unfiltered) answer may land first; wait for the filtered one.
-    expect(page.locator("#live")).to_contain_text(f"{tab.lower()} comment")
+    # The tab's own (unfiltered) answer may land first; the list is busy until the filtered one has.
+    expect(page.locator("#queue")).to_have_attribute("aria-busy", "false")
     expect(page.locator("#queue > li.card").first).to_have_attribute("data-article", article)
 
 
@@ -216,6 +216,16 @@ def test_other_comments_by_the_author_and_the_revision_history(new_tab: Any, liv
     expect(card.locator(".extra")).to_contain_text("Version 1")
     expect(card.locator(".extra")).to_contain_text("Original wording.")
     expect(card.locator(".extra")).to_contain_text("replaced by e2e-moderator")
+    card.get_by_role("button", name="Edit", exact=True).click()
+    editor = card.get_by_label("Text (Markdown)")
+    expect(editor).to_have_value("Moderated wording.")
+    editor.fill("Moderated wording, <b>trimmed</b>.")
+    card.get_by_role("button", name="Save edit").click()
+    card = page.locator(f'#queue > li[data-id="{latest["id"]}"]')  # the card is drawn anew
+    expect(card.locator(".body").first).to_have_text("Moderated wording, <b>trimmed</b>.")  # HTML typed stays text
+    expect(card).to_be_focused()
+    card.get_by_role("button", name="edited").click()
+    expect(card.locator(".extra")).to_contain_text("Version 2")
     card.get_by_role("button", name="Other comments by this author").click()
     others = card.locator(".extra")
     expect(others).to_contain_text("An old remark of mine.")

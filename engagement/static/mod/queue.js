@@ -76,6 +76,26 @@ function banForm(comment, box) {
   reason.focus();
 }
 
+function editForm(li, box) {
+  const comment = li.comment;
+  const text = h("textarea", { name: "body", rows: 5, required: true, maxlength: 10000 });
+  text.value = comment.body_source;  // Markdown as typed: a form value, never HTML
+  const form = h("form.edit", {
+    onsubmit: async (event) => {
+      event.preventDefault();
+      try {
+        const updated = await call("PATCH", `/comments/${comment.id}`, { body: { body: text.value } });
+        const fresh = card(updated);
+        li.replaceWith(fresh);
+        focusCard(cards().indexOf(fresh));
+        announce(`Comment ${comment.id} edited; the earlier text is kept.`);
+      } catch (error) { announce(error.message); }
+    },
+  }, h("label", {}, "Text (Markdown) ", text), h("button", { type: "submit" }, "Save edit"));
+  box.replaceChildren(form);
+  text.focus();
+}
+
 function card(comment) {
   const extra = h("div.extra", {});
   const actions = h("div.actions", {},
@@ -85,6 +105,7 @@ function card(comment) {
     comment.parent_id === null
       ? h("button", { type: "button", "aria-keyshortcuts": "p", onclick: () => togglePin(li) }, comment.pinned ? "Unpin" : "Pin")
       : null,
+    comment.purged_at ? null : h("button", { type: "button", onclick: () => editForm(li, extra) }, "Edit"),
     h("button", { type: "button", onclick: () => banForm(comment, extra) }, "Ban author…"),
     h("button", { type: "button", onclick: (e) => showAuthor(comment, extra, e.currentTarget) }, "Other comments by this author"),
     state.role === "admin" ? h("button.danger", { type: "button", onclick: (e) => purge(li, e.currentTarget) }, "Purge") : null);
@@ -215,7 +236,11 @@ async function loadPage(more) {
   // Only the latest request's answer is shown: switching tabs or filters quickly must not
   // let a slower, older answer replace the newer list.
   const generation = more ? state.generation : ++state.generation;
-  const page = await call("GET", "/comments", { query });
+  $("queue").setAttribute("aria-busy", "true");
+  let page;
+  try { page = await call("GET", "/comments", { query }); } finally {
+    if (generation === state.generation) $("queue").setAttribute("aria-busy", "false");
+  }
   if (generation !== state.generation) return null;
   if (!more) $("queue").replaceChildren();
   $("queue").append(...page.comments.map(card));
