@@ -77,6 +77,7 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_SPAM_CHECKS": ("SPAM_CHECKS", _as_list),
     "ENGAGEMENT_ESTABLISHED_READER_MINUTES": ("ESTABLISHED_READER_MINUTES", int),
     "ENGAGEMENT_API_DOCS": ("API_DOCS", _as_bool),
+    "ENGAGEMENT_MOD_CONSOLE": ("MOD_CONSOLE", _as_bool),
     "ENGAGEMENT_METRICS": ("METRICS_ENABLED", _as_bool),
     "ENGAGEMENT_METRICS_ALLOW": ("METRICS_ALLOW", _as_list),
     "ENGAGEMENT_METRICS_TOKEN": ("METRICS_TOKEN", str),
@@ -116,6 +117,7 @@ DEFAULTS: dict[str, Any] = {
     # A reader token this old weighs fully in flags and per-address budgets; younger ones little.
     "ESTABLISHED_READER_MINUTES": 60,
     "API_DOCS": None,  # None: the browsable API reference is on in development, off in production
+    "MOD_CONSOLE": True,  # the moderators' console at /mod (it holds no data; the API checks every token)
     # GET /metrics, for these client addresses or a bearer of METRICS_TOKEN (see engagement.metrics).
     "METRICS_ENABLED": False,
     "METRICS_ALLOW": ["127.0.0.1/8", "::1"],

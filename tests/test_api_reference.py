@@ -52,10 +52,11 @@ NOT_IN_OPENAPI = frozenset(
         ("GET", "/demo"),
         ("GET", "/demo.js"),
         ("GET", "/demo.css"),
+        ("GET", "/mod"),
     }
 )
-# The reference page's own scripts and stylesheets, documented with the page.
-ASSET_PREFIXES = ("/api/v1/docs/",)
+# The reference page's and the console's own scripts and stylesheets, documented with their pages.
+ASSET_PREFIXES = ("/api/v1/docs/", "/mod/")
 
 ERROR_CODES_HEADING = "Error codes"
 ERROR_OBJECT_HEADING = "The error object"

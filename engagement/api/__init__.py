@@ -4,7 +4,9 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from engagement.api import articles, comments, flags, moderation, operations, readers, reference, votes, web
+from engagement.api import (
+    articles, comments, console, flags, moderation, operations, readers, reference, votes, web,
+)
 from engagement.api.auth import BEARER_SCHEME, SECURITY_SCHEME
 from engagement.api.common import READER_SECURITY_SCHEMES, ArticleKeyConverter, IdConverter
 from engagement.schemas.engagement import ArticleCountsSchema
@@ -42,3 +44,5 @@ def register_api(app: Flask, api: Api) -> None:
     app.register_blueprint(web.blp)
     if app.config["API_DOCS"]:
         app.register_blueprint(reference.blp)
+    if app.config["MOD_CONSOLE"]:
+        app.register_blueprint(console.blp)

@@ -59,9 +59,14 @@ def install_token_auth(blp: Blueprint) -> None:
     blp.before_request(authenticate_request)
 
 
+def current_token() -> ApiToken:
+    """The token behind this request (authenticated before the view ran)."""
+    return cast(ApiToken, g.api_token)
+
+
 def current_actor() -> str:
     """The name of the token behind this request, for the audit log."""
-    return cast(ApiToken, g.api_token).name
+    return current_token().name
 
 
 def protected(blp: Blueprint, role: Role = Role.MODERATOR) -> Callable[[View], View]:

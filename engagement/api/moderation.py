@@ -4,13 +4,15 @@ from __future__ import annotations
 from typing import Any
 
 
-from engagement.api.auth import current_actor, install_token_auth, protected
+from engagement.api.auth import current_actor, current_token, install_token_auth, protected
 from engagement.api.common import EngagementBlueprint, keyring, now, settings, transactional
 from engagement.extensions import db
-from engagement.models import Ban, Role
+from engagement.models import ApiToken, Ban, Role
 from engagement.models.revision import CommentRevision
 from engagement.schemas.comments import RevisionListSchema
 from engagement.schemas.moderation import (
+    ArticleIndexPageSchema,
+    ArticleIndexQuerySchema,
     ArticleUpdateSchema,
     AuditPageSchema,
     AuditQuerySchema,
@@ -24,14 +26,18 @@ from engagement.schemas.moderation import (
     BlocklistUpdateSchema,
     BulkDecisionSchema,
     BulkResultSchema,
+    DailyStatsQuerySchema,
+    DailyStatsSchema,
     DecisionSchema,
     ModeratedArticleSchema,
     ModeratorCommentSchema,
     QueuePageSchema,
     QueueQuerySchema,
     StatsSchema,
+    TokenIdentitySchema,
 )
-from engagement.services import audit, bans, blocklist, moderation
+from engagement.services import article_index, audit, bans, blocklist, daily_stats, moderation
+from engagement.services.article_index import ArticlePage
 from engagement.services.audit import AuditPage
 from engagement.services.bans import PurgePreview
 from engagement.services.blocklist import Blocklist
@@ -61,7 +67,7 @@ def list_queue(query: dict[str, Any]) -> QueuePage:
     return moderation.list_queue(
         db.session, keyring(), settings(),
         status=query["status"], article_key=query.get("article"), text=query.get("q"),
-        limit=query["limit"], cursor=query.get("cursor"),
+        limit=query["limit"], cursor=query.get("cursor"), author_of=query.get("author_of"),
     )
 
 
@@ -105,6 +111,26 @@ def purge_comment(comment_id: int) -> None:
 def list_revisions(comment_id: int) -> dict[str, list[CommentRevision]]:
     """A comment's earlier texts, oldest first: every body edit keeps the version it replaced."""
     return {"revisions": moderation.list_revisions(db.session, comment_id)}
+
+
+@blp.route("/me", methods=["GET"])
+@protected(blp)
+@blp.response(200, TokenIdentitySchema)
+def whoami() -> ApiToken:
+    """The name and role of the token presenting this request (for a tool to greet its user)."""
+    return current_token()
+
+
+@blp.route("/articles", methods=["GET"])
+@protected(blp)
+@blp.arguments(ArticleIndexQuerySchema(), location="query")
+@blp.response(200, ArticleIndexPageSchema)
+def list_articles(query: dict[str, Any]) -> ArticlePage:
+    """Articles by recent activity, most comments or most open flags, with search on key and title."""
+    return article_index.list_articles(
+        db.session, keyring(), settings(), text=query.get("q"), order=query["sort"],
+        limit=query["limit"], cursor=query.get("cursor"), now=now(),
+    )
 
 
 @blp.route("/articles/<article_key:key>", methods=["PUT"])
@@ -183,8 +209,11 @@ def replace_blocklist(body: dict[str, Any]) -> Blocklist:
 @blp.arguments(AuditQuerySchema(), location="query")
 @blp.response(200, AuditPageSchema)
 def list_audit(query: dict[str, Any]) -> AuditPage:
-    """The audit log, newest first."""
-    return audit.list_entries(db.session, keyring(), limit=query["limit"], cursor=query.get("cursor"))
+    """The audit log, newest first; optionally one actor's, one action's or one target's entries."""
+    return audit.list_entries(
+        db.session, keyring(), limit=query["limit"], cursor=query.get("cursor"),
+        actor=query.get("actor"), action=query.get("action"), target=query.get("target"),
+    )
 
 
 @blp.route("/stats", methods=["GET"])
@@ -193,3 +222,12 @@ def list_audit(query: dict[str, Any]) -> AuditPage:
 def get_stats() -> dict[str, int]:
     """Comment counts per status, and comments with open flags."""
     return moderation.stats(db.session)
+
+
+@blp.route("/stats/daily", methods=["GET"])
+@protected(blp)
+@blp.arguments(DailyStatsQuerySchema(), location="query")
+@blp.response(200, DailyStatsSchema)
+def get_daily_stats(query: dict[str, Any]) -> dict[str, list[daily_stats.DayFigures]]:
+    """Comments by status, flags and views per UTC day, oldest first, today included."""
+    return {"days": daily_stats.daily_stats(db.session, days=query["days"], now=now())}

@@ -5,10 +5,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from engagement.models import BlocklistAction, CommentStatus, FlagReason, ModerationMode
+from engagement.models import BlocklistAction, CommentStatus, FlagReason, ModerationMode, Role
 from engagement.schemas.comments import BODY_MAX_LENGTH, PublicCommentSchema
 from engagement.schemas.common import Id, OptionalHttpUrl, OptionalText, SafeString, Timestamp
+from engagement.services.article_index import ArticleOrder
 from engagement.services.blocklist import MAX_WORDS, WORD_MAX_LENGTH
+from engagement.services.daily_stats import MAX_DAYS
 from engagement.services.moderation import BanRequest, Decision, QueueFilter
 from engagement.text import clean_plain_text
 
@@ -65,7 +67,15 @@ class PlainText(fields.String):
 class QueueQuerySchema(Schema):
     status = fields.Enum(
         QueueFilter, by_value=True, load_default=QueueFilter.PENDING,
-        metadata={"description": "`flagged`: comments with open flags, whatever their status."},
+        metadata={
+            "description": "`flagged`: comments with open flags, whatever their status; `all`: every status."
+        },
+    )
+    author_of = Id(
+        metadata={
+            "description": "Only comments by the same author as this comment (same reader identity or email), "
+            "that one included; the identities themselves are never shown."
+        },
     )
     article = fields.String(validate=validate.Regexp(ARTICLE_KEY_PATTERN))
     q = SafeString(
@@ -93,6 +103,13 @@ class FlagSummarySchema(Schema):
     )
 
 
+class ParentContextSchema(Schema):
+    id = fields.Integer(required=True)
+    author_name = fields.String(required=True)
+    body_html = fields.String(required=True, metadata={"description": "Sanitised HTML (empty once purged)."})
+    status = fields.String(required=True, validate=validate.OneOf([status.value for status in CommentStatus]))
+
+
 class ModeratorCommentSchema(PublicCommentSchema):
     """A comment with what moderators need: the real body, the email, why it is held, the flags."""
 
@@ -103,12 +120,22 @@ class ModeratorCommentSchema(PublicCommentSchema):
         metadata={"description": "The stored status (moderators see spam as spam)."},
     )
     author_email = fields.String(attribute="comment.author_email", allow_none=True)
+    body_source = fields.String(
+        attribute="comment.body_source", required=True,
+        metadata={"description": "The Markdown as typed, for a moderator's edit (plain text: never display it as HTML)."},
+    )
     moderation_reason = fields.String(
         attribute="comment.moderation_reason", allow_none=True,
         metadata={"description": "Why it was held or decided, e.g. premoderation, blocklist, flagged."},
     )
     purged_at = Timestamp(attribute="comment.purged_at", allow_none=True)
     flags = fields.Nested(FlagSummarySchema, required=True)
+    article_title = fields.String(allow_none=True, required=True)
+    article_url = fields.String(allow_none=True, required=True)
+    parent = fields.Nested(
+        ParentContextSchema, allow_none=True, required=True,
+        metadata={"description": "The comment a reply answers, for context; null for a top-level comment."},
+    )
 
 
 class QueuePageSchema(Schema):
@@ -272,6 +299,11 @@ class FlagAcceptedSchema(Schema):
 class AuditQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
     cursor = fields.String(validate=validate.Length(max=500))
+    actor = SafeString(validate=validate.Length(min=1, max=80), metadata={"description": "Only this actor's entries."})
+    action = SafeString(validate=validate.Length(min=1, max=64), metadata={"description": "Only this action."})
+    target = SafeString(
+        validate=validate.Length(min=1, max=200), metadata={"description": "Only this target, e.g. `comment:17`."}
+    )
 
 
 class AuditEntrySchema(Schema):
@@ -288,10 +320,69 @@ class AuditPageSchema(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
-class StatsSchema(Schema):
+class CommentsByStatusSchema(Schema):
     pending = fields.Integer(required=True)
-    flagged = fields.Integer(required=True, metadata={"description": "Comments with open flags."})
     approved = fields.Integer(required=True)
     rejected = fields.Integer(required=True)
     spam = fields.Integer(required=True)
     deleted = fields.Integer(required=True)
+
+
+class StatsSchema(CommentsByStatusSchema):
+    flagged = fields.Integer(required=True, metadata={"description": "Comments with open flags."})
+
+
+class DailyStatsQuerySchema(Schema):
+    days = fields.Integer(
+        load_default=30, validate=validate.Range(min=1, max=MAX_DAYS),
+        metadata={"description": "How many UTC days, today included."},
+    )
+
+
+class DayFiguresSchema(Schema):
+    date = fields.Date(attribute="day", required=True, metadata={"description": "The UTC day, YYYY-MM-DD."})
+    comments = fields.Nested(
+        CommentsByStatusSchema, required=True,
+        metadata={"description": "Comments written that day, by their status now."},
+    )
+    flags = fields.Integer(required=True, metadata={"description": "Flags readers made that day."})
+    views = fields.Integer(required=True, metadata={"description": "Counted views that day."})
+
+
+class DailyStatsSchema(Schema):
+    days = fields.List(fields.Nested(DayFiguresSchema), required=True)
+
+
+# --- the moderator's own token and the index of articles ----------------------------------------
+
+class TokenIdentitySchema(Schema):
+    name = fields.String(required=True, metadata={"description": "The token's name (the audit log's actor)."})
+    role = fields.Enum(Role, by_value=True, required=True)
+
+
+class ArticleIndexQuerySchema(Schema):
+    q = SafeString(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Case-insensitive text in the key or the title."},
+    )
+    sort = fields.Enum(ArticleOrder, by_value=True, load_default=ArticleOrder.ACTIVITY)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(validate=validate.Length(max=500))
+
+
+class IndexedArticleSchema(Schema):
+    key = fields.String(required=True)
+    title = fields.String(allow_none=True, required=True)
+    url = fields.String(allow_none=True, required=True)
+    comment_count = fields.Integer(required=True)
+    pending = fields.Integer(required=True, metadata={"description": "Comments waiting for a decision."})
+    open_flags = fields.Integer(required=True, metadata={"description": "Undecided flags on its comments."})
+    comments_closed = fields.Boolean(required=True)
+    moderation = fields.String(required=True, validate=validate.OneOf([mode.value for mode in ModerationMode]))
+    created_at = Timestamp(required=True)
+    last_activity_at = Timestamp(required=True)
+
+
+class ArticleIndexPageSchema(Schema):
+    articles = fields.List(fields.Nested(IndexedArticleSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)

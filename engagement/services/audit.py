@@ -36,12 +36,25 @@ def record(
     return entry
 
 
-def list_entries(session: Session, keyring: Keyring, *, limit: int, cursor: str | None) -> AuditPage:
-    """One page of audit entries, newest first (keyset over id).
+def list_entries(
+    session: Session,
+    keyring: Keyring,
+    *,
+    limit: int,
+    cursor: str | None,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+) -> AuditPage:
+    """One page of audit entries, newest first (keyset over id), optionally only those of
+    one ``actor``, ``action`` and ``target`` (each matched exactly).
 
     Raises ValidationFailed for a cursor that does not verify.
     """
     query = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
+    for column, wanted in ((AuditEntry.actor, actor), (AuditEntry.action, action), (AuditEntry.target, target)):
+        if wanted is not None:
+            query = query.where(column == wanted)
     if cursor is not None:
         query = query.where(AuditEntry.id < read_id_cursor(keyring, cursor, "audit"))
     rows = list(session.scalars(query).all())

@@ -55,6 +55,17 @@ class QueueFilter(enum.Enum):
     SPAM = "spam"
     DELETED = "deleted"
     FLAGGED = "flagged"  # any open flags, whatever the status
+    ALL = "all"  # every status: an author's history
+
+
+@dataclass(frozen=True)
+class ParentContext:
+    """The comment a reply answers, as much of it as a moderator needs to judge the reply."""
+
+    id: int
+    author_name: str
+    body_html: str
+    status: str
 
 
 @dataclass
@@ -62,6 +73,9 @@ class ModeratedComment(ThreadNode):
     """A comment as moderators see it: the real body and author, and why it is where it is."""
 
     flags: FlagSummary = field(default_factory=FlagSummary)
+    article_title: str | None = None
+    article_url: str | None = None
+    parent: ParentContext | None = None
 
     @property
     def body_html(self) -> str:
@@ -108,13 +122,36 @@ class ModeratedArticle(ArticleSummary):
 
 # --- the queue ----------------------------------------------------------------------------
 
-def _views(
-    session: Session, settings: Settings, rows: Sequence[tuple[Comment, str]]
-) -> list[ModeratedComment]:
-    summaries = summarize_open_flags(session, [comment for comment, _ in rows])
+# A queue row: the comment, and its article's key, title and url.
+QueueRow = tuple[Comment, str, "str | None", "str | None"]
+_QUEUE_COLUMNS = (Comment, Article.key, Article.title, Article.url)
+
+
+def _parents(session: Session, settings: Settings, comments: Sequence[Comment]) -> dict[int, ParentContext]:
+    """The parents of the replies among ``comments``, in one query (none when there are no replies)."""
+    wanted = {comment.parent_id for comment in comments if comment.parent_id is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        sa.select(Comment.id, Comment.author_name, Comment.body_html, Comment.status).where(Comment.id.in_(wanted))
+    )
+    return {
+        parent_id: ParentContext(parent_id, name or settings.anonymous_name, html, status.value)
+        for parent_id, name, html, status in rows
+    }
+
+
+def _views(session: Session, settings: Settings, rows: Sequence[QueueRow]) -> list[ModeratedComment]:
+    comments = [row[0] for row in rows]
+    summaries = summarize_open_flags(session, comments)
+    parents = _parents(session, settings, comments)
     return [
-        ModeratedComment(comment, key, settings.anonymous_name, flags=summaries[comment.id])
-        for comment, key in rows
+        ModeratedComment(
+            comment, key, settings.anonymous_name, flags=summaries[comment.id],
+            article_title=title, article_url=url,
+            parent=parents.get(comment.parent_id) if comment.parent_id is not None else None,
+        )
+        for comment, key, title, url in rows
     ]
 
 
@@ -128,17 +165,27 @@ def list_queue(
     text: str | None,
     limit: int,
     cursor: str | None,
+    author_of: int | None = None,
 ) -> QueuePage:
     """One page of the moderation queue, newest first (keyset over id).
 
     ``text`` is a case-insensitive substring of the body source or author name.
-    At most three queries per page. Raises ValidationFailed for a bad cursor.
+    ``author_of`` keeps the comments by the same author as that comment (same reader
+    identity or email, as a ban's purge decides), that comment included; the author's
+    identities never leave the database. At most four queries per page (five with
+    ``author_of``). Raises NotFound for an unknown ``author_of``; ValidationFailed for a
+    bad cursor.
     """
-    query = sa.select(Comment, Article.key).join(Article, Article.id == Comment.article_id)
+    query = sa.select(*_QUEUE_COLUMNS).join(Article, Article.id == Comment.article_id)
     if status is QueueFilter.FLAGGED:
         query = query.where(HAS_OPEN_FLAGS)
-    else:
+    elif status is not QueueFilter.ALL:
         query = query.where(Comment.status == CommentStatus(status.value))
+    if author_of is not None:
+        author_comment = get_comment(session, author_of)
+        if author_comment is None:
+            raise NotFound("Comment not found.")
+        query = query.where(bans.by_same_author(author_comment))
     if article_key is not None:
         query = query.where(Article.key == article_key)
     if text:
@@ -150,16 +197,20 @@ def list_queue(
         )
     if cursor is not None:
         query = query.where(Comment.id < audit.read_id_cursor(keyring, cursor, "queue"))
-    rows = [(comment, key) for comment, key in session.execute(query.order_by(Comment.id.desc()).limit(limit + 1))]
+    rows: list[QueueRow] = [
+        (comment, key, title, url)
+        for comment, key, title, url in session.execute(query.order_by(Comment.id.desc()).limit(limit + 1))
+    ]
     page, more = rows[:limit], len(rows) > limit
     next_cursor = keyring.sign_cursor({"queue": page[-1][0].id}) if more else None
     return QueuePage(_views(session, settings, page), next_cursor)
 
 
 def _moderated(session: Session, settings: Settings, comment: Comment) -> ModeratedComment:
-    key = session.scalar(sa.select(Article.key).where(Article.id == comment.article_id))
-    assert key is not None
-    return _views(session, settings, [(comment, key)])[0]
+    key, title, url = session.execute(
+        sa.select(Article.key, Article.title, Article.url).where(Article.id == comment.article_id)
+    ).one()
+    return _views(session, settings, [(comment, key, title, url)])[0]
 
 
 # --- decisions ------------------------------------------------------------------------------

@@ -115,9 +115,35 @@ def test_entries_are_newest_first_and_cursors_walk_them_once(client, mod):
     assert len({e["id"] for e in walked}) == len(walked)
 
 
+def test_entries_filter_by_actor_action_and_target_and_page_with_the_filter(client, mod, admin):
+    first, second = post_comment(client, body="one"), post_comment(client, body="two")
+    client.patch(f"{MOD}/comments/{first['id']}", json={"status": "rejected"}, headers=mod)
+    client.patch(f"{MOD}/comments/{second['id']}", json={"pinned": True}, headers=mod)
+    client.patch(f"{MOD}/comments/{first['id']}", json={"status": "approved"}, headers=admin)
+    client.put(f"{MOD}/articles/an-article", json={"title": "T"}, headers=admin)
+
+    def listed(**params):
+        return [(e["actor"], e["action"], e["target"]) for e in entries(client, mod, **params)["entries"]]
+
+    assert listed(target=f"comment:{first['id']}") == [
+        ("root", "comment.status", f"comment:{first['id']}"), ("mod", "comment.status", f"comment:{first['id']}"),
+    ]
+    assert listed(actor="mod") == [
+        ("mod", "comment.pin", f"comment:{second['id']}"), ("mod", "comment.status", f"comment:{first['id']}"),
+    ]
+    assert listed(actor="root", action="article.update") == [("root", "article.update", "article:an-article")]
+    assert listed(action="comment.%") == []  # exact, not a pattern
+    page = entries(client, mod, actor="root", limit=1)
+    assert page["entries"][0]["action"] == "article.update"
+    following = entries(client, mod, actor="root", limit=1, cursor=page["next_cursor"])
+    assert [e["action"] for e in following["entries"]] == ["comment.status"]
+    assert following["next_cursor"] is None
+
+
 @pytest.mark.parametrize(
     "params, field",
-    [({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"cursor": "forged"}, "cursor")],
+    [({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"cursor": "forged"}, "cursor"),
+     ({"actor": "x" * 81}, "actor"), ({"target": ""}, "target")],
 )
 def test_bad_audit_parameters_are_422(client, mod, params, field):
     response = client.get(f"{MOD}/audit", query_string=params, headers=mod)

@@ -25,6 +25,9 @@ MODERATOR_ROUTES = [
     ("PUT", "/api/v1/mod/blocklist", {"words": ["spam"]}),
     ("GET", "/api/v1/mod/audit", None),
     ("GET", "/api/v1/mod/stats", None),
+    ("GET", "/api/v1/mod/stats/daily", None),
+    ("GET", "/api/v1/mod/articles", None),
+    ("GET", "/api/v1/mod/me", None),
 ]
 ADMIN_ROUTES = [
     ("DELETE", "/api/v1/mod/comments/{comment}", None),
