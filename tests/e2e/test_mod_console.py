@@ -6,6 +6,7 @@ console's queue to them with the article filter.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -371,6 +372,9 @@ def test_screenshots_of_the_queue_and_the_dashboard(new_tab: Any, fresh_api: Htt
     tab = sign_in(new_tab, fresh_api, color_scheme=scheme, width=1100, height=900)
     page = tab.page
     expect(cards(page)).to_have_count(3)
+    # The tabs count each queue (from /stats); the screenshot shows them.
+    expect(page.get_by_role("tab", name="Pending (3)")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("tab", name=re.compile(r"^Approved \(\d+\)$"))).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     queue_shot = ARTIFACTS / f"mod-queue-{scheme}.png"
     page.screenshot(path=str(queue_shot), full_page=True)
