@@ -201,6 +201,50 @@ def test_ban_from_a_comment_then_the_authors_next_post_is_refused(new_tab: Any, 
     tab.assert_clean()
 
 
+def test_the_blocklist_editor_holds_then_refuses_comments_with_a_blocked_word(
+    new_tab: Any, live_api: HttpApi
+) -> None:
+    article = "e2e-mod-blocklist"
+    word = "quuxblocked"  # no other test says it: the live server's blocklist is shared
+    tab = sign_in(new_tab, live_api)
+    page = tab.page
+    # While the stored list is on its way nothing can be typed (it would be overwritten on arrival).
+    held: list[Any] = []
+    endpoint = f"{live_api.origin}/api/v1/mod/blocklist"
+    page.route(endpoint, lambda route: held.append(route) if route.request.method == "GET" else route.continue_())
+    page.get_by_role("button", name="Blocklist").click()
+    words = page.get_by_label("Blocked words, one per line (whole words, any case)")
+    expect(words).to_be_disabled()
+    expect(page.get_by_role("button", name="Save blocklist")).to_be_disabled()
+    assert len(held) == 1
+    held[0].continue_()
+    page.unroute(endpoint)
+    expect(words).to_be_enabled()
+    try:
+        words.fill(f"  {word}  \n\nanotherblocked")
+        page.get_by_label("A comment with one is").select_option(label="held for review")
+        page.get_by_role("button", name="Save blocklist").click()
+        expect(page.locator("#live")).to_have_text("Blocklist saved: 2 words.")
+        expect(words).to_have_value(f"{word}\nanotherblocked")  # as stored: trimmed, blank lines gone
+        held = live_api.post_comment(article, f"This says {word.upper()} loudly.", live_api.reader())
+        assert held["status"] == "pending"
+
+        page.get_by_label("A comment with one is").select_option(label="refused")
+        page.get_by_role("button", name="Save blocklist").click()
+        expect(page.locator("#live")).to_have_text("Blocklist saved: 2 words.")
+        refused = live_api.call("POST", f"/api/v1/articles/{article}/comments", {"body": f"Again: {word}."},
+                                live_api.reader())
+        assert (refused.status, refused.body["error"]["code"]) == (422, "validation_error")
+
+        page.reload()  # what the editor shows comes from the service
+        page.get_by_role("button", name="Blocklist").click()
+        expect(words).to_have_value(f"{word}\nanotherblocked")
+        expect(page.get_by_label("A comment with one is")).to_have_value("reject")
+    finally:
+        live_api.ok("PUT", "/api/v1/mod/blocklist", {"words": [], "action": "hold"}, live_api.moderator())
+    tab.assert_clean()
+
+
 def test_other_comments_by_the_author_and_the_revision_history(new_tab: Any, live_api: HttpApi) -> None:
     article = "e2e-mod-history"
     ana = live_api.reader()

@@ -81,11 +81,18 @@ async function loadBans() {
 // --- blocklist --------------------------------------------------------------------------------
 
 async function loadBlocklist() {
+  // Until the stored list arrives nothing can be typed, since it would then be overwritten.
+  const controls = $("blocklist").querySelectorAll("textarea, select, button");
+  for (const control of controls) control.disabled = true;
+  $("blocklist").setAttribute("aria-busy", "true");
   try {
     const list = await call("GET", "/blocklist");
     $("blocklist-words").value = list.words.join("\n");
     $("blocklist-action").value = list.action;
-  } catch (error) { report(error); }
+  } catch (error) { report(error); } finally {
+    for (const control of controls) control.disabled = false;
+    $("blocklist").setAttribute("aria-busy", "false");
+  }
 }
 
 async function saveBlocklist(event) {
