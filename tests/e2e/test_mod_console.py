@@ -151,6 +151,29 @@ def test_a_queue_is_cleared_from_the_keyboard_and_a_decision_undone(new_tab: Any
     tab.assert_clean()
 
 
+def test_p_pins_and_unpins_a_comment_the_readers_then_see_first(new_tab: Any, live_api: HttpApi) -> None:
+    article = "e2e-mod-pin"
+    older, newer = premoderated(live_api, article, ["Posted first.", "Posted second, worth pinning."])
+    for comment in (older, newer):
+        live_api.ok("PATCH", f"/api/v1/mod/comments/{comment['id']}", {"status": "approved"}, live_api.moderator())
+    tab = sign_in(new_tab, live_api)
+    page = tab.page
+    filter_queue(page, article, tab="Approved")
+    expect(cards(page)).to_have_count(2)
+    expect(cards(page).first).to_be_focused()  # newest first: the one to pin
+    page.keyboard.press("p")
+    expect(page.locator("#live")).to_have_text("Pinned.")
+    pinned = page.locator(f'#queue > li.card[data-id="{newer["id"]}"]')
+    expect(pinned.locator(".badge.pinned")).to_have_text("pinned")
+    expect(pinned.get_by_role("button", name="Unpin")).to_be_visible()
+    assert [c["id"] for c in live_api.thread(article)["comments"]] == [newer["id"], older["id"]]
+    page.keyboard.press("p")
+    expect(page.locator("#live")).to_have_text("Unpinned.")
+    expect(pinned.locator(".badge.pinned")).to_have_count(0)
+    assert [c["id"] for c in live_api.thread(article)["comments"]] == [older["id"], newer["id"]]
+    tab.assert_clean()
+
+
 def test_bulk_reject_the_selection(new_tab: Any, live_api: HttpApi) -> None:
     article = "e2e-mod-bulk"
     comments = premoderated(live_api, article, ["Buy now.", "Cheap pills.", "A fair point."])
