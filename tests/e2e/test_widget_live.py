@@ -28,6 +28,15 @@ def _wait_for(page: Any, probe: Any, timeout_ms: int = 12_000) -> Any:
     raise AssertionError("timed out waiting for the server's log")
 
 
+def _open_with_clock(new_tab: Any, site: PublisherSite, article: str) -> tuple[Any, Any]:
+    """A new reader's tab on the article, with the page's clock under the test's control."""
+    tab = new_tab()
+    page = tab.page
+    page.clock.install()
+    page.goto(site.url("article.html", article))
+    return tab, page
+
+
 def _thread_reads(live_api: HttpApi, article: str, since: int) -> list[Served]:
     return [served for served in live_api.log.served[since:]
             if served.method == "GET" and served.path == f"/api/v1/articles/{article}/comments"]
@@ -38,10 +47,7 @@ def test_new_comments_are_offered_not_inserted_and_unchanged_threads_cost_a_304(
 ) -> None:
     article = "e2e-live-offer"
     live_api.post_comment(article, "The first word on the tide clock.", live_api.reader())
-    tab = new_tab()
-    page = tab.page
-    page.clock.install()
-    page.goto(site.url("article.html", article))
+    tab, page = _open_with_clock(new_tab, site, article)
     widget = page.locator("#comments")
     items = widget.locator(".eng-thread > .eng-item")
     expect(items).to_have_count(1)
@@ -78,10 +84,7 @@ def test_hidden_tabs_do_not_poll_and_ask_again_when_shown(
     new_tab: Any, site: PublisherSite, live_api: HttpApi
 ) -> None:
     article = "e2e-live-hidden"
-    tab = new_tab()
-    page = tab.page
-    page.clock.install()
-    page.goto(site.url("article.html", article))
+    tab, page = _open_with_clock(new_tab, site, article)
     widget = page.locator("#comments")
     expect(widget).to_have_attribute("data-engagement-comments", "0")
 
@@ -101,10 +104,7 @@ def test_hidden_tabs_do_not_poll_and_ask_again_when_shown(
 
 def test_a_site_can_turn_live_checks_off(new_tab: Any, site: PublisherSite, live_api: HttpApi) -> None:
     article = "e2e-live-off"
-    tab = new_tab()
-    page = tab.page
-    page.clock.install()
-    page.goto(site.url("article.html", article))
+    tab, page = _open_with_clock(new_tab, site, article)
     page.evaluate("""article => {
       document.querySelector('#comments').remove();
       const el = Object.assign(document.createElement('div'), {id: 'quiet'});
