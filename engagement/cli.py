@@ -22,6 +22,7 @@ from engagement.importing.isso import read_isso
 from engagement.importing.json_export import read_json_export
 from engagement.importing.keys import KeyRule, read_key_map
 from engagement.importing.records import ImportFailed, ImportRecord
+from engagement.importing.rendering import spare_cpus
 from engagement.importing.wordpress import read_wordpress
 from engagement.models import Comment, Role
 from engagement.services import audit, exporting, hot_views, importing, tokens, trending
@@ -154,6 +155,7 @@ def _run_import(
     *,
     dry_run: bool,
     keys: KeyRule,
+    workers: int,
     keep_deleted: bool = False,
 ) -> None:
     """Import FILE in one transaction: all of it, or (on any error, or a dry run) nothing."""
@@ -168,6 +170,7 @@ def _run_import(
             keys=keys,
             now=utcnow(),
             keep_deleted=keep_deleted,
+            workers=workers,
         )
         if dry_run:
             db.session.rollback()
@@ -228,6 +231,10 @@ _MAP = click.option(
     "--map", "key_map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV of source,key rows (source: a thread's URL or identifier); wins over --key-from.",
 )
+_WORKERS = click.option(
+    "--workers", type=click.IntRange(0, 64), default=spare_cpus, show_default="the cores available, less one",
+    help="Processes sanitising comment bodies beside the importing one (0: none).",
+)
 _KEY_FROM = click.option(
     "--key-from", type=click.Choice(["path", "identifier"]), default="path", show_default=True,
     help="Article keys from the thread URL's path and query, or from the source's thread identifier.",
@@ -242,9 +249,10 @@ def _xml_import_command(name: str, reader: FileReader, help_text: str) -> None:
     @_DRY_RUN
     @_MAP
     @_KEY_FROM
+    @_WORKERS
     @with_appcontext
-    def command(file: Path, dry_run: bool, key_map: Path | None, key_from: str) -> None:
-        _run_import(file, _from_file(file, reader), dry_run=dry_run, keys=_key_rule(key_map, key_from))
+    def command(file: Path, dry_run: bool, key_map: Path | None, key_from: str, workers: int) -> None:
+        _run_import(file, _from_file(file, reader), dry_run=dry_run, keys=_key_rule(key_map, key_from), workers=workers)
 
 
 _xml_import_command("disqus", read_disqus, "Import a Disqus XML export (threads and posts).")
@@ -258,19 +266,23 @@ _xml_import_command(
 @_FILE
 @_DRY_RUN
 @_MAP
+@_WORKERS
 @with_appcontext
-def import_isso(file: Path, dry_run: bool, key_map: Path | None) -> None:
+def import_isso(file: Path, dry_run: bool, key_map: Path | None, workers: int) -> None:
     """Import an Isso SQLite database (opened read-only); keys come from each thread's URI."""
-    _run_import(file, lambda _: read_isso(file, file.name), dry_run=dry_run, keys=_key_rule(key_map, "path"))
+    _run_import(file, lambda _: read_isso(file, file.name), dry_run=dry_run, keys=_key_rule(key_map, "path"), workers=workers)
 
 
 @import_group.command("json")
 @_FILE
 @_DRY_RUN
+@_WORKERS
 @with_appcontext
-def import_json(file: Path, dry_run: bool) -> None:
+def import_json(file: Path, dry_run: bool, workers: int) -> None:
     """Import an engagement export (`engagement export`): a restore, or a move to another database."""
-    _run_import(file, _from_file(file, read_json_export), dry_run=dry_run, keys=KeyRule(), keep_deleted=True)
+    _run_import(
+        file, _from_file(file, read_json_export), dry_run=dry_run, keys=KeyRule(), workers=workers, keep_deleted=True
+    )
 
 
 @engagement_group.command("export")

@@ -56,7 +56,8 @@ class ImportedAuthor:
 class ImportedComment:
     """One source comment. ``source``/``source_id`` identify it for good (idempotence);
     ``parent`` is the (source, source id) of the comment it answers, if any.
-    ``comment_id`` is the id to keep when restoring engagement's own export."""
+    ``comment_id`` is the id to keep when restoring engagement's own export.
+    ``body_html``, when set, is the body already sanitised (``importing.rendering``)."""
 
     source: str
     source_id: str
@@ -75,6 +76,7 @@ class ImportedComment:
     upvotes: int = 0
     downvotes: int = 0
     comment_id: int | None = None
+    body_html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,10 @@ _EMAIL = OptionalEmail()
 _URL = OptionalHttpUrl()
 
 
-# Regular commenters write many comments: each author is checked once per import.
-@lru_cache(maxsize=4096)
+# Regular commenters write many comments: each author is checked once per import. Room
+# for a large site's regulars (an entry is a few hundred bytes): an LRU smaller than the
+# set of authors cycling through a file would miss on every comment.
+@lru_cache(maxsize=16384)
 def clean_author(name: str | None, email: str | None, url: str | None) -> ImportedAuthor:
     """Author fields as a native comment stores them; what does not validate is dropped.
 
