@@ -26,8 +26,17 @@ from engagement.models import BodyFormat, CommentStatus
 SOURCE = "disqus"
 DISQUS = "http://disqus.com"
 INTERNALS = "http://disqus.com/disqus-internals"
-NS = {"d": DISQUS}
 _DSQ_ID = f"{{{INTERNALS}}}id"
+
+
+def _tag(name: str) -> str:
+    return f"{{{DISQUS}}}{name}"
+
+
+_ID, _LINK, _TITLE, _CREATED_AT = _tag("id"), _tag("link"), _tag("title"), _tag("createdAt")
+_IS_CLOSED, _IS_DELETED, _IS_SPAM = _tag("isClosed"), _tag("isDeleted"), _tag("isSpam")
+_THREAD, _PARENT, _MESSAGE, _AUTHOR = _tag("thread"), _tag("parent"), _tag("message"), _tag("author")
+_NAME, _EMAIL = _tag("name"), _tag("email")
 
 
 def read_disqus(file: BinaryIO, name: str) -> Iterator[ImportRecord]:
@@ -52,29 +61,29 @@ def _dsq_id(element: Element, where: str) -> str:
 def _thread(element: Element, name: str) -> ImportedThread:
     ref = _dsq_id(element, f"{name}: a <thread>")
     where = f"{name}: <thread dsq:id={ref!r}>"
-    created = text_of(element, "d:createdAt", NS)
+    created = text_of(element, _CREATED_AT)
     return ImportedThread(
         ref=ref,
-        url=text_of(element, "d:link", NS),
-        identifier=text_of(element, "d:id", NS),
-        title=text_of(element, "d:title", NS),
+        url=text_of(element, _LINK),
+        identifier=text_of(element, _ID),
+        title=text_of(element, _TITLE),
         created_at=parse_time(created, where) if created else None,
-        closed=flag_of(element, "d:isClosed", NS),
-        deleted=flag_of(element, "d:isDeleted", NS),
+        closed=flag_of(element, _IS_CLOSED),
+        deleted=flag_of(element, _IS_DELETED),
     )
 
 
 def _post(element: Element, where: str) -> ImportedComment:
     source_id = _dsq_id(element, where)
     where = f"{where} (dsq:id={source_id!r})"
-    thread = element.find("d:thread", NS)
+    thread = element.find(_THREAD)
     if thread is None:
         raise ImportFailed(f"{where}: no <thread>")
-    parent = element.find("d:parent", NS)
+    parent = element.find(_PARENT)
     parent_id = (parent.get(_DSQ_ID) or "").strip() if parent is not None else ""
-    if flag_of(element, "d:isDeleted", NS):
+    if flag_of(element, _IS_DELETED):
         status = CommentStatus.DELETED
-    elif flag_of(element, "d:isSpam", NS):
+    elif flag_of(element, _IS_SPAM):
         status = CommentStatus.SPAM
     else:
         status = CommentStatus.APPROVED
@@ -83,13 +92,13 @@ def _post(element: Element, where: str) -> ImportedComment:
         source_id=source_id,
         thread_ref=_dsq_id(thread, f"{where}: its <thread>"),
         parent=(SOURCE, parent_id) if parent_id else None,
-        created_at=parse_time(text_of(element, "d:createdAt", NS), f"{where}: <createdAt>"),
-        body=text_of(element, "d:message", NS) or "",
+        created_at=parse_time(text_of(element, _CREATED_AT), f"{where}: <createdAt>"),
+        body=text_of(element, _MESSAGE) or "",
         body_format=BodyFormat.HTML,
         status=status,
         author=clean_author(
-            text_of(element, "d:author/d:name", NS),
-            text_of(element, "d:author/d:email", NS),
-            text_of(element, "d:author/d:link", NS),
+            text_of(element, _AUTHOR, _NAME),
+            text_of(element, _AUTHOR, _EMAIL),
+            text_of(element, _AUTHOR, _LINK),
         ),
     )

@@ -47,13 +47,22 @@ def stream_elements(file: BinaryIO, name: str, *, root: str, depth: int, what: s
         ) from exc
 
 
-def text_of(element: Element, path: str, namespaces: dict[str, str]) -> str | None:
-    """The text of the first ``path`` below ``element``, stripped; None when absent or empty."""
-    found = element.find(path, namespaces)
-    if found is None or found.text is None:
+def text_of(element: Element, *tags: str) -> str | None:
+    """The text of the element at ``tags`` below ``element`` (each a child of the one
+    before, in ``{namespace}name`` form), stripped; None when absent or empty.
+
+    Plain tags rather than a prefixed path: with a namespace map, ElementTree parses the
+    path on every call, which cost more than the rest of reading a comment.
+    """
+    found: Element | None = element
+    for tag in tags:
+        found = found.find(tag)
+        if found is None:
+            return None
+    if found.text is None:
         return None
     return found.text.strip() or None
 
 
-def flag_of(element: Element, path: str, namespaces: dict[str, str]) -> bool:
-    return (text_of(element, path, namespaces) or "").lower() == "true"
+def flag_of(element: Element, *tags: str) -> bool:
+    return (text_of(element, *tags) or "").lower() == "true"
