@@ -19,6 +19,7 @@ from engagement.config import Settings
 from engagement.errors import Unauthorized
 from engagement.extensions import db
 from engagement.privacy import Keyring, ReaderIdentity
+from engagement.schemas.common import ARTICLE_KEY_PATTERN, ARTICLE_KEY_REGEX
 from engagement.services.hot_views import ViewCounter
 
 READER_TOKEN_HEADER = "X-Reader-Token"
@@ -44,8 +45,8 @@ View = TypeVar("View", bound=Callable[..., Any])
 class ArticleKeyConverter(BaseConverter):
     """The site's article key: 1-200 of A-Z a-z 0-9 . _ : - starting with a letter or digit."""
 
-    regex = r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}"
-    pattern = "^" + regex + "$"
+    regex = ARTICLE_KEY_REGEX
+    pattern = ARTICLE_KEY_PATTERN
 
 
 class IdConverter(BaseConverter):

@@ -15,6 +15,25 @@ from engagement.models.base import MAX_ID
 from engagement.text import clean_plain_text, strip_unsafe_codepoints
 
 
+# The site's article key (API.md): 1-200 of A-Z a-z 0-9 . _ : - starting with a letter or
+# digit. The route converter (api.common.ArticleKeyConverter) matches the same.
+ARTICLE_KEY_REGEX = r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}"
+ARTICLE_KEY_PATTERN = f"^{ARTICLE_KEY_REGEX}$"  # as documented in OpenAPI
+
+
+class WholeMatch(validate.Regexp):
+    """``validate.Regexp`` over the whole value: its ``re.match`` lets ``$`` accept a
+    trailing newline, which would reach storage and logs inside a key."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+def article_key_validator(error: str | None = None) -> WholeMatch:
+    return WholeMatch(ARTICLE_KEY_PATTERN, error=error)
+
 
 class Timestamp(fields.Field):
     """ISO 8601 in UTC with a Z suffix, e.g. 2025-09-13T08:00:00Z (dump only)."""

@@ -6,10 +6,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_dump, utils, validate
 
-from engagement.schemas.common import OptionalHttpUrl, OptionalText
+from engagement.schemas.common import ARTICLE_KEY_PATTERN, OptionalHttpUrl, OptionalText, article_key_validator
 from engagement.services.trending import TrendingWindow
 
-ARTICLE_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}$"
 MAX_COUNTS_KEYS = 100
 MAX_TRENDING_LIMIT = 50
 
@@ -80,7 +79,7 @@ class ArticleKeyList(fields.List):
     PROBLEM = "Not a valid article key."
 
     def __init__(self, **kwargs: Any):
-        super().__init__(fields.String(validate=validate.Regexp(ARTICLE_KEY_PATTERN, error=self.PROBLEM)), **kwargs)
+        super().__init__(fields.String(validate=article_key_validator(self.PROBLEM)), **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
         if not utils.is_collection(value):

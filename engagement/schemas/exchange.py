@@ -13,11 +13,10 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from engagement.models import BodyFormat, CommentStatus, ModerationMode
 from engagement.models.base import MAX_ID
+from engagement.schemas.common import article_key_validator
 
 FORMAT_NAME = "engagement-export"
 FORMAT_VERSION = 1
-# The article key the API accepts (engagement.api.common.ArticleKeyConverter).
-ARTICLE_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}$"
 # Provenance an export leaves out: a comment imported from an export under its own id.
 OWN_FORMAT_SOURCE = "json"
 
@@ -85,7 +84,7 @@ class ExportedArticleSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    key = fields.String(required=True, validate=validate.Regexp(ARTICLE_KEY_PATTERN))
+    key = fields.String(required=True, validate=article_key_validator())
     title = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=300))
     url = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=2000))
     created_at = Moment(allow_none=True, load_default=None)

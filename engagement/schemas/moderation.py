@@ -7,14 +7,13 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from engagement.models import BlocklistAction, CommentStatus, FlagReason, ModerationMode, Role
 from engagement.schemas.comments import BODY_MAX_LENGTH, PublicCommentSchema
-from engagement.schemas.common import Id, OptionalHttpUrl, OptionalText, SafeString, Timestamp
+from engagement.schemas.common import Id, OptionalHttpUrl, OptionalText, SafeString, Timestamp, article_key_validator
 from engagement.services.article_index import ArticleOrder
 from engagement.services.blocklist import MAX_WORDS, WORD_MAX_LENGTH
 from engagement.services.daily_stats import MAX_DAYS
 from engagement.services.moderation import BanRequest, Decision, QueueFilter
 from engagement.text import clean_plain_text
 
-ARTICLE_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}$"
 MODERATOR_STATUSES = [
     CommentStatus.APPROVED.value,
     CommentStatus.REJECTED.value,
@@ -77,7 +76,7 @@ class QueueQuerySchema(Schema):
             "that one included; the identities themselves are never shown."
         },
     )
-    article = fields.String(validate=validate.Regexp(ARTICLE_KEY_PATTERN))
+    article = fields.String(validate=article_key_validator())
     q = SafeString(
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Case-insensitive text in the body or the author's name."},

@@ -177,6 +177,7 @@ def test_cursor_walk_returns_each_comment_once_newest_first(client, mod):
         ({"limit": "many"}, "limit"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"q": "x" * 201}, "q"),
+        ({"article": "news-1\n"}, "article"),
     ],
 )
 def test_bad_query_parameters_are_422(client, mod, params, field):

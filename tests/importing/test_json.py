@@ -163,8 +163,10 @@ def document_with(comment: dict) -> dict:
         (json.dumps(document_with({"status": "lost"})), "articles[0] (a).comments[0]: {'status'"),
         (json.dumps(document_with({"created_at": "soon"})), "articles[0] (a).comments[0]: {'created_at'"),
         (json.dumps({"format": "engagement-export", "version": 1, "articles": [{"key": "-bad"}]}), "articles[0]: {'key'"),
+        (json.dumps({"format": "engagement-export", "version": 1, "articles": [{"key": "ok\n"}]}), "articles[0]: {'key'"),
     ],
-    ids=["not-json", "truncated", "other-format", "not-an-object", "future-version", "bad-status", "bad-time", "bad-key"],
+    ids=["not-json", "truncated", "other-format", "not-an-object", "future-version", "bad-status", "bad-time", "bad-key",
+         "key-with-newline"],
 )
 def test_broken_exports_stop_with_a_clear_message_and_change_nothing(cli, write_file, table_counts, content, message):
     result = cli("import", "json", str(write_file("bad.json", content)))
