@@ -1,16 +1,19 @@
 """`engagement export` and `engagement import json`: one documented format, read back losslessly."""
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engagement.extensions import db
 from engagement.models import Article, BodyFormat, Comment, CommentStatus, ModerationMode, ReactionTotal
 from engagement.sanitize import render_html, render_markdown
+from engagement.importing.records import ImportedThread
 from tests.conftest import _empty_all_tables
 from tests.factories import (
     browser_headers,
@@ -164,9 +167,21 @@ def document_with(comment: dict) -> dict:
         (json.dumps(document_with({"created_at": "soon"})), "articles[0] (a).comments[0]: {'created_at'"),
         (json.dumps({"format": "engagement-export", "version": 1, "articles": [{"key": "-bad"}]}), "articles[0]: {'key'"),
         (json.dumps({"format": "engagement-export", "version": 1, "articles": [{"key": "ok\n"}]}), "articles[0]: {'key'"),
+        (json.dumps({"format": "engagement-export", "version": 1}), "\"articles\" must be a list"),
+        ('{"articles": [], "format": "engagement-export", "version": 1}', "not an engagement export"),
+        ('{"format": "engagement-export", "version": 1, "articles": [{"comments": [], "key": "a"}]}',
+         "\"comments\" comes before \"key\""),
+        ('{"format": "engagement-export", "version": 1, "articles": [{"key": "a", "comments": [], "url": null}]}',
+         "'url' comes after \"comments\""),
+        (json.dumps(document_with({})) + " {}", "trailing garbage"),
+        (json.dumps(document_with({"author": {"name": "[" * 100_000}})).replace('"[', "[").replace('["', "["), "not JSON"),
+        ('{"format": "engagement-export", "version": 1, "x": ' + "[" * 100 + "]" * 100 + ', "articles": []}',
+         "nest deeper than 32 levels"),
     ],
     ids=["not-json", "truncated", "other-format", "not-an-object", "future-version", "bad-status", "bad-time", "bad-key",
-         "key-with-newline"],
+         "key-with-newline", "no-articles", "articles-before-format", "comments-before-key", "field-after-comments",
+         "trailing-value",
+         "broken-deep-nesting", "deep-nesting"],
 )
 def test_broken_exports_stop_with_a_clear_message_and_change_nothing(cli, write_file, table_counts, content, message):
     result = cli("import", "json", str(write_file("bad.json", content)))
@@ -240,3 +255,44 @@ def test_round_trip_over_generated_threads(app, cli, write_file, articles, comme
     wipe(app)
     restore(cli, write_file, before)
     assert run_export(cli) == before
+
+
+def test_a_reply_before_its_parent_keeps_its_place(app, client, cli, write_file):
+    """Imported from a system that allowed it, a reply may have a smaller id than its parent."""
+    base = {"created_at": "2020-01-01T00:00:00Z", "body_source": "x", "status": "approved"}
+    document = {"format": "engagement-export", "version": 1, "articles": [{"key": "a", "comments": [
+        {**base, "id": 5, "parent": 9, "body_source": "the reply", "source": {"name": "disqus", "id": "r"}},
+        {**base, "id": 7, "parent": 5, "body_source": "a reply to the reply"},
+        {**base, "id": 9, "body_source": "the parent", "source": {"name": "disqus", "id": "p"}},
+    ]}]}
+    restore(cli, write_file, document)
+    [parent] = client.get("/api/v1/articles/a/comments").get_json()["comments"]
+    assert parent["id"] == 9 and parent["reply_count"] == 1
+    with app.app_context():
+        stored = {comment.id: comment.parent_id for comment in db.session.scalars(sa.select(Comment))}
+        db.session.remove()
+    assert stored == {9: None, 5: 9, 7: 5}
+
+
+def test_an_export_is_read_as_a_stream(cli, write_file):
+    """The first comment is read long before the end of a large file: memory holds one at a time."""
+    from engagement.importing.json_export import read_json_export
+    from engagement.importing.records import ImportedComment
+
+    comments = [{"id": n, "created_at": "2020-01-01T00:00:00Z", "body_source": "x" * 1000, "status": "approved"}
+                for n in range(1, 2001)]
+    content = json.dumps({"format": "engagement-export", "version": 1,
+                          "articles": [{"key": "a", "comments": comments}]}).encode()
+
+    class Tracked(io.BytesIO):
+        furthest = 0
+
+        def read(self, size=-1):
+            data = super().read(size)
+            Tracked.furthest = self.tell()
+            return data
+
+    records = read_json_export(Tracked(content), "big.json")
+    assert isinstance(next(records), ImportedThread) and isinstance(next(records), ImportedComment)
+    assert Tracked.furthest < len(content) / 10
+    assert sum(1 for _ in records) == 1999
