@@ -56,8 +56,7 @@ class ImportedAuthor:
 class ImportedComment:
     """One source comment. ``source``/``source_id`` identify it for good (idempotence);
     ``parent`` is the (source, source id) of the comment it answers, if any.
-    ``comment_id`` is the id to keep when restoring engagement's own export.
-    ``body_html``, when set, is the body already sanitised (``importing.rendering``)."""
+    ``comment_id`` is the id to keep when restoring engagement's own export."""
 
     source: str
     source_id: str
@@ -76,7 +75,6 @@ class ImportedComment:
     upvotes: int = 0
     downvotes: int = 0
     comment_id: int | None = None
-    body_html: str | None = None
 
 
 @dataclass(frozen=True)

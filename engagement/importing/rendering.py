@@ -9,7 +9,6 @@ there. Either way the HTML is exactly what ``render_source`` gives.
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import multiprocessing
 import os
@@ -45,8 +44,8 @@ def body_html(body: str, body_format: BodyFormat) -> str:
 
 def with_rendered_bodies(
     records: Iterable[ImportRecord], *, workers: int
-) -> Iterator[ImportRecord]:
-    """``records`` in the same order, each comment carrying its ``body_html``.
+) -> Iterator[tuple[ImportRecord, str | None]]:
+    """``records`` in the same order, each with its body's HTML (None for all but comments).
 
     ``workers`` processes render once the stream has outlasted ``INLINE_CHUNKS`` chunks;
     with none, everything renders here. At most ``2 * workers + 1`` chunks are in
@@ -114,10 +113,7 @@ def _render_all(work: list[tuple[str, BodyFormat]]) -> list[str]:
     return [body_html(body, body_format) for body, body_format in work]
 
 
-def _attach(chunk: list[ImportRecord], rendered: list[str]) -> Iterator[ImportRecord]:
+def _attach(chunk: list[ImportRecord], rendered: list[str]) -> Iterator[tuple[ImportRecord, str | None]]:
     bodies = iter(rendered)
     for record in chunk:
-        if isinstance(record, ImportedComment):
-            yield dataclasses.replace(record, body_html=next(bodies))
-        else:
-            yield record
+        yield record, next(bodies) if isinstance(record, ImportedComment) else None

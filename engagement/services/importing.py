@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.importing.keys import KeyRule
-from engagement.importing.rendering import body_html, with_rendered_bodies
+from engagement.importing.rendering import with_rendered_bodies
 from engagement.importing.records import (
     ImportedAuthor,
     ImportedComment,
@@ -124,13 +124,13 @@ def import_records(
     # the next import drops them (SQLite creates them outside the transaction).
     _create_temporary_tables(session)
     with _larger_sqlite_cache(session):
-        for record in with_rendered_bodies(records, workers=workers):
+        for record, html in with_rendered_bodies(records, workers=workers):
             if isinstance(record, ImportedThread):
                 writer.add_thread(record)
             elif isinstance(record, Skipped):
                 writer.summary.skipped[record.reason] += 1
             else:
-                writer.add_comment(record)
+                writer.add_comment(record, html or "")
         writer.flush()
         writer.place_comments()
     _drop_temporary_tables(session)
@@ -183,6 +183,7 @@ class _Writer:
         self.article_ids: dict[str, tuple[int, str]] = {}  # ref -> (article id, key)
         self.batch: dict[tuple[str, str], dict[str, object]] = {}
         self.parents: dict[tuple[str, str], tuple[str, str] | None] = {}
+        self.address_hashes: dict[str, str] = {}
         # Restoring an export into an empty database keeps its comment ids, so links to
         # #comment-N anchors keep working; anywhere else ids are new.
         self.keep_ids = not session.scalar(sa.select(sa.exists().where(_COMMENTS.c.id.is_not(None))))
@@ -234,7 +235,8 @@ class _Writer:
 
     # --- comments --------------------------------------------------------------------
 
-    def add_comment(self, comment: ImportedComment) -> None:
+    def add_comment(self, comment: ImportedComment, html: str) -> None:
+        """Queue ``comment`` for the next batch; ``html`` is its body sanitised."""
         if comment.thread_ref not in self.threads:
             self.summary.skipped["of unknown threads"] += 1
             return
@@ -251,12 +253,12 @@ class _Writer:
         if identity in self.batch:
             self.summary.skipped["already imported"] += 1
             return
-        self.batch[identity] = self._row(comment, *article)
+        self.batch[identity] = self._row(comment, html, *article)
         self.parents[identity] = comment.parent
         if len(self.batch) >= BATCH_SIZE:
             self.flush()
 
-    def _row(self, comment: ImportedComment, article_id: int, key: str) -> dict[str, object]:
+    def _row(self, comment: ImportedComment, html: str, article_id: int, key: str) -> dict[str, object]:
         author = comment.author
         body = strip_unsafe_codepoints(comment.body)
         if comment.status is CommentStatus.DELETED and not self.keep_deleted:
@@ -274,9 +276,7 @@ class _Writer:
             "status": comment.status,
             "moderation_reason": comment.moderation_reason,
             "body_source": body,
-            "body_html": "" if not body else (
-                comment.body_html if comment.body_html is not None else body_html(body, comment.body_format)
-            ),
+            "body_html": html if body else "",
             "body_format": comment.body_format,
             "author_name": author.name,
             "author_email": author.email,
@@ -286,7 +286,7 @@ class _Writer:
             ),
             "reader_hash": reader_hash,
             # Never an address: a hash no client can have, so bans on it match nobody new.
-            "address_hash": self.keyring.keyed_hash("imported-address", comment.source),
+            "address_hash": self._address_hash(comment.source),
             "created_at": comment.created_at,
             "edited_at": comment.edited_at,
             "purged_at": comment.purged_at,
@@ -300,6 +300,13 @@ class _Writer:
         if self.keep_ids and comment.comment_id is not None:
             row["id"] = comment.comment_id
         return row
+
+    def _address_hash(self, source: str) -> str:
+        """One per source, the same for every comment of a file."""
+        known = self.address_hashes.get(source)
+        if known is None:
+            known = self.address_hashes[source] = self.keyring.keyed_hash("imported-address", source)
+        return known
 
     def flush(self) -> None:
         """Insert the batch, less the comments stored already (by an earlier run or batch)."""
