@@ -25,6 +25,7 @@ class Receiver:
     status: int = 204
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
+    arrivals: int = 0  # requests that reached the handler, answered or not yet
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -40,6 +41,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._lock:
+                    receiver.arrivals += 1
                 time.sleep(receiver.delay)
                 with receiver._lock:
                     receiver.received.append(
@@ -66,9 +69,10 @@ class Receiver:
         with self._lock:
             return [request.webhook_id for request in self.received]
 
-    def wait_for(self, count: int, timeout: float = 20.0) -> None:
+    def wait_for(self, count: int, timeout: float = 20.0, *, arrived: bool = False) -> None:
+        """Wait until ``count`` requests were answered (or with ``arrived``, reached the handler)."""
         deadline = time.monotonic() + timeout
-        while len(self.received) < count:
+        while (self.arrivals if arrived else len(self.received)) < count:
             if time.monotonic() > deadline:
                 raise AssertionError(f"received {len(self.received)} of {count} requests")
             time.sleep(0.05)
