@@ -61,7 +61,8 @@ def rerender_comments(batch_size: int) -> None:
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1))
 @with_appcontext
 def prune(batch_size: int) -> None:
-    """Delete expired view marks and activity buckets older than every trending window.
+    """Delete expired view marks, activity buckets older than every trending window, and
+    events delivered more than 30 days ago.
 
     Safe to run from cron, as often as wanted: idempotent, and each batch is its own
     short transaction so live traffic is never blocked for long.
@@ -76,6 +77,14 @@ def prune(batch_size: int) -> None:
             break
     click.echo(f"pruned {marks} expired view mark(s) and {buckets} old activity bucket(s)")
     _prune_flush_records(batch_size)
+    events = 0
+    while True:
+        pruned = deliveries.prune_batch(db.session, utcnow(), limit=batch_size)
+        db.session.commit()
+        events += pruned
+        if pruned < batch_size:
+            break
+    click.echo(f"pruned {events} delivered event(s)")
 
 
 def _prune_flush_records(batch_size: int) -> None:

@@ -678,7 +678,6 @@ def revise(
     comment.edited_at = now
     comment.edited_by = editor
     comment.revision = replaced + 1
-    session.flush()
     events.record_for_comment(
         session, EventType.COMMENT_EDITED, comment, now, editor=editor.value, revision=comment.revision
     )

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 FAN_OUT_BATCH = 100
 CLAIM_BATCH = 20
+# Events whose every delivery succeeded are kept this long (for the admins' list), then pruned.
+EVENT_RETENTION = timedelta(days=30)
 
 
 class DeliveryFailed(Exception):
@@ -212,6 +214,22 @@ class DeliveryWorker:
                 session.rollback()  # its lease runs out and another pass tries again
                 logger.exception("delivery %s could not be attempted", delivery_id)
         return dispatched + len(claimed)
+
+
+def prune_batch(session: Session, now: datetime, *, limit: int) -> int:
+    """Delete up to ``limit`` events older than EVENT_RETENTION whose deliveries all succeeded
+    (or that had none), with their deliveries; returns how many events. Pending and failed
+    deliveries are kept, with their events. The caller commits."""
+    unfinished = sa.select(Delivery.id).where(Delivery.event_id == Event.id, Delivery.status != DeliveryStatus.DELIVERED)
+    ids = session.scalars(
+        sa.select(Event.id)
+        .where(Event.dispatched_at.is_not(None), Event.created_at < now - EVENT_RETENTION, ~unfinished.exists())
+        .order_by(Event.id).limit(limit)
+    ).all()
+    if ids:
+        session.execute(sa.delete(Delivery).where(Delivery.event_id.in_(ids)).execution_options(synchronize_session=False))
+        session.execute(sa.delete(Event).where(Event.id.in_(ids)).execution_options(synchronize_session=False))
+    return len(ids)
 
 
 # --- the admins' view ------------------------------------------------------------------------

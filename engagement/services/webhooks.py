@@ -235,6 +235,8 @@ class WebhookChannel:
         self._client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
 
     def fan_out(self, session: Session, events: Sequence[Event], now: datetime) -> list[Delivery]:
+        if not events:
+            return []
         hooks = session.scalars(sa.select(Webhook).where(Webhook.active.is_(True))).all()
         return [
             Delivery(
@@ -258,22 +260,27 @@ class WebhookChannel:
         body = json.dumps(event_message(session, event), separators=(",", ":"), ensure_ascii=False).encode()
         headers = signed_headers(self._keyring.webhook_secret(hook.secret_salt), event, body, now)
         try:
-            response = self._post_to(hook.url, addresses[0], headers, body)
+            status = self._post_to(hook.url, addresses[0], headers, body)
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"{type(exc).__name__}: {exc}"[:500]) from exc
-        if not 200 <= response.status_code < 300:
-            raise DeliveryFailed(f"HTTP {response.status_code}", status_code=response.status_code)
-        return response.status_code
+        if not 200 <= status < 300:
+            raise DeliveryFailed(f"HTTP {status}", status_code=status)
+        return status
 
-    def _post_to(self, url: str, address: IpAddress, headers: dict[str, str], body: bytes) -> httpx.Response:
-        """POST to the address that was checked, naming the host for HTTP and TLS (SNI and certificate)."""
+    def _post_to(self, url: str, address: IpAddress, headers: dict[str, str], body: bytes) -> int:
+        """POST to the address that was checked, naming the host for HTTP and TLS (SNI and
+        certificate); returns the status. The response body is never read: a receiver
+        cannot hold the worker (or its memory) with one."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         literal = f"[{address}]" if address.version == 6 else str(address)
         netloc = literal if parts.port is None else f"{literal}:{parts.port}"
         pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-        headers = {**headers, "host": parts.netloc.rpartition("@")[2]}
-        return self._client.post(pinned, content=body, headers=headers, extensions={"sni_hostname": host})
+        headers = {**headers, "host": parts.netloc}
+        with self._client.stream(
+            "POST", pinned, content=body, headers=headers, extensions={"sni_hostname": host}
+        ) as response:
+            return response.status_code
 
     def close(self) -> None:
         self._client.close()

@@ -246,3 +246,20 @@ def test_deliveries_are_paged_newest_first(app, client, admin, receiver):
     bad = client.get("/api/v1/mod/deliveries", query_string={"status": "lost"}, headers=admin)
     assert_error(bad, 422, "validation_error")
     assert_error(client.post("/api/v1/mod/deliveries/999/retry", headers=admin), 404, "not_found")
+
+
+def test_prune_removes_old_delivered_events_and_keeps_dead_letters(app, client, admin, receiver):
+    subscribe_webhook(client, admin, receiver.url)
+    post_comment(client, body="Delivered.")
+    run_worker(app)
+    receiver.status = 500
+    post_comment(client, body="Failing.")
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        run_worker(app)
+        clock.shift(timedelta(seconds=31))
+        run_worker(app)  # the second and last attempt: a dead letter
+        clock.shift(timedelta(days=31))
+        result = app.test_cli_runner().invoke(args=["engagement", "prune"])
+    assert result.exit_code == 0, result.output
+    assert "pruned 1 delivered event(s)" in result.output
+    assert [d["status"] for d in deliveries(client, admin)] == ["failed"]
