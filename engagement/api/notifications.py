@@ -30,20 +30,29 @@ blp = EngagementBlueprint(
 install_token_auth(blp)
 
 
-def _allow_private() -> bool:
-    return bool(current_app.config["WEBHOOK_ALLOW_PRIVATE"])
+def _checked(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with its url (if any) resolved and vouched for, before any transaction: a DNS
+    lookup must never run while SQLite's write lock is held."""
+    if "url" not in body:
+        return body
+    allow_private = bool(current_app.config["WEBHOOK_ALLOW_PRIVATE"])
+    return {**body, "url": webhooks.check_destination(body["url"], allow_private=allow_private)}
 
 
 @blp.route("/webhooks", methods=["POST"])
 @protected(blp, Role.ADMIN)
 @blp.arguments(WebhookCreateSchema())
 @blp.response(201, WebhookCreatedSchema)
-@transactional
 def create_webhook(body: dict[str, Any]) -> CreatedWebhook:
     """Subscribe a URL to event types; the signing secret is in this response only."""
+    return _save_webhook(_checked(body))
+
+
+@transactional
+def _save_webhook(body: dict[str, Any]) -> CreatedWebhook:
     return webhooks.create_webhook(
-        db.session, keyring(), url=body["url"], event_types=body["event_types"], active=body["active"],
-        description=body.get("description"), allow_private=_allow_private(), actor=current_actor(), now=now(),
+        db.session, keyring(), destination=body["url"], event_types=body["event_types"], active=body["active"],
+        description=body.get("description"), actor=current_actor(), now=now(),
     )
 
 
@@ -59,13 +68,14 @@ def list_webhooks() -> dict[str, list[Webhook]]:
 @protected(blp, Role.ADMIN)
 @blp.arguments(WebhookUpdateSchema())
 @blp.response(200, WebhookSchema)
-@transactional
 def update_webhook(changes: dict[str, Any], webhook_id: int) -> Webhook:
     """Change a webhook's url, event types, active flag or description."""
-    return webhooks.update_webhook(
-        db.session, webhook_id=webhook_id, changes=changes, allow_private=_allow_private(),
-        actor=current_actor(), now=now(),
-    )
+    return _change_webhook(_checked(changes), webhook_id)
+
+
+@transactional
+def _change_webhook(changes: dict[str, Any], webhook_id: int) -> Webhook:
+    return webhooks.update_webhook(db.session, webhook_id=webhook_id, changes=changes, actor=current_actor(), now=now())
 
 
 @blp.route("/webhooks/<id:webhook_id>", methods=["DELETE"])

@@ -81,11 +81,21 @@ def resolve_destination(url: str, *, allow_private: bool) -> list[IpAddress]:
     return addresses
 
 
-def _check_url(url: str, allow_private: bool) -> None:
+@dataclass(frozen=True)
+class CheckedUrl:
+    """A webhook URL whose host resolved to addresses webhooks may reach, when it was checked."""
+
+    url: str
+
+
+def check_destination(url: str, *, allow_private: bool) -> CheckedUrl:
+    """Resolve ``url``'s host and vouch for it. A DNS lookup: call it before the transaction
+    opens (on SQLite, before the write lock is taken). Raises ValidationFailed on ``url``."""
     try:
         resolve_destination(url, allow_private=allow_private)
     except UnsafeDestination as exc:
         raise ValidationFailed({"url": [str(exc)]}) from exc
+    return CheckedUrl(url)
 
 
 # --- subscriptions -------------------------------------------------------------------------
@@ -110,23 +120,21 @@ def create_webhook(
     session: Session,
     keyring: Keyring,
     *,
-    url: str,
+    destination: CheckedUrl,
     event_types: Sequence[EventType],
     active: bool,
     description: str | None,
-    allow_private: bool,
     actor: str,
     now: datetime,
 ) -> CreatedWebhook:
-    """Subscribe ``url`` to ``event_types``; the result carries the signing secret, shown once.
+    """Subscribe ``destination`` to ``event_types``; the result carries the signing secret, shown once.
 
-    Raises ValidationFailed for a URL webhooks may not reach, or past MAX_WEBHOOKS.
+    Raises ValidationFailed past MAX_WEBHOOKS.
     """
-    _check_url(url, allow_private)
     if (session.scalar(sa.select(sa.func.count()).select_from(Webhook)) or 0) >= MAX_WEBHOOKS:
         raise ValidationFailed({"url": [f"At most {MAX_WEBHOOKS} webhooks; delete one first."]})
     webhook = Webhook(
-        url=url, event_types=sorted({kind.value for kind in event_types}), active=active, description=description,
+        url=destination.url, event_types=sorted({kind.value for kind in event_types}), active=active, description=description,
         secret_salt=secrets.token_hex(32), created_at=now, updated_at=now,
     )
     session.add(webhook)
@@ -143,18 +151,17 @@ def update_webhook(
     *,
     webhook_id: int,
     changes: Mapping[str, Any],
-    allow_private: bool,
     actor: str,
     now: datetime,
 ) -> Webhook:
-    """Change any of url, event_types, active and description. Raises NotFound, ValidationFailed."""
+    """Change any of url (a CheckedUrl), event_types, active and description. Raises NotFound."""
     webhook = get_webhook(session, webhook_id)
     before = _audit_fields(webhook)
-    if "url" in changes:
-        _check_url(changes["url"], allow_private)
     for name, value in changes.items():
         if name == "event_types":
             value = sorted({kind.value for kind in value})
+        elif name == "url":
+            value = value.url
         setattr(webhook, name, value)
     webhook.updated_at = now
     session.flush()

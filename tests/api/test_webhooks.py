@@ -10,6 +10,7 @@ import time_machine
 from standardwebhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from engagement.api.common import WRITE_LOCK
 from engagement.clock import utcnow
 from tests.factories import assert_error, post_comment, run_worker, subscribe_webhook
 
@@ -263,3 +264,21 @@ def test_prune_removes_old_delivered_events_and_keeps_dead_letters(app, client, 
     assert result.exit_code == 0, result.output
     assert "pruned 1 delivered event(s)" in result.output
     assert [d["status"] for d in deliveries(client, admin)] == ["failed"]
+
+
+def test_the_dns_lookup_runs_before_the_write_lock_is_taken(app, client, admin, monkeypatch):
+    lock = app.extensions.get(WRITE_LOCK)
+    if lock is None:
+        pytest.skip("only SQLite apps take a process-wide write lock")
+    held_during_lookup = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def resolve(*arguments, **keywords):
+        held_during_lookup.append(lock.locked())
+        return real_getaddrinfo(*arguments, **keywords)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    created = subscribe_webhook(client, admin, "http://127.0.0.1:9/hook")
+    response = client.patch(f"/api/v1/mod/webhooks/{created['id']}", json={"url": "http://127.0.0.1:10/"}, headers=admin)
+    assert response.status_code == 200 and response.get_json()["url"] == "http://127.0.0.1:10/"
+    assert held_during_lookup == [False, False]
