@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engagement.models import Article, Comment, CommentStatus
+from engagement.services.articles import find_article_id
 
 FEED_ENTRIES = 50
 
@@ -46,5 +47,12 @@ _LATEST = (
 
 def latest_published(session: Session, *, article_key: str | None = None) -> list[FeedEntry]:
     """The newest published comments (replies included), newest first; of one article when given."""
-    query = _LATEST if article_key is None else _LATEST.where(Article.key == article_key)
+    query = _LATEST
+    if article_key is not None:
+        # By id, not by key through the join: the planner then reads that article's comments
+        # (ix_comments_thread_by_id) instead of walking the whole site's newest ones.
+        article_id = find_article_id(session, article_key)
+        if article_id is None:
+            return []
+        query = query.where(Comment.article_id == article_id)
     return [FeedEntry(*row) for row in session.execute(query)]
