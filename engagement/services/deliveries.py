@@ -190,9 +190,21 @@ class DeliveryWorker:
         return self._stopping.is_set()
 
     def run(self, *, once: bool = False) -> None:
-        """Work until stopped; with ``once``, until nothing is due (a drain, for cron and tests)."""
+        """Work until stopped; with ``once``, until nothing is due (a drain, for cron and tests).
+
+        A long-running worker outlives a database that goes away: it logs, waits a poll
+        interval and tries again. With ``once`` the error is raised (cron sees it fail).
+        """
         while not self.stopping:
-            if not self.run_pass() and (once or self._stopping.wait(self._poll_seconds)):
+            try:
+                handled = self.run_pass()
+            except sa.exc.DBAPIError:
+                self._session.rollback()
+                if once:
+                    raise
+                logger.warning("delivery pass failed; trying again", exc_info=True)
+                handled = 0
+            if not handled and (once or self._stopping.wait(self._poll_seconds)):
                 return
 
     def run_pass(self) -> int:
