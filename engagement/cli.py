@@ -1,9 +1,10 @@
 """Command-line tools: `flask --app wsgi engagement ...` (or the `engagement` script)."""
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,8 +26,9 @@ from engagement.importing.records import ImportFailed, ImportRecord
 from engagement.importing.rendering import spare_cpus
 from engagement.importing.wordpress import read_wordpress
 from engagement.models import Comment, Role
-from engagement.services import audit, exporting, hot_views, importing, tokens, trending
+from engagement.services import audit, deliveries, exporting, hot_views, importing, tokens, trending
 from engagement.services.comments import render_source
+from engagement.services.webhooks import WebhookChannel
 
 engagement_group = click.Group("engagement", help="engagement maintenance commands.")
 
@@ -60,7 +62,8 @@ def rerender_comments(batch_size: int) -> None:
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1))
 @with_appcontext
 def prune(batch_size: int) -> None:
-    """Delete expired view marks and activity buckets older than every trending window.
+    """Delete expired view marks, activity buckets older than every trending window, and
+    events delivered more than 30 days ago.
 
     Safe to run from cron, as often as wanted: idempotent, and each batch is its own
     short transaction so live traffic is never blocked for long.
@@ -75,6 +78,14 @@ def prune(batch_size: int) -> None:
             break
     click.echo(f"pruned {marks} expired view mark(s) and {buckets} old activity bucket(s)")
     _prune_flush_records(batch_size)
+    events = 0
+    while True:
+        pruned = deliveries.prune_batch(db.session, utcnow(), limit=batch_size)
+        db.session.commit()
+        events += pruned
+        if pruned < batch_size:
+            break
+    click.echo(f"pruned {events} delivered event(s)")
 
 
 def _prune_flush_records(batch_size: int) -> None:
@@ -116,6 +127,49 @@ def backup(target: Path, overwrite: bool) -> None:
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"backed up {result.pages} page(s), {result.size_bytes:,} bytes, to {result.path} (integrity: ok)")
+
+
+def delivery_channels(app: Flask) -> list[deliveries.Channel]:
+    """The channels this worker delivers through; a new kind of delivery is added here."""
+    keyring = app.extensions["engagement.keyring"]
+    return [
+        WebhookChannel(
+            keyring, timeout=app.config["WEBHOOK_TIMEOUT_SECONDS"], allow_private=app.config["WEBHOOK_ALLOW_PRIVATE"]
+        ),
+    ]
+
+
+@engagement_group.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron and tests).")
+@with_appcontext
+def worker(once: bool) -> None:
+    """Deliver events (webhooks) until stopped; SIGTERM or SIGINT finishes the current delivery, then exits."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    config = app.config
+    channels = delivery_channels(app)
+    runner = deliveries.DeliveryWorker(
+        db.session,
+        channels,
+        deliveries.RetryPolicy(
+            max_attempts=config["DELIVERY_MAX_ATTEMPTS"],
+            backoff=timedelta(seconds=config["DELIVERY_BACKOFF_SECONDS"]),
+            max_backoff=timedelta(seconds=config["DELIVERY_BACKOFF_MAX_SECONDS"]),
+        ),
+        clock=utcnow,
+        lease=timedelta(seconds=config["WORKER_LEASE_SECONDS"]),
+        poll_seconds=config["WORKER_POLL_SECONDS"],
+    )
+    previous = {number: signal.signal(number, lambda *_: runner.stop()) for number in (signal.SIGTERM, signal.SIGINT)}
+    click.echo("worker: delivering" + (" what is due" if once else " until stopped"), err=True)
+    try:
+        runner.run(once=once)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for channel in channels:
+            channel.close()
+        db.session.remove()
+    click.echo("worker: stopped", err=True)
 
 
 @engagement_group.command("flush-views")

@@ -81,6 +81,13 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_METRICS": ("METRICS_ENABLED", _as_bool),
     "ENGAGEMENT_METRICS_ALLOW": ("METRICS_ALLOW", _as_list),
     "ENGAGEMENT_METRICS_TOKEN": ("METRICS_TOKEN", str),
+    "ENGAGEMENT_WEBHOOK_ALLOW_PRIVATE": ("WEBHOOK_ALLOW_PRIVATE", _as_bool),
+    "ENGAGEMENT_WEBHOOK_TIMEOUT_SECONDS": ("WEBHOOK_TIMEOUT_SECONDS", float),
+    "ENGAGEMENT_DELIVERY_MAX_ATTEMPTS": ("DELIVERY_MAX_ATTEMPTS", int),
+    "ENGAGEMENT_DELIVERY_BACKOFF_SECONDS": ("DELIVERY_BACKOFF_SECONDS", float),
+    "ENGAGEMENT_DELIVERY_BACKOFF_MAX_SECONDS": ("DELIVERY_BACKOFF_MAX_SECONDS", float),
+    "ENGAGEMENT_WORKER_POLL_SECONDS": ("WORKER_POLL_SECONDS", float),
+    "ENGAGEMENT_WORKER_LEASE_SECONDS": ("WORKER_LEASE_SECONDS", float),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -122,6 +129,17 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_ENABLED": False,
     "METRICS_ALLOW": ["127.0.0.1/8", "::1"],
     "METRICS_TOKEN": None,
+    # Webhook URLs resolving to loopback, private, link-local or reserved addresses are refused unless true.
+    "WEBHOOK_ALLOW_PRIVATE": False,
+    "WEBHOOK_TIMEOUT_SECONDS": 10.0,  # connect, read and write, each
+    # A delivery is tried this many times, waiting about BACKOFF * 2^(n-1) seconds (jittered, capped)
+    # between attempts, then left failed (the dead letter admins list and retry).
+    "DELIVERY_MAX_ATTEMPTS": 8,
+    "DELIVERY_BACKOFF_SECONDS": 30.0,
+    "DELIVERY_BACKOFF_MAX_SECONDS": 6 * 3600.0,
+    "WORKER_POLL_SECONDS": 2.0,  # how often an idle worker looks for new events
+    # A claimed delivery belongs to its worker this long; one whose worker died is claimed again after it.
+    "WORKER_LEASE_SECONDS": 300.0,
 }
 
 # A scrape token is compared as a whole, but a short one could be guessed.
@@ -293,6 +311,15 @@ def load_config(
         raise ConfigurationError("ENGAGEMENT_RENDERED_CACHE_ENTRIES and _BYTES must not be negative (0 turns it off)")
     if not config["REACTION_KINDS"]:
         raise ConfigurationError("ENGAGEMENT_REACTION_KINDS must name at least one kind")
+    if config["DELIVERY_MAX_ATTEMPTS"] < 1:
+        raise ConfigurationError("ENGAGEMENT_DELIVERY_MAX_ATTEMPTS must be at least 1")
+    durations = ("WEBHOOK_TIMEOUT_SECONDS", "DELIVERY_BACKOFF_SECONDS", "DELIVERY_BACKOFF_MAX_SECONDS",
+                 "WORKER_POLL_SECONDS", "WORKER_LEASE_SECONDS")
+    if not all(math.isfinite(config[key]) and config[key] > 0 for key in durations):
+        raise ConfigurationError("webhook timeout, delivery backoff and worker intervals must be positive seconds")
+    if config["WORKER_LEASE_SECONDS"] <= config["WEBHOOK_TIMEOUT_SECONDS"] * 4:
+        # connect + write + read + pool timeouts all fit in a lease: a slow delivery is never claimed twice.
+        raise ConfigurationError("ENGAGEMENT_WORKER_LEASE_SECONDS must exceed four webhook timeouts")
     config["METRICS_ALLOW"] = _networks(config["METRICS_ALLOW"])
     if config["METRICS_TOKEN"] is not None and len(config["METRICS_TOKEN"]) < MIN_METRICS_TOKEN_LENGTH:
         raise ConfigurationError(f"ENGAGEMENT_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters")

@@ -6,6 +6,7 @@ key so one hash can never be matched against another.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
@@ -105,6 +106,14 @@ class Keyring:
                 self._derived.clear()
             self._derived[purpose] = key
         return key
+
+    def webhook_secret(self, salt: str) -> str:
+        """The signing secret of the webhook with this salt, in Standard Webhooks' ``whsec_`` form.
+
+        Derived, never stored: the database holds only the salt, useless without SECRET_KEY.
+        """
+        key = hmac.new(self._key("webhook-signing"), salt.encode(), hashlib.sha256).digest()
+        return "whsec_" + base64.b64encode(key).decode()
 
     def keyed_hash(self, purpose: str, value: str) -> str:
         return hmac.new(self._key(purpose), value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()

@@ -118,3 +118,13 @@ def app(app_factory: Callable[..., Flask]) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def receiver() -> Iterator["Receiver"]:
+    """A real webhook receiver on 127.0.0.1 (answers 204 unless told otherwise)."""
+    from tests.support.webhook_receiver import Receiver
+
+    started = Receiver().start()
+    yield started
+    started.stop()

@@ -182,3 +182,28 @@ def make_articles_known(client: FlaskClient) -> None:
         )
         db.session.commit()
         db.session.remove()
+
+
+ALL_EVENT_TYPES = [
+    "comment.published", "comment.held", "comment.flagged", "comment.approved", "comment.rejected",
+    "comment.edited", "comment.deleted", "reply.published", "article.closed",
+]
+
+
+def subscribe_webhook(
+    client: FlaskClient, headers: dict[str, str], url: str, event_types: list[str] | None = None, **fields: Any
+) -> dict[str, Any]:
+    """Create a webhook through the admin API; returns it with its one-time secret."""
+    response = client.post(
+        "/api/v1/mod/webhooks", json={"url": url, "event_types": event_types or ALL_EVENT_TYPES, **fields},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def run_worker(app: Any, *arguments: str) -> str:
+    """Run `flask engagement worker --once` in this process; returns what it printed."""
+    result = app.test_cli_runner().invoke(args=["engagement", "worker", "--once", *arguments])
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.output

@@ -5,13 +5,15 @@ from flask import Flask
 from flask_smorest import Api
 
 from engagement.api import (
-    articles, comments, console, flags, moderation, operations, readers, reference, votes, web,
+    articles, comments, console, feeds, flags, moderation, notifications, operations, readers, reference, votes, web,
 )
 from engagement.api.auth import BEARER_SCHEME, SECURITY_SCHEME
 from engagement.api.common import READER_SECURITY_SCHEMES, ArticleKeyConverter, IdConverter
 from engagement.schemas.engagement import ArticleCountsSchema
 
-API_BLUEPRINTS = (readers.blp, comments.blp, articles.blp, votes.blp, flags.blp, moderation.blp)
+API_BLUEPRINTS = (
+    readers.blp, comments.blp, articles.blp, votes.blp, flags.blp, moderation.blp, notifications.blp, feeds.blp,
+)
 
 
 def _article_key_parameter(_converter: ArticleKeyConverter) -> dict[str, object]:

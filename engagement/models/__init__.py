@@ -27,6 +27,7 @@ from engagement.models.moderation import (
     Role,
     SiteSetting,
 )
+from engagement.models.notifications import Delivery, DeliveryKind, DeliveryStatus, Event, EventType, Webhook
 from engagement.models.revision import CommentRevision, Editor
 
 __all__ = [
@@ -46,7 +47,12 @@ __all__ = [
     "CommentStatus",
     "CommentVote",
     "CounterFlush",
+    "Delivery",
+    "DeliveryKind",
+    "DeliveryStatus",
     "Editor",
+    "Event",
+    "EventType",
     "Flag",
     "FlagReason",
     "ModerationMode",
@@ -55,4 +61,5 @@ __all__ = [
     "Role",
     "SiteSetting",
     "ViewMark",
+    "Webhook",
 ]

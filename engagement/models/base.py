@@ -36,13 +36,13 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=timezone.utc)
 
 
-def enum_column(enum_class: type[enum.Enum]) -> sa.Enum:
+def enum_column(enum_class: type[enum.Enum], length: int = 16) -> sa.Enum:
     """A portable enum column storing the members' values as short strings."""
     return sa.Enum(
         enum_class,
         native_enum=False,
         create_constraint=False,
-        length=16,
+        length=length,
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )

@@ -21,11 +21,12 @@ from engagement.models import (
     CommentRevision,
     CommentStatus,
     Editor,
+    EventType,
 )
 from engagement.models.base import MAX_ID
 from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
 from engagement.sanitize import render_body, render_html, render_markdown
-from engagement.services import policy, trending
+from engagement.services import events, policy, trending
 from engagement.services.articles import ARTICLES, closed_state, ensure_article, is_premoderated, touch_article
 from engagement.services.statements import run
 
@@ -126,12 +127,15 @@ def render_source(source: str, body_format: BodyFormat) -> str:
 
 # --- status bookkeeping --------------------------------------------------------------
 
-def change_status(session: Session, comment: Comment, new_status: CommentStatus) -> None:
+def change_status(
+    session: Session, comment: Comment, new_status: CommentStatus, *, now: datetime, announce: bool = True
+) -> None:
     """Move a comment to a new status, keeping the denormalised counters in step.
 
     The article's visible comment count and the parent's visible reply count change
     atomically in SQL, in the caller's transaction, whenever the comment enters or
-    leaves the public (approved) state.
+    leaves the public (approved) state. With ``announce`` the move is recorded as its
+    event (``events.STATUS_EVENTS``) in the same transaction.
     """
     old_status = comment.status
     if old_status is new_status:
@@ -140,6 +144,8 @@ def change_status(session: Session, comment: Comment, new_status: CommentStatus)
     comment.status = new_status
     session.flush()
     _count_visibility(session, comment, delta)
+    if announce:
+        events.record_for_comment(session, events.STATUS_EVENTS[new_status], comment, now, previous_status=old_status.value)
 
 
 _COMMENTS = Comment.__table__
@@ -233,7 +239,11 @@ def post_comment(
     )
     session.add(comment)
     session.flush()
-    _count_visibility(session, comment, int(verdict.status is CommentStatus.APPROVED))
+    published = verdict.status is CommentStatus.APPROVED
+    _count_visibility(session, comment, int(published))
+    events.record_for_comment(
+        session, events.published_event(comment) if published else EventType.COMMENT_HELD, comment, now
+    )
     return ThreadNode(comment, article.key, settings.anonymous_name, edit_token=edit_token)
 
 
@@ -606,7 +616,7 @@ def edit_comment(
     revise(session, comment, body=body, html=rendered.html, editor=Editor.AUTHOR, actor=None, now=now)
     if verdict.status is not CommentStatus.APPROVED and comment.status is not CommentStatus.SPAM:
         comment.moderation_reason = verdict.reason
-        change_status(session, comment, verdict.status)
+        change_status(session, comment, verdict.status, now=now)
     touch_article(session, comment.article_id)
     session.flush()
     return ThreadNode(comment, article.key, settings.anonymous_name)
@@ -621,7 +631,7 @@ def delete_comment(
     Raises NotFound and Forbidden (token or window).
     """
     comment = _authorised_comment(session, settings, comment_id, edit_token, now)
-    change_status(session, comment, CommentStatus.DELETED)
+    change_status(session, comment, CommentStatus.DELETED, now=now)
 
 
 # --- revisions ------------------------------------------------------------------------
@@ -668,4 +678,7 @@ def revise(
     comment.edited_at = now
     comment.edited_by = editor
     comment.revision = replaced + 1
+    events.record_for_comment(
+        session, EventType.COMMENT_EDITED, comment, now, editor=editor.value, revision=comment.revision
+    )
     return replaced

@@ -25,7 +25,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from engagement.config import Settings
 from engagement.errors import CommentsClosed, NotFound
-from engagement.models import Article, Comment, CommentStatus, Flag, FlagReason
+from engagement.models import Article, Comment, CommentStatus, EventType, Flag, FlagReason
+from engagement.services import events
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services.articles import dialect_insert, is_closed
 from engagement.services.bans import ensure_not_banned
@@ -91,6 +92,10 @@ def flag_comment(
     ).scalar_one_or_none()
     if inserted is None:
         return
+    events.record(
+        session, EventType.COMMENT_FLAGGED, article_id=comment.article_id, comment_id=comment.id,
+        details={"reason": reason.value}, now=now,
+    )
     open_flags = session.execute(
         sa.update(Comment)
         .where(Comment.id == comment.id)
@@ -107,7 +112,7 @@ def flag_comment(
         return
     if independent_weight(session, comment.id) >= needed:
         comment.moderation_reason = FLAGGED_REASON
-        change_status(session, comment, CommentStatus.PENDING)
+        change_status(session, comment, CommentStatus.PENDING, now=now)
 
 
 def independent_weight(session: Session, comment_id: int) -> int:

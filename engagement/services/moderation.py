@@ -26,11 +26,12 @@ from engagement.models import (
     CommentRevision,
     CommentStatus,
     Editor,
+    EventType,
     Flag,
     ModerationMode,
 )
 from engagement.privacy import Keyring
-from engagement.services import audit, bans
+from engagement.services import audit, bans, events
 from engagement.services.articles import effective_moderation, ensure_article, find_article, touch_article
 from engagement.services.comments import ThreadNode, change_status, get_comment, revise
 from engagement.services.article_stats import ArticleSummary, article_summary
@@ -221,14 +222,14 @@ def _can_move(comment: Comment, status: CommentStatus) -> bool:
     return status is comment.status or status in MODERATOR_TRANSITIONS[comment.status]
 
 
-def _set_status(session: Session, comment: Comment, status: CommentStatus) -> None:
+def _set_status(session: Session, comment: Comment, status: CommentStatus, now: datetime) -> None:
     if status is CommentStatus.PENDING and comment.status is not CommentStatus.PENDING:
         comment.moderation_reason = MODERATOR_HOLD_REASON
-    change_status(session, comment, status)
+    change_status(session, comment, status, now=now)
 
 
 def _move(session: Session, comment: Comment, status: CommentStatus, now: datetime) -> None:
-    _set_status(session, comment, status)
+    _set_status(session, comment, status, now)
     if status in RESOLVING:
         resolve_flags(session, [comment], now)
 
@@ -320,7 +321,7 @@ def bulk_set_status(
             comment.approved_revision = comment.revision
         if before is status and not resolved:
             continue
-        _set_status(session, comment, status)
+        _set_status(session, comment, status, now)
         audit.record(
             session, actor=actor, action="comment.status", target=f"comment:{comment.id}",
             details={"before": before.value, "after": status.value, "open_flags_resolved": resolved, "bulk": True},
@@ -355,7 +356,8 @@ def purge_comment(session: Session, *, comment_id: int, actor: str, now: datetim
     comment.moderation_reason = PURGE_REASON
     if before is CommentStatus.REJECTED:
         touch_article(session, comment.article_id)  # change_status touches it otherwise
-    change_status(session, comment, CommentStatus.REJECTED)
+    change_status(session, comment, CommentStatus.REJECTED, now=now, announce=False)
+    events.record_for_comment(session, EventType.COMMENT_DELETED, comment, now, previous_status=before.value)
     resolve_flags(session, [comment], now)
     # Readers' notes may quote what was erased.
     session.execute(
@@ -436,7 +438,7 @@ def lift_ban(session: Session, *, ban_id: int, restore_comments: bool, actor: st
         restored: list[int] = []
         for comment, purged in bans.restorable(session, ban):
             comment.moderation_reason = purged.previous_reason
-            change_status(session, comment, purged.previous_status)
+            change_status(session, comment, purged.previous_status, now=now)
             audit.record(
                 session, actor=actor, action="comment.status", target=f"comment:{comment.id}",
                 details={
@@ -483,6 +485,8 @@ def update_article(
     if changes:
         article.updated_at = now
         touch_article(session, article.id)
+    if changes.get("comments_closed") and not before["comments_closed"]:
+        events.record(session, EventType.ARTICLE_CLOSED, article_id=article.id, details={"actor": actor}, now=now)
     audit.record(
         session, actor=actor, action="article.update", target=f"article:{key}"[:AUDIT_TARGET_MAX],
         details={

@@ -153,6 +153,8 @@ class TestOpenApi:
             ("DELETE", "/api/v1/articles/{key}/reactions/{kind}"): optional_reader,
             ("GET", "/api/v1/counts"): None,
             ("GET", "/api/v1/trending"): None,
+            ("GET", "/api/v1/articles/{key}/comments.atom"): None,
+            ("GET", "/api/v1/comments.atom"): None,
         }
         comment_id = spec["paths"]["/api/v1/comments/{comment_id}"]["parameters"][0]["schema"]
         assert (comment_id["minimum"], comment_id["maximum"]) == (1, 2_147_483_647)

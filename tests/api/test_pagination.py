@@ -6,6 +6,7 @@ import itertools
 import pytest
 import sqlalchemy as sa
 
+from engagement.clock import utcnow
 from engagement.extensions import db
 from engagement.models import Article, Comment, CommentStatus, ModerationMode
 from engagement.services.comments import change_status
@@ -81,7 +82,7 @@ def test_approvals_between_pages_cause_no_repeats_or_gaps(app, client, thread, s
         with app.app_context():
             comment_id = next(pending, None)
             if comment_id is not None:
-                change_status(db.session, db.session.get(Comment, comment_id), CommentStatus.APPROVED)
+                change_status(db.session, db.session.get(Comment, comment_id), CommentStatus.APPROVED, now=utcnow())
                 db.session.commit()
 
     seen = _walk(client, sort, between_pages=approve_one)
