@@ -53,6 +53,14 @@ class Unauthorized(DomainError):
     status, code, message = 401, "unauthorized", "Authentication is required or failed."
 
 
+class SignInRefused(Unauthorized):
+    """The site's sign-on token was refused; ``code`` says why (``sso_expired``, ``sso_bad_signature``, ...)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
 class Forbidden(DomainError):
     status, code, message = 403, "forbidden", "You are not allowed to do this."
 
@@ -63,6 +71,10 @@ class CommentsClosed(DomainError):
 
 class Banned(DomainError):
     status, code, message = 403, "banned", "You are not allowed to take part here."
+
+
+class SignInRequired(DomainError):
+    status, code, message = 403, "sign_in_required", "Sign in with your account on this site to take part."
 
 
 class NotFound(DomainError):
@@ -79,6 +91,12 @@ class RateLimited(DomainError):
     def __init__(self, message: str | None = None, *, retry_after: int = 60):
         super().__init__(message)
         self.retry_after = max(1, retry_after)
+
+
+class Unavailable(DomainError):
+    """Something the request depends on (a database, the site's key set) cannot be reached."""
+
+    status, code, message = 503, "unavailable", "The service is temporarily unavailable; retry shortly."
 
 
 class ValidationFailed(DomainError):
@@ -138,7 +156,11 @@ def _webargs_fields(error: HTTPException) -> dict[str, list[str]] | None:
 
 
 def handle_domain_error(error: DomainError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    headers = None
+    if isinstance(error, RateLimited):
+        headers = {"Retry-After": str(error.retry_after)}
+    elif isinstance(error, Unavailable):
+        headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
     return error_response(error.status, error.code, error.message, error.fields, headers)
 
 
