@@ -182,3 +182,10 @@ def make_articles_known(client: FlaskClient) -> None:
         )
         db.session.commit()
         db.session.remove()
+
+
+def sign_in(client: FlaskClient, site_token: str, *, expect: int = 201) -> dict[str, Any]:
+    """Exchange a site's sign-on token; return the answer (``reader_token``, ``me``) or the error."""
+    response = client.post("/api/v1/readers/sso", json={"token": site_token})
+    assert response.status_code == expect, response.get_json()
+    return response.get_json()
