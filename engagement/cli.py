@@ -320,7 +320,8 @@ def erase(email: str) -> None:
     if address is None:
         raise click.BadParameter("an address is needed", param_hint="--email")
     erased = erasure.erase_by_email(
-        db.session, current_app.extensions["engagement.keyring"], email=address, actor=audit.CLI_ACTOR, now=utcnow()
+        db.session, current_app.extensions["engagement.keyring"], email=address, actor=audit.CLI_ACTOR, now=utcnow(),
+        counter=current_app.extensions.get("engagement.view_counter"),
     )
     db.session.commit()
     click.echo("erased: " + ", ".join(f"{count} {kind}" for kind, count in dataclasses.asdict(erased).items()))

@@ -5,7 +5,7 @@ from typing import Any
 
 
 from engagement.api.auth import current_actor, current_token, install_token_auth, protected
-from engagement.api.common import EngagementBlueprint, keyring, now, settings, transactional
+from engagement.api.common import EngagementBlueprint, keyring, now, settings, transactional, view_counter
 from engagement.extensions import db
 from engagement.models import ApiToken, Ban, Role
 from engagement.models.revision import CommentRevision
@@ -241,4 +241,6 @@ def get_daily_stats(query: dict[str, Any]) -> dict[str, list[daily_stats.DayFigu
 @transactional
 def erase_account(subject: str) -> Erasure:
     """Admin only: erase what the site's account `subject` left here, as its own DELETE /api/v1/me would."""
-    return erasure.erase_account(db.session, keyring(), subject=subject, actor=current_actor(), now=now())
+    return erasure.erase_account(
+        db.session, keyring(), subject=subject, actor=current_actor(), now=now(), counter=view_counter()
+    )

@@ -14,6 +14,7 @@ from engagement.api.common import (
     settings,
     sso_verifier,
     transactional,
+    view_counter,
 )
 from engagement.api.ratelimits import limit
 from engagement.extensions import db
@@ -89,4 +90,4 @@ def erase_me() -> Erasure:
     """Erase what you left here: comments become empty placeholders; votes, reactions and flags are withdrawn."""
     reader = current_reader()
     readers.require_token(reader)
-    return erasure.erase_reader(db.session, keyring(), reader=reader, now=now())
+    return erasure.erase_reader(db.session, keyring(), reader=reader, now=now(), counter=view_counter())
