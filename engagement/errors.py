@@ -54,11 +54,41 @@ class Unauthorized(DomainError):
 
 
 class SignInRefused(Unauthorized):
-    """The site's sign-on token was refused; ``code`` says why (``sso_expired``, ``sso_bad_signature``, ...)."""
+    """The site's sign-on token was refused; each subclass's code says why."""
 
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
+    status, code, message = 401, "sso_invalid", "The sign-in token does not validate."
+
+
+class SignInMalformed(SignInRefused):
+    code, message = "sso_malformed", "The sign-in token is not a well-formed JWT."
+
+
+class SignInBadSignature(SignInRefused):
+    code, message = "sso_bad_signature", "The sign-in token's signature does not verify."
+
+
+class SignInAlgorithmRefused(SignInRefused):
+    code, message = "sso_algorithm_not_allowed", "The sign-in token's algorithm is not accepted."
+
+
+class SignInUnknownKey(SignInRefused):
+    code, message = "sso_unknown_key", "The sign-in token's key (kid) is not among the site's keys."
+
+
+class SignInExpired(SignInRefused):
+    code, message = "sso_expired", "The sign-in token has expired."
+
+
+class SignInNotYetValid(SignInRefused):
+    code, message = "sso_not_yet_valid", "The sign-in token is not valid yet."
+
+
+class SignInWrongAudience(SignInRefused):
+    code, message = "sso_wrong_audience", "The sign-in token is for another audience."
+
+
+class SignInMissingSubject(SignInRefused):
+    code, message = "sso_missing_subject", "The sign-in token names no subject (sub)."
 
 
 class Forbidden(DomainError):

@@ -5,13 +5,21 @@ article is then validated and yielded with its comments.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import orjson
 from marshmallow import ValidationError
 
-from engagement.importing.records import ImportedComment, ImportedThread, ImportFailed, ImportRecord, clean_author
+from engagement.importing.records import (
+    ImportedComment,
+    ImportedThread,
+    ImportFailed,
+    ImportRecord,
+    clean_author,
+    https_avatar,
+)
 from engagement.schemas.exchange import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -87,7 +95,10 @@ def _comments(raw_comments: list[Any], key: str, where: str) -> Iterator[Importe
             body_format=comment["body_format"],
             status=comment["status"],
             moderation_reason=comment["moderation_reason"],
-            author=clean_author(author.get("name"), author.get("email"), author.get("url")),
+            author=dataclasses.replace(
+                clean_author(author.get("name"), author.get("email"), author.get("url")),
+                verified=bool(author.get("verified")), avatar_url=https_avatar(author.get("avatar")),
+            ),
             pinned=comment["pinned"],
             score=comment["score"],
             upvotes=comment["upvotes"],

@@ -19,28 +19,39 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engagement.config import ConfigurationError
-from engagement.errors import SignInRefused, Unauthorized, Unavailable
-from engagement.importing.records import clean_author
+from engagement.errors import (
+    SignInAlgorithmRefused,
+    SignInBadSignature,
+    SignInExpired,
+    SignInMalformed,
+    SignInMissingSubject,
+    SignInNotYetValid,
+    SignInRefused,
+    SignInUnknownKey,
+    SignInWrongAudience,
+    Unauthorized,
+    Unavailable,
+)
+from engagement.importing.records import clean_author, https_avatar
 from engagement.models import ReaderAccount
 from engagement.privacy import Keyring
 from engagement.services.articles import dialect_insert
-from engagement.schemas.common import is_http_url
 
 MAX_TOKEN_LENGTH = 8192  # the site's JWT, before anything parses it
 MAX_SUBJECT_LENGTH = 255
 MAX_TOKEN_LIFETIME = timedelta(hours=24)
-AVATAR_MAX_LENGTH = 2000
 JWKS_CACHE_SECONDS = 300
 JWKS_TIMEOUT_SECONDS = 5
 
-# PyJWT's refusals, by the code a client sees. Checked in order (subclasses first).
-_REFUSALS: tuple[tuple[type[Exception], str, str], ...] = (
-    (jwt.InvalidSignatureError, "sso_bad_signature", "The sign-in token's signature does not verify."),
-    (jwt.InvalidAlgorithmError, "sso_algorithm_not_allowed", "The sign-in token's algorithm is not accepted."),
-    (jwt.InvalidAudienceError, "sso_wrong_audience", "The sign-in token is for another audience."),
-    (jwt.exceptions.InvalidSubjectError, "sso_missing_subject", "The sign-in token's subject (sub) must be a string."),
-    (jwt.DecodeError, "sso_malformed", "The sign-in token is not a well-formed JWT."),
-    (jwt.InvalidTokenError, "sso_invalid", "The sign-in token does not validate."),
+# PyJWT's refusals, as the refusal a client sees. Checked in order (subclasses first).
+_REFUSALS: tuple[tuple[type[Exception], type[SignInRefused]], ...] = (
+    (jwt.InvalidSignatureError, SignInBadSignature),
+    (jwt.InvalidAlgorithmError, SignInAlgorithmRefused),
+    (jwt.InvalidAudienceError, SignInWrongAudience),
+    (jwt.MissingRequiredClaimError, SignInWrongAudience),  # only "aud" is required of PyJWT
+    (jwt.exceptions.InvalidSubjectError, SignInMissingSubject),
+    (jwt.DecodeError, SignInMalformed),
+    (jwt.InvalidTokenError, SignInRefused),
 )
 
 
@@ -111,27 +122,23 @@ class TokenVerifier:
         """The account a token names. Raises SignInRefused (401, a code per reason),
         Unavailable when the key set cannot be fetched."""
         if len(token) > MAX_TOKEN_LENGTH:
-            raise SignInRefused("sso_malformed", "The sign-in token is too long.")
+            raise SignInMalformed("The sign-in token is too long.")
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.DecodeError as exc:
-            raise SignInRefused("sso_malformed", "The sign-in token is not a well-formed JWT.") from exc
+            raise SignInMalformed() from exc
         if algorithm not in self.algorithms:
             # ``none`` included: an unsigned token is never accepted.
-            raise SignInRefused("sso_algorithm_not_allowed", f"Sign-in tokens must be signed with {', '.join(self.algorithms)}.")
+            raise SignInAlgorithmRefused(f"Sign-in tokens must be signed with {', '.join(self.algorithms)}.")
         try:
             claims = jwt.decode(
                 token, self._verification_key(token), algorithms=self.algorithms, audience=self.audience,
                 # Times are checked below against the service's clock, each with its own refusal.
                 options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "require": ["aud"]},
             )
-        except jwt.MissingRequiredClaimError as exc:
-            raise SignInRefused("sso_wrong_audience", "The sign-in token names no audience (aud).") from exc
         except jwt.InvalidTokenError as exc:
-            for error, code, message in _REFUSALS:
-                if isinstance(exc, error):
-                    raise SignInRefused(code, message) from exc
-            raise  # every InvalidTokenError matches the last entry
+            refusal = next(refusal for error, refusal in _REFUSALS if isinstance(exc, error))
+            raise refusal() from exc
         self._check_times(claims, now)
         return _account(claims)
 
@@ -143,18 +150,18 @@ class TokenVerifier:
         except jwt.PyJWKClientConnectionError as exc:
             raise Unavailable("The site's signing keys cannot be fetched; retry shortly.") from exc
         except (jwt.PyJWKClientError, jwt.PyJWKError, jwt.DecodeError) as exc:
-            raise SignInRefused("sso_unknown_key", "The sign-in token's key (kid) is not among the site's keys.") from exc
+            raise SignInUnknownKey() from exc
 
     def _check_times(self, claims: Mapping[str, Any], now: datetime) -> None:
         issued, expires, not_before = (_moment(claims, name) for name in ("iat", "exp", "nbf"))
         if expires is None or issued is None:
-            raise SignInRefused("sso_invalid", "The sign-in token must carry exp and iat (seconds since the epoch).")
+            raise SignInRefused("The sign-in token must carry exp and iat (seconds since the epoch).")
         if expires - issued > MAX_TOKEN_LIFETIME:
-            raise SignInRefused("sso_invalid", "The sign-in token may be valid for at most 24 hours (exp - iat).")
+            raise SignInRefused("The sign-in token may be valid for at most 24 hours (exp - iat).")
         if now >= expires + self.leeway:
-            raise SignInRefused("sso_expired", "The sign-in token has expired.")
+            raise SignInExpired()
         if issued > now + self.leeway or (not_before is not None and not_before > now + self.leeway):
-            raise SignInRefused("sso_not_yet_valid", "The sign-in token is not valid yet.")
+            raise SignInNotYetValid()
 
 
 def _moment(claims: Mapping[str, Any], name: str) -> datetime | None:
@@ -162,7 +169,7 @@ def _moment(claims: Mapping[str, Any], name: str) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not -2**40 < value < 2**40:
-        raise SignInRefused("sso_invalid", f"The sign-in token's {name} must be a number of seconds since the epoch.")
+        raise SignInRefused(f"The sign-in token's {name} must be a number of seconds since the epoch.")
     return datetime.fromtimestamp(value, tz=timezone.utc)
 
 
@@ -170,14 +177,11 @@ def _account(claims: Mapping[str, Any]) -> SiteAccount:
     """The account named by verified claims; the optional ones that do not validate are dropped."""
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject.strip():
-        raise SignInRefused("sso_missing_subject", "The sign-in token names no subject (sub).")
+        raise SignInMissingSubject()
     if len(subject) > MAX_SUBJECT_LENGTH:
-        raise SignInRefused("sso_invalid", f"The sign-in token's subject is longer than {MAX_SUBJECT_LENGTH} characters.")
+        raise SignInRefused(f"The sign-in token's subject is longer than {MAX_SUBJECT_LENGTH} characters.")
     author = clean_author(*(_text(claims, name) for name in ("name", "email", "url")))
-    avatar = _text(claims, "avatar")
-    if avatar is not None and not (len(avatar) <= AVATAR_MAX_LENGTH and avatar.startswith("https://") and is_http_url(avatar)):
-        avatar = None
-    return SiteAccount(subject, author.name, author.email, avatar, author.url)
+    return SiteAccount(subject, author.name, author.email, https_avatar(_text(claims, "avatar")), author.url)
 
 
 def _text(claims: Mapping[str, Any], name: str) -> str | None:
