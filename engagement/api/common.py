@@ -85,6 +85,10 @@ class EngagementBlueprint(Blueprint):
         """Document a route that acts as the reader: an X-Reader-Token is welcome, not required."""
         return cast(Callable[[View], View], self.doc(security=[{}, {READER_SCHEME: []}]))
 
+    def for_the_token_holder(self) -> Callable[[View], View]:
+        """Document a route that needs an X-Reader-Token: without one, readers cannot be told apart."""
+        return cast(Callable[[View], View], self.doc(security=[{READER_SCHEME: []}]))
+
     def for_the_author(self) -> Callable[[View], View]:
         """Document a route only the comment's author may use: the X-Edit-Token (and a reader token, if any)."""
         return cast(Callable[[View], View], self.doc(security=[{EDIT_SCHEME: []}, {EDIT_SCHEME: [], READER_SCHEME: []}]))

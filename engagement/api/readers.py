@@ -71,7 +71,7 @@ def me() -> tuple[Me, dict[str, str]]:
 
 
 @blp.route("/me/comments", methods=["GET"])
-@blp.for_the_reader()
+@blp.for_the_token_holder()
 @blp.arguments(OwnCommentsQuerySchema(), location="query")
 @blp.response(200, OwnCommentPageSchema)
 def my_comments(query: dict[str, Any]) -> tuple[OwnCommentPage, dict[str, str]]:
@@ -83,7 +83,7 @@ def my_comments(query: dict[str, Any]) -> tuple[OwnCommentPage, dict[str, str]]:
 
 
 @blp.route("/me", methods=["DELETE"])
-@blp.for_the_reader()
+@blp.for_the_token_holder()
 @blp.response(202, ErasureSchema)
 @transactional
 def erase_me() -> Erasure:

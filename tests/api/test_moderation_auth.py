@@ -31,6 +31,7 @@ MODERATOR_ROUTES = [
 ]
 ADMIN_ROUTES = [
     ("DELETE", "/api/v1/mod/comments/{comment}", None),
+    ("DELETE", "/api/v1/mod/readers/sso/reader-42", None),
 ]
 ALL_ROUTES = MODERATOR_ROUTES + ADMIN_ROUTES
 
@@ -65,7 +66,7 @@ def _route_id(route):
 def test_the_route_lists_cover_every_moderation_route(app):
     registered = {
         (method, rule.rule.replace("<id:comment_id>", "{comment}").replace("<id:ban_id>", "424242")
-         .replace("<article_key:key>", "an-article"))
+         .replace("<article_key:key>", "an-article").replace("<string(maxlength=255):subject>", "reader-42"))
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1/mod/")
         for method in rule.methods - {"HEAD", "OPTIONS"}
@@ -115,7 +116,7 @@ def test_moderator_and_admin_may_use_moderator_routes(app, client, comment, rout
 @pytest.mark.parametrize("route", ADMIN_ROUTES, ids=_route_id)
 def test_admin_may_use_admin_routes(app, client, comment, route):
     response = _call(client, route, mod_headers(create_api_token(app, "admin")), comment["id"])
-    assert response.status_code == 204
+    assert response.status_code in (202, 204)
 
 
 def test_bearer_scheme_is_case_insensitive(app, client):
