@@ -311,3 +311,17 @@ def test_an_erased_account_must_sign_in_again(client):
         401, "unauthorized",
     )
     post_comment(client, body="Back", headers=signed_in_headers(client))
+
+
+def test_sign_on_is_configured_from_the_environment(tmp_path):
+    from engagement.config import load_config
+
+    config = load_config(str(tmp_path), environ={
+        "ENGAGEMENT_SSO_SECRET": SITE_SECRET, "ENGAGEMENT_SSO_AUDIENCE": AUDIENCE,
+        "ENGAGEMENT_SSO_ALGORITHMS": "HS256, HS512", "ENGAGEMENT_SSO_REQUIRED": "true",
+        "ENGAGEMENT_SSO_LEEWAY_SECONDS": "5", "ENGAGEMENT_SSO_SESSION_DAYS": "7",
+        "ENGAGEMENT_SSO_JWKS_REFRESH_SECONDS": "0",
+    })
+    assert (config["SSO_ALGORITHMS"], config["SSO_REQUIRED"], config["SSO_LEEWAY_SECONDS"], config["SSO_SESSION_DAYS"]) == (
+        ["HS256", "HS512"], True, 5, 7,
+    )
