@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from engagement.clock import utcnow
-from engagement.config import ConfigurationError
+from engagement.config import ConfigurationError, load_config
 from tests.factories import (
     DEFAULT_ARTICLE,
     assert_error,
@@ -314,8 +314,6 @@ def test_an_erased_account_must_sign_in_again(client):
 
 
 def test_sign_on_is_configured_from_the_environment(tmp_path):
-    from engagement.config import load_config
-
     config = load_config(str(tmp_path), environ={
         "ENGAGEMENT_SSO_SECRET": SITE_SECRET, "ENGAGEMENT_SSO_AUDIENCE": AUDIENCE,
         "ENGAGEMENT_SSO_ALGORITHMS": "HS256, HS512", "ENGAGEMENT_SSO_REQUIRED": "true",

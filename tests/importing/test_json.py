@@ -23,6 +23,7 @@ from tests.factories import (
     reader_headers,
     send_view,
 )
+from tests.api.test_sso import SSO_SETTINGS, signed_in_headers
 from tests.importing.disqus_files import export, post, thread
 
 
@@ -102,8 +103,6 @@ def test_export_then_restore_into_an_empty_database_gives_the_same_document(app,
 
 
 def test_a_signed_in_authors_verified_mark_and_avatar_survive_export_and_restore(app_factory, write_file):
-    from tests.api.test_sso import SSO_SETTINGS, signed_in_headers
-
     app = app_factory(**SSO_SETTINGS)
     client, cli = app.test_client(), app.test_cli_runner()
     posted = post_comment(client, "news-1", "Signed", headers=signed_in_headers(client))
