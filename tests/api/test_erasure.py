@@ -15,7 +15,6 @@ from engagement.models import (
     ActivityBucket, Article, AuditEntry, Comment, CommentRevision, CommentStatus, CommentVote, Flag, Reaction,
     ReactionTotal,
 )
-from tests.api.test_sso import SSO_SETTINGS, signed_in_headers
 from tests.factories import (
     DEFAULT_ARTICLE,
     assert_error,
@@ -30,6 +29,7 @@ from tests.factories import (
     send_view,
     vote,
 )
+from tests.support.sso import SSO_SETTINGS, signed_in_headers
 
 SECOND_ARTICLE = "another-article"
 

@@ -27,18 +27,20 @@ from tests.factories import (
     sign_in,
     vote,
 )
-from tests.support.sso import AUDIENCE, SITE_SECRET, JwksServer, SigningKey, site_claims, site_token
-
-SSO_SETTINGS = {"SSO_SECRET": SITE_SECRET, "SSO_AUDIENCE": AUDIENCE}
-
+from tests.support.sso import (
+    AUDIENCE,
+    SITE_SECRET,
+    SSO_SETTINGS,
+    JwksServer,
+    SigningKey,
+    signed_in_headers,
+    site_claims,
+    site_token,
+)
 
 @pytest.fixture
 def app(app_factory):
     return app_factory(**SSO_SETTINGS)
-
-
-def signed_in_headers(client, subject="reader-42", **claims):
-    return reader_headers(sign_in(client, site_token(sub=subject, **claims))["reader_token"])
 
 
 # --- the exchange ---------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from tests.factories import (
     reader_headers,
     send_view,
 )
-from tests.api.test_sso import SSO_SETTINGS, signed_in_headers
 from tests.importing.disqus_files import export, post, thread
+from tests.support.sso import SSO_SETTINGS, signed_in_headers
 
 
 def run_export(cli, *args: str) -> dict:

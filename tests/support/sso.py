@@ -14,9 +14,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from engagement.clock import utcnow
+from tests.factories import reader_headers, sign_in
 
 SITE_SECRET = "the-site-and-engagement-share-this-secret-0123456789-abcdefghijklmnop"
 AUDIENCE = "comments.news.example"
+# App settings (Flask config keys) of a service that takes the site's HS256 tokens.
+SSO_SETTINGS = {"SSO_SECRET": SITE_SECRET, "SSO_AUDIENCE": AUDIENCE}
 
 
 def site_claims(subject: str | None = "reader-42", **overrides: Any) -> dict[str, Any]:
@@ -32,6 +35,11 @@ def site_claims(subject: str | None = "reader-42", **overrides: Any) -> dict[str
 
 def site_token(key: Any = SITE_SECRET, algorithm: str = "HS256", headers: dict[str, Any] | None = None, **claims: Any) -> str:
     return jwt.encode(site_claims(**claims), key, algorithm=algorithm, headers=headers)
+
+
+def signed_in_headers(client: Any, subject: str = "reader-42", **claims: Any) -> dict[str, str]:
+    """The X-Reader-Token header of the site's account ``subject``, signed in through the API."""
+    return reader_headers(sign_in(client, site_token(sub=subject, **claims))["reader_token"])
 
 
 @dataclass
