@@ -54,7 +54,8 @@ def erase_comments(session: Session, comments: list[Comment], now: datetime) -> 
     revisions = 0
     for comment in comments:
         revisions += clear_content(session, comment, status=CommentStatus.DELETED, reason=ERASED_REASON, now=now)
-        comment.reader_hash = comment.address_hash = ""
+        # A marker of its own, not a shared empty value: erased comments must not read as one author's.
+        comment.reader_hash = comment.address_hash = f"erased:{comment.id}"
     session.flush()
     return Erasure(comments=len(comments), revisions=revisions)
 
