@@ -1,6 +1,7 @@
 """Command-line tools: `flask --app wsgi engagement ...` (or the `engagement` script)."""
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ import redis
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from marshmallow import ValidationError
 
 from engagement.backup import BackupError, backup_sqlite
 from engagement.clock import iso_timestamp, utcnow
@@ -26,7 +28,8 @@ from engagement.importing.records import ImportFailed, ImportRecord
 from engagement.importing.rendering import spare_cpus
 from engagement.importing.wordpress import read_wordpress
 from engagement.models import Comment, Role
-from engagement.services import audit, deliveries, exporting, hot_views, importing, tokens, trending
+from engagement.schemas.common import OptionalEmail
+from engagement.services import audit, deliveries, erasure, exporting, hot_views, importing, tokens, trending
 from engagement.services.comments import render_source
 from engagement.services.webhooks import WebhookChannel
 
@@ -365,6 +368,29 @@ def export(article_key: str | None, output: Path | None) -> None:
             handle.write(piece)
     partial.replace(output)  # a file under the name is always a whole export
     click.echo(f"exported to {output}", err=True)
+
+
+@engagement_group.command("erase")
+@click.option("--email", required=True, help="The address whose comments and accounts are erased.")
+@with_appcontext
+def erase(email: str) -> None:
+    """Erase the comments that carry an e-mail address, and the site's accounts with it.
+
+    For a request that arrives by mail. The address is compared in the form comments
+    store it, and is not written to the audit log.
+    """
+    try:
+        address = OptionalEmail().deserialize(email)
+    except ValidationError as exc:
+        raise click.BadParameter("; ".join(map(str, exc.messages)), param_hint="--email") from exc
+    if address is None:
+        raise click.BadParameter("an address is needed", param_hint="--email")
+    erased = erasure.erase_by_email(
+        db.session, current_app.extensions["engagement.keyring"], email=address, actor=audit.CLI_ACTOR, now=utcnow(),
+        counter=current_app.extensions.get("engagement.view_counter"),
+    )
+    db.session.commit()
+    click.echo("erased: " + ", ".join(f"{count} {kind}" for kind, count in dataclasses.asdict(erased).items()))
 
 
 tokens_group = click.Group("tokens", help="API tokens for moderators and admins.")

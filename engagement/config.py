@@ -88,6 +88,15 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_DELIVERY_BACKOFF_MAX_SECONDS": ("DELIVERY_BACKOFF_MAX_SECONDS", float),
     "ENGAGEMENT_WORKER_POLL_SECONDS": ("WORKER_POLL_SECONDS", float),
     "ENGAGEMENT_WORKER_LEASE_SECONDS": ("WORKER_LEASE_SECONDS", float),
+    "ENGAGEMENT_SSO_SECRET": ("SSO_SECRET", str),
+    "ENGAGEMENT_SSO_PUBLIC_KEY_FILE": ("SSO_PUBLIC_KEY_FILE", str),
+    "ENGAGEMENT_SSO_JWKS_URL": ("SSO_JWKS_URL", str),
+    "ENGAGEMENT_SSO_ALGORITHMS": ("SSO_ALGORITHMS", _as_list),
+    "ENGAGEMENT_SSO_AUDIENCE": ("SSO_AUDIENCE", str),
+    "ENGAGEMENT_SSO_LEEWAY_SECONDS": ("SSO_LEEWAY_SECONDS", int),
+    "ENGAGEMENT_SSO_SESSION_DAYS": ("SSO_SESSION_DAYS", int),
+    "ENGAGEMENT_SSO_JWKS_REFRESH_SECONDS": ("SSO_JWKS_REFRESH_SECONDS", float),
+    "ENGAGEMENT_SSO_REQUIRED": ("SSO_REQUIRED", _as_bool),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -140,7 +149,24 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_POLL_SECONDS": 2.0,  # how often an idle worker looks for new events
     # A claimed delivery belongs to its worker this long; one whose worker died is claimed again after it.
     "WORKER_LEASE_SECONDS": 300.0,
+    # Sign-on with the site's own accounts (see docs/sso.md): one kind of key, an audience.
+    "SSO_SECRET": None,  # HS256
+    "SSO_PUBLIC_KEY_FILE": None,  # a PEM public key (RS256, ES256, EdDSA)
+    "SSO_JWKS_URL": None,  # the site's JSON Web Key Set, cached, refetched for an unknown key id
+    "SSO_ALGORITHMS": None,  # None: HS256 with a secret, RS256 with a public key
+    "SSO_AUDIENCE": None,
+    "SSO_LEEWAY_SECONDS": 60,  # clock skew forgiven on exp, nbf and iat
+    "SSO_SESSION_DAYS": 30,  # how long the reader token a sign-in gives stays valid
+    "SSO_JWKS_REFRESH_SECONDS": 30.0,  # at least this long between refetches for unknown key ids
+    "SSO_REQUIRED": False,  # posting, voting, reacting and flagging need a signed-in reader
 }
+
+# Which algorithms each kind of key may verify: an HMAC secret never verifies a
+# public-key algorithm, nor a public key an HMAC one (the classic algorithm confusion).
+SSO_SECRET_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+SSO_PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
+# An HS256 secret shorter than the hash's output can be guessed offline from one token.
+MIN_SSO_SECRET_LENGTH = 32
 
 # A scrape token is compared as a whole, but a short one could be guessed.
 MIN_METRICS_TOKEN_LENGTH = 16
@@ -177,6 +203,8 @@ class Settings:
     spam_max_links: int = 3
     # Extra publish-time checks loaded from ENGAGEMENT_SPAM_CHECKS (services.policy.Check).
     extra_checks: tuple[Callable[..., Any], ...] = ()
+    # Posting, voting, reacting and flagging need a reader signed in with the site's account.
+    sso_required: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Settings":
@@ -197,6 +225,7 @@ class Settings:
             auto_close_days=config["AUTO_CLOSE_DAYS"],
             spam_max_links=config["SPAM_MAX_LINKS"],
             extra_checks=tuple(_load_callable(path) for path in config["SPAM_CHECKS"]),
+            sso_required=config["SSO_REQUIRED"],
         )
 
 
@@ -324,6 +353,8 @@ def load_config(
     if config["METRICS_TOKEN"] is not None and len(config["METRICS_TOKEN"]) < MIN_METRICS_TOKEN_LENGTH:
         raise ConfigurationError(f"ENGAGEMENT_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters")
 
+    _check_sso(config)
+
     if config["API_DOCS"] is None:
         config["API_DOCS"] = config["ENGAGEMENT_ENV"] == "development"
     config["SQLALCHEMY_DATABASE_URI"] = _database_uri(config["SQLALCHEMY_DATABASE_URI"], instance_path)
@@ -331,6 +362,40 @@ def load_config(
     config["SECRET_KEY"] = _secret_key(config, instance_path)
     config["DEBUG"] = False if config["ENGAGEMENT_ENV"] == "production" else config.get("DEBUG", False)
     return config
+
+
+def _check_sso(config: dict[str, Any]) -> None:
+    """Sign-on takes exactly one kind of key, an audience, and algorithms that key can verify."""
+    keys = [name for name in ("SSO_SECRET", "SSO_PUBLIC_KEY_FILE", "SSO_JWKS_URL") if config[name]]
+    if not keys:
+        if config["SSO_REQUIRED"]:
+            raise ConfigurationError("ENGAGEMENT_SSO_REQUIRED needs sign-on configured (ENGAGEMENT_SSO_SECRET, "
+                                     "_PUBLIC_KEY_FILE or _JWKS_URL)")
+        return
+    if len(keys) > 1:
+        raise ConfigurationError("set one of ENGAGEMENT_SSO_SECRET, ENGAGEMENT_SSO_PUBLIC_KEY_FILE and "
+                                 "ENGAGEMENT_SSO_JWKS_URL, not several")
+    if not config["SSO_AUDIENCE"]:
+        raise ConfigurationError("ENGAGEMENT_SSO_AUDIENCE must be set when sign-on is configured")
+    with_secret = keys[0] == "SSO_SECRET"
+    allowed = SSO_SECRET_ALGORITHMS if with_secret else SSO_PUBLIC_KEY_ALGORITHMS
+    algorithms = config["SSO_ALGORITHMS"] or (["HS256"] if with_secret else ["RS256"])
+    refused = [name for name in algorithms if name not in allowed]
+    if refused:
+        raise ConfigurationError(
+            f"ENGAGEMENT_SSO_ALGORITHMS: {', '.join(refused)} cannot be verified with "
+            f"{'a secret' if with_secret else 'a public key'}; use {', '.join(sorted(allowed))}"
+        )
+    config["SSO_ALGORITHMS"] = list(algorithms)
+    if with_secret and len(config["SSO_SECRET"]) < MIN_SSO_SECRET_LENGTH:
+        raise ConfigurationError(f"ENGAGEMENT_SSO_SECRET must be at least {MIN_SSO_SECRET_LENGTH} characters")
+    if config["SSO_JWKS_URL"] and config["ENGAGEMENT_ENV"] == "production" and not config["SSO_JWKS_URL"].startswith("https://"):
+        raise ConfigurationError("ENGAGEMENT_SSO_JWKS_URL must be an https:// URL in production")
+    if config["SSO_LEEWAY_SECONDS"] < 0 or config["SSO_SESSION_DAYS"] < 1 or not (
+        math.isfinite(config["SSO_JWKS_REFRESH_SECONDS"]) and config["SSO_JWKS_REFRESH_SECONDS"] >= 0
+    ):
+        raise ConfigurationError("ENGAGEMENT_SSO_LEEWAY_SECONDS and _JWKS_REFRESH_SECONDS must not be negative, "
+                                 "ENGAGEMENT_SSO_SESSION_DAYS at least 1")
 
 
 def _database_uri(uri: str | None, instance_path: str) -> str:

@@ -53,6 +53,44 @@ class Unauthorized(DomainError):
     status, code, message = 401, "unauthorized", "Authentication is required or failed."
 
 
+class SignInRefused(Unauthorized):
+    """The site's sign-on token was refused; each subclass's code says why."""
+
+    status, code, message = 401, "sso_invalid", "The sign-in token does not validate."
+
+
+class SignInMalformed(SignInRefused):
+    code, message = "sso_malformed", "The sign-in token is not a well-formed JWT."
+
+
+class SignInBadSignature(SignInRefused):
+    code, message = "sso_bad_signature", "The sign-in token's signature does not verify."
+
+
+class SignInAlgorithmRefused(SignInRefused):
+    code, message = "sso_algorithm_not_allowed", "The sign-in token's algorithm is not accepted."
+
+
+class SignInUnknownKey(SignInRefused):
+    code, message = "sso_unknown_key", "The sign-in token's key (kid) is not among the site's keys."
+
+
+class SignInExpired(SignInRefused):
+    code, message = "sso_expired", "The sign-in token has expired."
+
+
+class SignInNotYetValid(SignInRefused):
+    code, message = "sso_not_yet_valid", "The sign-in token is not valid yet."
+
+
+class SignInWrongAudience(SignInRefused):
+    code, message = "sso_wrong_audience", "The sign-in token is for another audience."
+
+
+class SignInMissingSubject(SignInRefused):
+    code, message = "sso_missing_subject", "The sign-in token names no subject (sub)."
+
+
 class Forbidden(DomainError):
     status, code, message = 403, "forbidden", "You are not allowed to do this."
 
@@ -63,6 +101,10 @@ class CommentsClosed(DomainError):
 
 class Banned(DomainError):
     status, code, message = 403, "banned", "You are not allowed to take part here."
+
+
+class SignInRequired(DomainError):
+    status, code, message = 403, "sign_in_required", "Sign in with your account on this site to take part."
 
 
 class NotFound(DomainError):
@@ -79,6 +121,12 @@ class RateLimited(DomainError):
     def __init__(self, message: str | None = None, *, retry_after: int = 60):
         super().__init__(message)
         self.retry_after = max(1, retry_after)
+
+
+class Unavailable(DomainError):
+    """Something the request depends on (a database, the site's key set) cannot be reached."""
+
+    status, code, message = 503, "unavailable", "The service is temporarily unavailable; retry shortly."
 
 
 class ValidationFailed(DomainError):
@@ -138,7 +186,11 @@ def _webargs_fields(error: HTTPException) -> dict[str, list[str]] | None:
 
 
 def handle_domain_error(error: DomainError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    headers = None
+    if isinstance(error, RateLimited):
+        headers = {"Retry-After": str(error.retry_after)}
+    elif isinstance(error, Unavailable):
+        headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
     return error_response(error.status, error.code, error.message, error.fields, headers)
 
 

@@ -13,6 +13,7 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -23,6 +24,9 @@ CURSOR_SALT = "engagement.cursor"
 MAX_USER_AGENT_LENGTH = 512
 MAX_READER_TOKEN_LENGTH = 256
 MAX_ADDRESS_LENGTH = 64
+# Reader ids of readers signed in with the site's account start with this; anonymous ids
+# are URL-safe base64, which has no colon.
+ACCOUNT_READER_PREFIX = "sso:"
 
 # What counts as one client and as one network. An IPv6 subscriber usually holds a whole
 # /64 (privacy addresses rotate inside it) and a site a /48; IPv4 clients are one address,
@@ -86,6 +90,18 @@ class ReaderIdentity:
     user_agent: str = ""
     network_hash: str = ""
     established: bool = False
+    # Signed in with the site's own account (SSO): ``key`` is the account's, on every device.
+    signed_in: bool = False
+
+
+class VerifiedToken(NamedTuple):
+    reader_id: str
+    minted: int | None  # epoch seconds; None for tokens from before tokens carried a time
+    expires: int | None  # epoch seconds; only sign-in tokens expire
+
+
+def _epoch(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class Keyring:
@@ -123,8 +139,27 @@ class Keyring:
         """A new signed reader token that carries its minting time (whole seconds)."""
         return self._reader_tokens.dumps({"r": secrets.token_urlsafe(16), "t": int(now.timestamp())})
 
-    def verify_reader_token(self, token: str) -> tuple[str, int | None] | None:
-        """The reader id inside a token and its minting time (epoch seconds), or None.
+    def account_reader_id(self, subject: str) -> str:
+        """The reader id of the site's account ``subject``: the same on every device.
+
+        Keyed, so the subject is neither in the token the browser keeps nor in the database.
+        """
+        return ACCOUNT_READER_PREFIX + self.keyed_hash("sso-subject", subject)[:32]
+
+    def account_reader_key(self, subject: str) -> str:
+        """The reader hash (``ReaderIdentity.key``) every row of the account ``subject`` holds."""
+        return self.keyed_hash("reader", self.account_reader_id(subject))
+
+    def mint_account_token(self, subject: str, now: datetime, lifetime: timedelta) -> str:
+        """A reader token bound to the site's account ``subject``, valid for ``lifetime``."""
+        return self._reader_tokens.dumps({
+            "r": self.account_reader_id(subject),
+            "t": int(now.timestamp()),
+            "x": int((now + lifetime).timestamp()),
+        })
+
+    def verify_reader_token(self, token: str) -> VerifiedToken | None:
+        """The reader id inside a token, its minting time and expiry (epoch seconds), or None.
 
         Tokens minted before tokens carried a time hold only the id; their time is None.
         """
@@ -135,14 +170,12 @@ class Keyring:
         except (BadSignature, UnicodeError, ValueError):
             return None
         if isinstance(payload, str):
-            return payload, None
-        if (
-            isinstance(payload, dict)
-            and isinstance(payload.get("r"), str)
-            and isinstance(payload.get("t"), int)
-            and not isinstance(payload["t"], bool)
-        ):
-            return payload["r"], payload["t"]
+            return VerifiedToken(payload, None, None)
+        if isinstance(payload, dict) and isinstance(payload.get("r"), str) and _epoch(payload.get("t")) is not None:
+            expires = _epoch(payload.get("x"))
+            if "x" in payload and expires is None:
+                return None
+            return VerifiedToken(payload["r"], payload["t"], expires)
         return None
 
     def identify(
@@ -154,15 +187,19 @@ class Keyring:
         """
         client = ClientAddress.parse(address)
         user_agent = user_agent[:MAX_USER_AGENT_LENGTH]
-        established = False
+        established = signed_in = False
         if token is not None:
             verified = self.verify_reader_token(token)
-            if verified is None:
+            if verified is None or (verified.expires is not None and now.timestamp() >= verified.expires):
                 return None
-            reader_id, minted = verified
+            reader_id, minted, _ = verified
             key = self.keyed_hash("reader", reader_id)
-            # Tokens minted before they carried a time predate this release: old enough.
-            established = minted is None or now.timestamp() - minted >= self.established_after.total_seconds()
+            signed_in = reader_id.startswith(ACCOUNT_READER_PREFIX)
+            # Tokens minted before they carried a time predate this release: old enough. An
+            # account is vouched for by the site, however recently it signed in here.
+            established = (
+                signed_in or minted is None or now.timestamp() - minted >= self.established_after.total_seconds()
+            )
         else:
             key = self.keyed_hash("anonymous-reader", f"{client.client}\x00{user_agent}")
         return ReaderIdentity(
@@ -173,6 +210,7 @@ class Keyring:
             user_agent,
             network_hash=self.keyed_hash("network", client.network),
             established=established,
+            signed_in=signed_in,
         )
 
     def daily_visitor_hash(self, identity: ReaderIdentity, day: date) -> str:

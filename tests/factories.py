@@ -207,3 +207,8 @@ def run_worker(app: Any, *arguments: str) -> str:
     result = app.test_cli_runner().invoke(args=["engagement", "worker", "--once", *arguments])
     assert result.exit_code == 0, (result.output, result.exception)
     return result.output
+def sign_in(client: FlaskClient, site_token: str, *, expect: int = 201) -> dict[str, Any]:
+    """Exchange a site's sign-on token; return the answer (``reader_token``, ``me``) or the error."""
+    response = client.post("/api/v1/readers/sso", json={"token": site_token})
+    assert response.status_code == expect, response.get_json()
+    return response.get_json()

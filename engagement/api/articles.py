@@ -10,6 +10,7 @@ from engagement.api import caching
 from engagement.api.common import (
     EngagementBlueprint,
     current_reader,
+    participant,
     keyring,
     now,
     settings,
@@ -92,7 +93,7 @@ def get_reactions(key: str) -> tuple[ReactionState, dict[str, str]]:
 @transactional
 def add_reaction(key: str, kind: str) -> ReactionState:
     """React to the article (idempotent); 404 for a kind that is not configured."""
-    reader = current_reader()
+    reader = participant()
     return reactions.add_reaction(
         db.session, settings(), article_key=key, kind=kind, reader=reader, now=now(),
         allowance=target_allowance("reactions", key, reader),
@@ -107,7 +108,7 @@ def add_reaction(key: str, kind: str) -> ReactionState:
 def remove_reaction(key: str, kind: str) -> ReactionState:
     """Withdraw your reaction (idempotent); 404 for a kind that is not configured."""
     return reactions.remove_reaction(
-        db.session, settings(), article_key=key, kind=kind, reader=current_reader(), now=now()
+        db.session, settings(), article_key=key, kind=kind, reader=participant(), now=now()
     )
 
 

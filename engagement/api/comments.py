@@ -9,10 +9,10 @@ from engagement import metrics
 from engagement.api import caching
 from engagement.api.common import (
     EngagementBlueprint,
-    current_reader,
     edit_token,
     keyring,
     now,
+    participant,
     settings,
     transactional,
 )
@@ -45,7 +45,7 @@ def post_comment(draft: Draft, key: str) -> ThreadNode:
     """Post a comment or a reply. The edit token in the response is shown once."""
     posted = service.post_comment(
         db.session, keyring(), settings(),
-        article_key=key, draft=draft, reader=current_reader(), now=now(),
+        article_key=key, draft=draft, reader=participant(), now=now(),
     )
     metrics.note_outcome(posted.comment.status.value)
     return posted
@@ -80,7 +80,7 @@ def edit_comment(body: dict[str, str], comment_id: int) -> ThreadNode:
     return service.edit_comment(
         db.session, keyring(), settings(),
         comment_id=comment_id, edit_token=edit_token(), body=body["body"],
-        reader=current_reader(), now=now(),
+        reader=participant(), now=now(),
     )
 
 

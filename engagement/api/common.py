@@ -16,11 +16,12 @@ from werkzeug.routing import BaseConverter
 
 from engagement.clock import utcnow
 from engagement.config import Settings
-from engagement.errors import Unauthorized
+from engagement.errors import NotFound, SignInRequired, Unauthorized
 from engagement.extensions import db
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.schemas.common import ARTICLE_KEY_PATTERN, ARTICLE_KEY_REGEX
 from engagement.services.hot_views import ViewCounter
+from engagement.services.sso import TokenVerifier
 
 READER_TOKEN_HEADER = "X-Reader-Token"
 EDIT_TOKEN_HEADER = "X-Edit-Token"
@@ -30,8 +31,9 @@ EDIT_SCHEME = "editToken"
 READER_SECURITY_SCHEMES = {
     READER_SCHEME: {
         "type": "apiKey", "in": "header", "name": READER_TOKEN_HEADER,
-        "description": "Optional. An anonymous reader token from `POST /api/v1/readers`; without it the reader "
-                       "is known by a keyed hash of address and browser. One that does not verify gets 401.",
+        "description": "Optional. An anonymous reader token from `POST /api/v1/readers`, or a signed-in one from "
+                       "`POST /api/v1/readers/sso`; without it the reader is known by a keyed hash of address and "
+                       "browser. One that does not verify (or whose sign-in expired) gets 401.",
     },
     EDIT_SCHEME: {
         "type": "apiKey", "in": "header", "name": EDIT_TOKEN_HEADER,
@@ -83,6 +85,10 @@ class EngagementBlueprint(Blueprint):
     def for_the_reader(self) -> Callable[[View], View]:
         """Document a route that acts as the reader: an X-Reader-Token is welcome, not required."""
         return cast(Callable[[View], View], self.doc(security=[{}, {READER_SCHEME: []}]))
+
+    def for_the_token_holder(self) -> Callable[[View], View]:
+        """Document a route that needs an X-Reader-Token: without one, readers cannot be told apart."""
+        return cast(Callable[[View], View], self.doc(security=[{READER_SCHEME: []}]))
 
     def for_the_author(self) -> Callable[[View], View]:
         """Document a route only the comment's author may use: the X-Edit-Token (and a reader token, if any)."""
@@ -157,6 +163,26 @@ def current_reader() -> ReaderIdentity:
             raise Unauthorized("The reader token does not verify. Request a new one.")
         g.reader = identity
     return cast(ReaderIdentity, g.reader)
+
+
+def participant() -> ReaderIdentity:
+    """The reader about to post, vote, react or flag.
+
+    Raises SignInRequired when ENGAGEMENT_SSO_REQUIRED is on and the reader has not
+    signed in with the site's account; Unauthorized as ``current_reader`` does.
+    """
+    reader = current_reader()
+    if settings().sso_required and not reader.signed_in:
+        raise SignInRequired()
+    return reader
+
+
+def sso_verifier() -> TokenVerifier:
+    """The site's sign-on token verifier. Raises NotFound when sign-on is not configured."""
+    verifier = current_app.extensions.get("engagement.sso")
+    if verifier is None:
+        raise NotFound("Sign-on with the site's accounts is not configured here.")
+    return cast(TokenVerifier, verifier)
 
 
 def edit_token() -> str | None:

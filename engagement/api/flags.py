@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 
-from engagement.api.common import EngagementBlueprint, current_reader, keyring, now, settings, transactional
+from engagement.api.common import EngagementBlueprint, keyring, now, participant, settings, transactional
 from engagement.api.ratelimits import limit
 from engagement.extensions import db
 from engagement.schemas.moderation import FlagAcceptedSchema, FlagCreateSchema
@@ -24,6 +24,6 @@ def flag_comment(body: dict[str, Any], comment_id: int) -> dict[str, str]:
     service.flag_comment(
         db.session, keyring(), settings(),
         comment_id=comment_id, reason=body["reason"], note=body.get("note"),
-        reader=current_reader(), now=now(),
+        reader=participant(), now=now(),
     )
     return {"status": "accepted"}

@@ -5,7 +5,7 @@ from typing import Any
 
 
 from engagement.api.auth import current_actor, current_token, install_token_auth, protected
-from engagement.api.common import EngagementBlueprint, keyring, now, settings, transactional
+from engagement.api.common import EngagementBlueprint, keyring, now, settings, transactional, view_counter
 from engagement.extensions import db
 from engagement.models import ApiToken, Ban, Role
 from engagement.models.revision import CommentRevision
@@ -36,11 +36,13 @@ from engagement.schemas.moderation import (
     StatsSchema,
     TokenIdentitySchema,
 )
-from engagement.services import article_index, audit, bans, blocklist, daily_stats, moderation
+from engagement.schemas.readers import ErasureSchema
+from engagement.services import article_index, audit, bans, blocklist, daily_stats, erasure, moderation
 from engagement.services.article_index import ArticlePage
 from engagement.services.audit import AuditPage
 from engagement.services.bans import PurgePreview
 from engagement.services.blocklist import Blocklist
+from engagement.services.erasure import Erasure
 from engagement.services.moderation import (
     ModeratedArticle,
     BanRequest,
@@ -231,3 +233,14 @@ def get_stats() -> dict[str, int]:
 def get_daily_stats(query: dict[str, Any]) -> dict[str, list[daily_stats.DayFigures]]:
     """Comments by status, flags and views per UTC day, oldest first, today included."""
     return {"days": daily_stats.daily_stats(db.session, days=query["days"], now=now())}
+
+
+@blp.route("/readers/sso/<string(maxlength=255):subject>", methods=["DELETE"])
+@protected(blp, Role.ADMIN)
+@blp.response(202, ErasureSchema)
+@transactional
+def erase_account(subject: str) -> Erasure:
+    """Admin only: erase what the site's account `subject` left here, as its own DELETE /api/v1/me would."""
+    return erasure.erase_account(
+        db.session, keyring(), subject=subject, actor=current_actor(), now=now(), counter=view_counter()
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 
-from engagement.api.common import EngagementBlueprint, current_reader, now, settings, transactional
+from engagement.api.common import EngagementBlueprint, now, participant, settings, transactional
 from engagement.api.ratelimits import limit, target_allowance
 from engagement.extensions import db
 from engagement.schemas.engagement import VoteSchema, VoteStateSchema
@@ -22,7 +22,7 @@ blp = EngagementBlueprint("votes", __name__, url_prefix="/api/v1", description="
 @transactional
 def vote(body: dict[str, Any], comment_id: int) -> VoteState:
     """Vote 1 or -1 on a public comment, or 0 to withdraw; not on your own comment (403)."""
-    reader = current_reader()
+    reader = participant()
     return votes.vote(
         db.session, settings(), comment_id=comment_id, value=body["value"], reader=reader, now=now(),
         allowance=target_allowance("votes", str(comment_id), reader),

@@ -8,13 +8,21 @@ before ``comments``. Each article and each comment is validated by its schema on
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import ijson
 from marshmallow import ValidationError
 
-from engagement.importing.records import ImportedComment, ImportedThread, ImportFailed, ImportRecord, clean_author
+from engagement.importing.records import (
+    ImportedComment,
+    ImportedThread,
+    ImportFailed,
+    ImportRecord,
+    clean_author,
+    https_avatar,
+)
 from engagement.schemas.exchange import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -168,7 +176,10 @@ def _record(comment: dict[str, Any], key: str, identity: dict[int, Identity]) ->
         body_format=comment["body_format"],
         status=comment["status"],
         moderation_reason=comment["moderation_reason"],
-        author=clean_author(author.get("name"), author.get("email"), author.get("url")),
+        author=dataclasses.replace(
+            clean_author(author.get("name"), author.get("email"), author.get("url")),
+            verified=bool(author.get("verified")), avatar_url=https_avatar(author.get("avatar")),
+        ),
         pinned=comment["pinned"],
         score=comment["score"],
         upvotes=comment["upvotes"],

@@ -8,10 +8,11 @@ from functools import lru_cache
 from marshmallow import ValidationError
 
 from engagement.models import BodyFormat, CommentStatus, ModerationMode
-from engagement.schemas.common import OptionalEmail, OptionalHttpUrl
+from engagement.schemas.common import OptionalEmail, OptionalHttpUrl, is_http_url
 from engagement.text import clean_plain_text
 
 AUTHOR_NAME_MAX_LENGTH = 80  # as comments.author_name
+AVATAR_URL_MAX_LENGTH = 2000  # as comments.avatar_url
 
 
 class ImportFailed(Exception):
@@ -50,6 +51,9 @@ class ImportedAuthor:
     name: str | None = None
     email: str | None = None
     url: str | None = None
+    # engagement's own export: a signed-in author's verified mark and avatar URL.
+    verified: bool = False
+    avatar_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,14 @@ def clean_author(name: str | None, email: str | None, url: str | None) -> Import
     """
     cleaned_name = clean_plain_text(name or "")[:AUTHOR_NAME_MAX_LENGTH].strip() or None
     return ImportedAuthor(cleaned_name, _valid_or_none(_EMAIL, email), _valid_or_none(_URL, url))
+
+
+def https_avatar(url: str | None) -> str | None:
+    """An avatar URL as signed-in authors' are kept: an absolute https URL of at most
+    AVATAR_URL_MAX_LENGTH characters; anything else is dropped."""
+    if not url or len(url) > AVATAR_URL_MAX_LENGTH or not url.startswith("https://") or not is_http_url(url):
+        return None
+    return url
 
 
 def _valid_or_none(field: OptionalEmail | OptionalHttpUrl, value: str | None) -> str | None:

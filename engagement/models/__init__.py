@@ -1,4 +1,5 @@
 """Storage models. Importing this package registers every table on ``Base.metadata``."""
+from engagement.models.account import ReaderAccount
 from engagement.models.article import Article, ModerationMode
 from engagement.models.base import Base
 from engagement.models.comment import (
@@ -58,6 +59,7 @@ __all__ = [
     "ModerationMode",
     "Reaction",
     "ReactionTotal",
+    "ReaderAccount",
     "Role",
     "SiteSetting",
     "ViewMark",

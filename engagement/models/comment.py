@@ -83,6 +83,9 @@ class Comment(Base):
     author_email: Mapped[str | None] = mapped_column(sa.String(320))  # moderators only
     author_url: Mapped[str | None] = mapped_column(sa.String(2000))
     avatar_seed: Mapped[str] = mapped_column(sa.String(32))
+    # Signed-in readers: the avatar the site's token named (https), and the verified mark.
+    avatar_url: Mapped[str | None] = mapped_column(sa.String(2000))
+    verified: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Keyed hashes: the reader identity, the client address (for bans). Never public.
     reader_hash: Mapped[str] = mapped_column(sa.String(64))
     address_hash: Mapped[str] = mapped_column(sa.String(64))

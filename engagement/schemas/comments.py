@@ -74,7 +74,14 @@ class ThreadQuerySchema(Schema):
 class AuthorSchema(Schema):
     name = fields.String(required=True)
     url = fields.String(allow_none=True)
-    avatar = fields.String(required=True, metadata={"description": "Identicon seed (keyed hash)"})
+    avatar = fields.String(
+        required=True,
+        metadata={"description": "Identicon seed (keyed hash), or the https URL of a signed-in author's avatar"},
+    )
+    verified = fields.Boolean(
+        required=True,
+        metadata={"description": "Posted by a reader signed in with the site's own account: the name is the site's."},
+    )
 
 
 class PublicCommentSchema(Schema):
@@ -120,7 +127,9 @@ def public_comment_document(node: Any) -> dict[str, Any]:
         "id": comment.id,
         "article": node.article_key,
         "parent_id": comment.parent_id,
-        "author": None if author is None else {"name": author["name"], "url": author["url"], "avatar": author["avatar"]},
+        "author": None if author is None else {
+            "name": author["name"], "url": author["url"], "avatar": author["avatar"], "verified": author["verified"],
+        },
         "body_html": node.body_html,
         "status": node.public_status,
         "created_at": iso_timestamp(comment.created_at),
@@ -159,6 +168,11 @@ class ThreadArticleSchema(Schema):
     comments_closed = fields.Boolean(required=True)
     premoderated = fields.Boolean(
         required=True, metadata={"description": "Whether new comments wait for a moderator before they appear."}
+    )
+    sign_in_required = fields.Boolean(
+        required=True,
+        metadata={"description": "Whether posting, voting, reacting and flagging need a reader signed in "
+                                 "with the site's account (ENGAGEMENT_SSO_REQUIRED)."},
     )
 
 

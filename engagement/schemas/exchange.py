@@ -48,6 +48,8 @@ class ExportedAuthorSchema(Schema):
     name = fields.String(allow_none=True, load_default=None)
     email = fields.String(allow_none=True, load_default=None)
     url = fields.String(allow_none=True, load_default=None)
+    verified = fields.Boolean(load_default=False)
+    avatar = fields.String(allow_none=True, load_default=None)
 
 
 class ExportedSourceSchema(Schema):

@@ -1,6 +1,7 @@
 """Comment threads: posting, listing with keyset pagination, editing and deleting."""
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from engagement.models import (
 from engagement.models.base import MAX_ID
 from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
 from engagement.sanitize import render_body, render_html, render_markdown
-from engagement.services import events, policy, trending
+from engagement.services import events, policy, sso, trending
 from engagement.services.articles import ARTICLES, closed_state, ensure_article, is_premoderated, touch_article
 from engagement.services.statements import run
 
@@ -95,13 +96,17 @@ class ThreadNode:
 
     @property
     def author(self) -> dict[str, Any] | None:
-        if self.deleted:
-            return None
-        return {
-            "name": self.comment.author_name or self.anonymous_name,
-            "url": self.comment.author_url,
-            "avatar": self.comment.avatar_seed,
-        }
+        return None if self.deleted else author_of(self.comment, self.anonymous_name)
+
+
+def author_of(comment: Comment | PublicComment, anonymous_name: str) -> dict[str, Any]:
+    """The author as comment objects show it: a signed-in author's avatar is the site's URL."""
+    return {
+        "name": comment.author_name or anonymous_name,
+        "url": comment.author_url,
+        "avatar": comment.avatar_url or comment.avatar_seed,
+        "verified": bool(comment.verified),
+    }
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ class ThreadSummary:
     comment_count: int
     comments_closed: bool
     premoderated: bool
+    sign_in_required: bool = False
 
 
 @dataclass
@@ -196,9 +202,20 @@ def post_comment(
 ) -> ThreadNode:
     """Create a comment (and its article on first use).
 
+    A reader signed in with the site's account posts under the account's name, email,
+    url and avatar, marked verified; the author fields of the draft are ignored.
+
     Raises NotFound (parent missing or not public), ValidationFailed (parent in another
-    article, blocklisted word), CommentsClosed, Banned, Conflict (duplicate).
+    article, blocklisted word), CommentsClosed, Banned, Conflict (duplicate),
+    Unauthorized (the account was erased since it signed in).
     """
+    avatar_url = None
+    if reader.signed_in:
+        account = sso.require_account(session, reader.key)
+        draft = dataclasses.replace(
+            draft, author_name=account.name, author_email=account.email, author_url=account.url
+        )
+        avatar_url = account.avatar_url
     article = ensure_article(session, article_key, now)
     parent = None
     if draft.parent_id is not None:
@@ -232,6 +249,8 @@ def post_comment(
         avatar_seed=keyring.avatar_seed(
             reader_key=reader.key, article_key=article.key, name=draft.author_name, email=draft.author_email
         ),
+        avatar_url=avatar_url,
+        verified=reader.signed_in,
         reader_hash=reader.key,
         address_hash=reader.address_hash,
         edit_token_hash=hash_secret(edit_token),
@@ -430,6 +449,8 @@ class PublicComment(NamedTuple):
     upvotes: int
     downvotes: int
     reply_count: int
+    avatar_url: str | None
+    verified: bool
 
 
 _PUBLIC_COLUMNS = tuple(_COMMENTS.c[name] for name in PublicComment._fields)
@@ -538,7 +559,8 @@ def list_thread(
     if article is None:
         if around is not None:
             raise NotFound(NOT_IN_THREAD)
-        return ThreadPage(ThreadSummary(article_key, 0, False, is_premoderated(None, settings)), [], None)
+        summary = ThreadSummary(article_key, 0, False, is_premoderated(None, settings), settings.sso_required)
+        return ThreadPage(summary, [], None)
     if around is not None:
         after = _start_around(session, article.id, sort, limit, around)
 
@@ -555,7 +577,10 @@ def list_thread(
     next_cursor = keyring.sign_cursor({"s": sort.value, "k": _sort_key(page[-1], sort)}) if more else None
     visible = [node for node in roots if not node.deleted or node.replies]
     closed = closed_state(article.comments_closed, article.created_at, settings, now)
-    summary = ThreadSummary(article_key, article.comment_count, closed, is_premoderated(article.moderation, settings))
+    summary = ThreadSummary(
+        article_key, article.comment_count, closed, is_premoderated(article.moderation, settings),
+        settings.sso_required,
+    )
     return ThreadPage(summary, visible, next_cursor, has_earlier=after is not None)
 
 

@@ -100,7 +100,10 @@ def _comment_document(row: Any) -> dict[str, Any]:
         "created_at": moment_text(row.created_at),
         "edited_at": moment_text(row.edited_at),
         "purged_at": moment_text(row.purged_at),
-        "author": {"name": row.author_name, "email": row.author_email, "url": row.author_url},
+        "author": {
+            "name": row.author_name, "email": row.author_email, "url": row.author_url,
+            "verified": row.verified, "avatar": row.avatar_url,
+        },
         "body_source": row.body_source,
         "body_format": row.body_format.value,
         "body_html": row.body_html,

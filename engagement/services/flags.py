@@ -15,6 +15,7 @@ again and which the moderator's decision no longer covers.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -178,3 +179,23 @@ def summarize_open_flags(session: Session, comments: Sequence[Comment]) -> dict[
     for comment_id, reason, note, created_at in notes:
         summaries[comment_id].notes.append(FlagNote(reason.value, note, created_at))
     return summaries
+
+
+def withdraw_reader_flags(session: Session, reader_key: str) -> int:
+    """Withdraw every flag of one reader; the open ones leave their comments' open counts.
+
+    A comment the flags already held stays held: a moderator decides on it.
+    Returns how many flags were withdrawn.
+    """
+    withdrawn = session.execute(
+        sa.delete(Flag).where(Flag.reader_hash == reader_key).returning(Flag.comment_id, Flag.resolved_at)
+        .execution_options(synchronize_session=False)
+    ).all()
+    still_open = Counter(comment_id for comment_id, resolved_at in withdrawn if resolved_at is None)
+    for comment_id, count in sorted(still_open.items()):
+        session.execute(
+            sa.update(Comment).where(Comment.id == comment_id)
+            .values(open_flag_count=Comment.open_flag_count - count)
+            .execution_options(synchronize_session=False)
+        )
+    return len(withdrawn)

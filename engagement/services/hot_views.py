@@ -316,6 +316,17 @@ class ViewCounter:
         """Delete an applied batch from Redis and from the in-flight set (atomic)."""
         self._scripts["release"](args=[PREFIX, batch_id])
 
+    def forget_visitors(self, visitor_hashes: Sequence[str]) -> int:
+        """Delete these visitors' dedup marks on every article; how many there were.
+
+        A SCAN over the marks: for erasure, a rare request, never a hot path.
+        """
+        removed = 0
+        for visitor_hash in visitor_hashes:
+            marks = list(self.client.scan_iter(match=_mark("*", visitor_hash), count=1000))
+            removed += self.client.delete(*marks) if marks else 0
+        return removed
+
     def lock(self) -> Lock:
         """The flush lock: one flusher at a time across every process and host."""
         return self.client.lock(FLUSH_LOCK, timeout=FLUSH_LOCK_SECONDS, blocking=False)

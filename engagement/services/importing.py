@@ -281,6 +281,8 @@ class _Writer:
             "author_name": author.name,
             "author_email": author.email,
             "author_url": author.url,
+            "avatar_url": author.avatar_url,
+            "verified": author.verified,
             "avatar_seed": self.keyring.avatar_seed(
                 reader_key=reader_hash, article_key=key, name=author.name, email=author.email
             ),

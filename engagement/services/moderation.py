@@ -33,7 +33,7 @@ from engagement.models import (
 from engagement.privacy import Keyring
 from engagement.services import audit, bans, events
 from engagement.services.articles import effective_moderation, ensure_article, find_article, touch_article
-from engagement.services.comments import ThreadNode, change_status, get_comment, revise
+from engagement.services.comments import ThreadNode, author_of, change_status, get_comment, revise
 from engagement.services.article_stats import ArticleSummary, article_summary
 from engagement.services.flags import FlagSummary, resolve_flags, summarize_open_flags
 
@@ -84,11 +84,7 @@ class ModeratedComment(ThreadNode):
 
     @property
     def author(self) -> dict[str, Any] | None:
-        return {
-            "name": self.comment.author_name or self.anonymous_name,
-            "url": self.comment.author_url,
-            "avatar": self.comment.avatar_seed,
-        }
+        return author_of(self.comment, self.anonymous_name)
 
 
 @dataclass
@@ -347,32 +343,45 @@ def purge_comment(session: Session, *, comment_id: int, actor: str, now: datetim
     if comment.purged_at is not None:
         return
     before = comment.status
-    comment.body_source = comment.body_html = ""
-    comment.author_name = comment.author_email = comment.author_url = None
-    comment.avatar_seed = ""
-    comment.edit_token_hash = None
-    comment.pinned = False
-    comment.purged_at = now
-    comment.moderation_reason = PURGE_REASON
-    if before is CommentStatus.REJECTED:
-        touch_article(session, comment.article_id)  # change_status touches it otherwise
-    change_status(session, comment, CommentStatus.REJECTED, now=now, announce=False)
-    events.record_for_comment(session, EventType.COMMENT_DELETED, comment, now, previous_status=before.value)
-    resolve_flags(session, [comment], now)
-    # Readers' notes may quote what was erased.
-    session.execute(
-        sa.update(Flag).where(Flag.comment_id == comment.id).values(note=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        sa.delete(CommentRevision).where(CommentRevision.comment_id == comment.id)
-        .execution_options(synchronize_session=False)
-    )
+    clear_content(session, comment, status=CommentStatus.REJECTED, reason=PURGE_REASON, now=now)
     audit.record(
         session, actor=actor, action="comment.purge", target=f"comment:{comment.id}",
         details={"before": before.value, "after": CommentStatus.REJECTED.value}, now=now,
     )
     session.flush()
+
+
+def clear_content(
+    session: Session, comment: Comment, *, status: CommentStatus, reason: str, now: datetime
+) -> int:
+    """Erase a comment's text, author details and earlier versions, leaving a ``status``
+    tombstone (the row stays, so replies keep their parent; the thread shows it as an
+    empty placeholder while it has visible replies). Its open flags close and readers'
+    notes, which may quote it, go. Counters follow the status change. Returns how many
+    earlier versions were erased.
+    """
+    before = comment.status
+    comment.body_source = comment.body_html = ""
+    comment.author_name = comment.author_email = comment.author_url = comment.avatar_url = None
+    comment.avatar_seed = ""
+    comment.verified = False
+    comment.edit_token_hash = None
+    comment.pinned = False
+    comment.purged_at = now
+    comment.moderation_reason = reason
+    if before is status:
+        touch_article(session, comment.article_id)  # change_status touches it otherwise
+    change_status(session, comment, status, now=now, announce=False)
+    events.record_for_comment(session, EventType.COMMENT_DELETED, comment, now, previous_status=before.value)
+    resolve_flags(session, [comment], now)
+    session.execute(
+        sa.update(Flag).where(Flag.comment_id == comment.id).values(note=None)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(
+        sa.delete(CommentRevision).where(CommentRevision.comment_id == comment.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def list_revisions(session: Session, comment_id: int) -> list[CommentRevision]:

@@ -170,3 +170,19 @@ def remove_reaction(
         # Take it back from the hour it was counted in, so toggling cannot inflate trending.
         trending.withdraw_activity(session, article_id, removed.created_at, reactions=1)
     return _reaction_state(session, settings, article_id, reader)
+
+
+_READER_REACTIONS = sa.delete(_REACTIONS).where(_REACTIONS.c.reader_hash == sa.bindparam("reader_hash")).returning(
+    _REACTIONS.c.article_id, _REACTIONS.c.kind, _REACTIONS.c.created_at
+)
+
+
+def withdraw_reader_reactions(session: Session, reader_key: str) -> int:
+    """Withdraw every reaction of one reader, totals and trending with them; returns how many."""
+    withdrawn = run(session, _READER_REACTIONS, {"reader_hash": reader_key}).all()
+    for article_id, kind, created_at in withdrawn:
+        run(session, _UNCOUNT_REACTION, {"of_article": article_id, "of_kind": kind})
+        trending.withdraw_activity(session, article_id, created_at, reactions=1)
+    for article_id in sorted({row.article_id for row in withdrawn}):
+        touch_article(session, article_id)
+    return len(withdrawn)

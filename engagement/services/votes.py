@@ -154,3 +154,24 @@ def vote(
     row = run(session, _APPLY_VOTE, {"comment_id": comment_id, **{f"{name}_delta": change for name, change in delta.items()}}).one()
     touch_article(session, target.article_id)
     return VoteState(row.score, row.upvotes, row.downvotes, value)
+
+
+_READER_VOTES = sa.delete(_VOTES).where(_VOTES.c.reader_hash == sa.bindparam("voter")).returning(
+    _VOTES.c.comment_id, _VOTES.c.value
+)
+_ARTICLES_OF_COMMENTS = sa.select(_COMMENTS.c.article_id).where(
+    _COMMENTS.c.id.in_(sa.bindparam("comment_ids", expanding=True))
+).distinct()
+
+
+def withdraw_reader_votes(session: Session, reader_key: str) -> int:
+    """Withdraw every vote of one reader, each comment's counters changing with it; returns how many."""
+    withdrawn = run(session, _READER_VOTES, {"voter": reader_key}).all()
+    for comment_id, value in withdrawn:
+        delta = _vote_delta(value, 0)
+        run(session, _APPLY_VOTE, {"comment_id": comment_id, **{f"{name}_delta": change for name, change in delta.items()}})
+    if withdrawn:
+        comment_ids = sorted({comment_id for comment_id, _ in withdrawn})
+        for article_id in run(session, _ARTICLES_OF_COMMENTS, {"comment_ids": comment_ids}).scalars():
+            touch_article(session, article_id)
+    return len(withdrawn)

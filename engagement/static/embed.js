@@ -156,8 +156,21 @@
   }
   const clients = new Map();
   class Client {
-    constructor(base) { this.base = base; this.ns = `engagement:${base}:`; this.minting = null; this.mintFailedAt = 0; }
+    constructor(base) { this.base = base; this.ns = `engagement:${base}:`; this.minting = null; this.mintFailedAt = 0; this.signIns = new Map(); }
     key(name) { return this.ns + name; }
+    /** The reader token of a sign-in with the site's account ({token, expires, me}), while it is valid. */
+    signed() { const s = store.get(this.key("signed"), null); return s && s.expires > Date.now() ? s : null; }
+    /** Exchange the site's JWT (once per token) for a reader token bound to the account; resolve with "me". */
+    signIn(jwt) {
+      if (!this.signIns.has(jwt)) {
+        this.signIns.set(jwt, this.request("POST", "/api/v1/readers/sso", { token: jwt }).then((data) => {
+          store.set(this.key("signed"), { token: data.reader_token, expires: Date.parse(data.expires_at), me: data.me });
+          return data.me;
+        }, (err) => { this.signIns.delete(jwt); throw err; }));
+      }
+      return this.signIns.get(jwt);
+    }
+    signOut() { store.del(this.key("signed")); this.signIns.clear(); }
     /** Resolve with a new reader token, or null when none can be had now (e.g. many readers
         behind one address): the service then knows the reader by address and browser. */
     mint() {
@@ -175,7 +188,8 @@
       const headers = { Accept: "application/json" };
       if (body !== undefined) headers["Content-Type"] = "application/json";
       if (opts.edit) headers["X-Edit-Token"] = opts.edit;
-      const token = opts.reader ? store.get(this.key("reader"), null) || await this.mint() : null;
+      const signed = opts.reader && this.signed();
+      const token = signed ? signed.token : opts.reader ? store.get(this.key("reader"), null) || await this.mint() : null;
       if (token) headers["X-Reader-Token"] = token;
       let res;
       try {
@@ -186,8 +200,9 @@
         throw new ApiError(0, "network");
       }
       if (res.status === 401 && token && !opts.retried) {
-        // Forget the token unless a concurrent request has already replaced it.
-        if (store.get(this.key("reader"), null) === token) store.del(this.key("reader"));
+        // Forget the token unless a concurrent request has already replaced it; an ended sign-in goes anonymous.
+        if (signed) this.signOut();
+        else if (store.get(this.key("reader"), null) === token) store.del(this.key("reader"));
         return this.request(method, path, body, { ...opts, retried: true });
       }
       let data = null;
@@ -208,7 +223,8 @@
   /* ---- messages people can act on: the service's own wording is for developers ---- */
   const ERROR_MESSAGES = { network: "error_down", comments_closed: "error_closed", banned: "error_banned",
     conflict: "error_conflict", payload_too_large: "error_too_large", not_found: "error_gone",
-    forbidden: "error_not_allowed", validation_error: "check_fields", bad_key: "error_bad_key" };
+    forbidden: "error_not_allowed", validation_error: "check_fields", bad_key: "error_bad_key",
+    sign_in_required: "error_sign_in" };
   const retryable = (err) => err.status === 0 || err.status >= 500;
   const clearMsg = (box) => { box.classList.remove("eng-error"); box.replaceChildren(); };
   const showInfo = (box, ...content) => { box.classList.remove("eng-error"); box.replaceChildren(...content); };
@@ -297,7 +313,9 @@
         this.loadThread(true);
       } } }, SORTS.map((v) => h("option", { value: v, text: t("sort_" + v) })));
       this.closedNote = h("p", { class: "eng-closed", hidden: true, text: t("closed") });
-      this.formSlot = h("div", { class: "eng-compose" }, this.form(null));
+      this.formSlot = h("div", { class: "eng-compose" });
+      this.login = this.root.getAttribute("data-engagement-login-url");
+      this.setSignIn(false);
       this.thread = h("ol", { class: "eng-thread", "aria-labelledby": id + "-h" });
       this.threadMsg = h("p", { class: "eng-msg", "aria-live": "polite" });
       this.fresh = h("button", { type: "button", class: "eng-btn eng-fresh", hidden: true, on: { click: () => this.showFresh() } });
@@ -329,6 +347,16 @@
       this.formSlot.hidden = closed;
       // Controls the server would refuse leave the page; the scores and "Copy link" stay.
       if (closed) for (const el of this.thread.querySelectorAll(".eng-vote, .eng-reply-btn, .eng-own, .eng-flag-btn, .eng-card > form")) el.remove();
+    }
+
+    /** The comment form, or where sign-in is required and the reader has not signed in, the way to sign in. */
+    setSignIn(required) {
+      const out = required && !this.api.signed();
+      if (this.formSlot.firstChild && out === this.signedOut) return;
+      this.signedOut = out;
+      const link = this.login && /^https?:\/\//i.test(new URL(this.login, location.href).href)
+        ? h("a", { class: "eng-btn eng-primary", href: new URL(this.login, location.href).href, text: this.t("sign_in") }) : this.t("sign_in");
+      this.formSlot.replaceChildren(out ? h("p", { class: "eng-signin" }, link) : this.form(null));
     }
 
     setPremod(on) {
@@ -421,6 +449,7 @@
         this.fresh.hidden = true;
         this.setCount(data.article.comment_count);
         this.setPremod(Boolean(data.article.premoderated));
+        this.setSignIn(Boolean(data.article.sign_in_required));
         if (reset) this.thread.replaceChildren();
         for (const el of this.thread.querySelectorAll(".eng-waiting")) el.remove();
         const items = data.comments.map((c) => this.comment(c));
@@ -540,7 +569,9 @@
       const own = this.edits()[c.id];
       const mine = Boolean(own) || this.ownIds().includes(c.id);
       const waiting = this.pending.has(c.id);
-      const avatar = h("span", { class: "eng-avatar eng-av" + hashIndex(author.avatar || name, 8), "aria-hidden": "true", text: [...name.trim()][0] || "?" });
+      const avatar = /^https:\/\//.test(author.avatar || "")
+        ? h("img", { class: "eng-avatar", src: author.avatar, alt: "", loading: "lazy", referrerpolicy: "no-referrer" })
+        : h("span", { class: "eng-avatar eng-av" + hashIndex(author.avatar || name, 8), "aria-hidden": "true", text: [...name.trim()][0] || "?" });
       const who = author.url && /^https?:\/\//i.test(author.url)
         ? h("a", { class: "eng-author", href: author.url, rel: "nofollow ugc noopener", text: name })
         : h("span", { class: "eng-author", text: name });
@@ -548,6 +579,7 @@
       const time = h("time", { class: "eng-time", datetime: c.created_at, title: c.created_at, text: this.i18n.relative(c.created_at) });
       const meta = h("p", { class: "eng-meta" }, who, " ", waiting ? time : h("a", { class: "eng-permalink", href: "#comment-" + c.id }, time),
         c.edited_at ? h("span", { class: "eng-edited", title: c.edited_at, text: " · " + this.t("edited") }) : null,
+        author.verified ? h("span", { class: "eng-badge eng-verified", title: this.t("verified_title"), text: "✓ " + this.t("verified") }) : null,
         c.pinned ? h("span", { class: "eng-badge eng-pin", text: this.t("pinned") }) : null,
         mine ? h("span", { class: "eng-badge", text: this.t("you") }) : null,
         waiting ? h("span", { class: "eng-badge eng-wait", text: this.t("waiting") }) : null);
@@ -620,7 +652,7 @@
     /* -- the comment form (top level when parent is null, else a reply form) -- */
     form(parent, close) {
       const id = `${this.id}-f${++seq}`, t = (key, vars) => this.t(key, vars);
-      const profile = store.get(this.store("profile"), {});
+      const profile = store.get(this.store("profile"), {}), signed = this.api.signed();
       const field = (name, label, input, hint) => {
         input.id = `${id}-${name}`;
         const err = h("p", { class: "eng-field-error", id: `${id}-${name}-err`, hidden: true });
@@ -640,10 +672,11 @@
         "aria-label": parent ? t("reply_to", { name: (parent.author && parent.author.name) || t("anonymous") }) : t("write_comment") },
         field("body", t(parent ? "your_reply" : "your_comment"), text, t("markdown_hint")),
         h("p", { class: "eng-hint eng-premod", hidden: !this.premod, text: t("premoderated") }),
-        h("div", { class: "eng-row" },
-          field("name", t("name"), nameIn),
-          field("email", t("email"), emailIn, t("email_hint")),
-          field("url", t("website"), urlIn)),
+        signed ? h("p", { class: "eng-hint eng-as", text: t("signed_in_as", { name: signed.me.name || t("anonymous") }) })
+          : h("div", { class: "eng-row" },
+            field("name", t("name"), nameIn),
+            field("email", t("email"), emailIn, t("email_hint")),
+            field("url", t("website"), urlIn)),
         h("div", { class: "eng-hp", "aria-hidden": "true" }, h("label", { for: trap.id, text: t("honeypot") }), trap),
         h("div", { class: "eng-form-foot" }, submit,
           close ? h("button", { type: "button", class: "eng-link", on: { click: close } }, t("cancel")) : null),
@@ -661,7 +694,7 @@
         let wait = 0;
         try {
           const posted = await this.api.request("POST", this.path + "/comments", payload, { reader: true });
-          store.set(this.store("profile"), { name: payload.author_name, url: payload.author_url });
+          if (!signed) store.set(this.store("profile"), { name: payload.author_name, url: payload.author_url });
           this.saveEdit(posted.id, { token: posted.edit_token, createdAt: Date.now(), body: payload.body });
           this.rememberOwn(posted.id);
           this.changed();
@@ -873,13 +906,28 @@
     if (el.hasAttribute("data-engagement-mounted")) return;
     el.setAttribute("data-engagement-mounted", "");
     const base = (el.getAttribute("data-engagement-api") || SCRIPT_ORIGIN || location.origin).replace(/\/+$/, "");
+    const jwt = el.getAttribute("data-engagement-sso-token");
+    // A refused sign-in leaves the reader anonymous; the page can call EngagementWidget.signIn again.
+    if (jwt) await clientFor(base).signIn(jwt).catch(() => null);
     widgets.add(new Widget(el, await messagesFor(el, base)));
+  };
+  /** Sign in (or out, jwt null) with every widget's service that has sign-on, then draw the widgets
+      again as that reader; resolves with who the reader now is, rejects when no service took the token. */
+  const signIn = async (jwt) => {
+    const all = new Set([...widgets].map((w) => w.api));
+    if (!all.size) all.add(clientFor(SCRIPT_ORIGIN || location.origin));
+    const results = await Promise.allSettled([...all].map((c) => (jwt ? c.signIn(jwt) : c.signOut())));
+    for (const w of widgets) { w.formSlot.replaceChildren(); w.loadThread(true); }
+    const done = results.find((r) => r.status === "fulfilled");
+    if (!done) throw results[0].reason;
+    return done.value;
   };
   const scan = () => {
     const found = document.querySelectorAll("[data-engagement-article]");
     if (found.length) loadStylesheet();
     found.forEach(mount);
   };
-  window.EngagementWidget = Object.freeze({ scan, mount: (el) => { loadStylesheet(); return mount(el); }, messages: EN });
+  window.EngagementWidget = Object.freeze({ scan, mount: (el) => { loadStylesheet(); return mount(el); }, messages: EN,
+    signIn, signOut: () => signIn(null) });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", scan); else scan();
 })();

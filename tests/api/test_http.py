@@ -155,6 +155,10 @@ class TestOpenApi:
             ("GET", "/api/v1/trending"): None,
             ("GET", "/api/v1/articles/{key}/comments.atom"): None,
             ("GET", "/api/v1/comments.atom"): None,
+            ("POST", "/api/v1/readers/sso"): None,
+            ("GET", "/api/v1/me"): optional_reader,
+            ("GET", "/api/v1/me/comments"): [{"readerToken": []}],
+            ("DELETE", "/api/v1/me"): [{"readerToken": []}],
         }
         comment_id = spec["paths"]["/api/v1/comments/{comment_id}"]["parameters"][0]["schema"]
         assert (comment_id["minimum"], comment_id["maximum"]) == (1, 2_147_483_647)

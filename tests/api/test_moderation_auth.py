@@ -37,6 +37,7 @@ ADMIN_ROUTES = [
     ("DELETE", "/api/v1/mod/webhooks/424242", None),
     ("GET", "/api/v1/mod/deliveries", None),
     ("POST", "/api/v1/mod/deliveries/424242/retry", None),
+    ("DELETE", "/api/v1/mod/readers/sso/reader-42", None),
 ]
 ALL_ROUTES = MODERATOR_ROUTES + ADMIN_ROUTES
 
@@ -72,7 +73,7 @@ def test_the_route_lists_cover_every_moderation_route(app):
     registered = {
         (method, rule.rule.replace("<id:comment_id>", "{comment}").replace("<id:ban_id>", "424242")
          .replace("<id:webhook_id>", "424242").replace("<id:delivery_id>", "424242")
-         .replace("<article_key:key>", "an-article"))
+         .replace("<article_key:key>", "an-article").replace("<string(maxlength=255):subject>", "reader-42"))
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1/mod/")
         for method in rule.methods - {"HEAD", "OPTIONS"}

@@ -27,6 +27,7 @@ from tests.factories import (
     send_view,
 )
 from tests.importing.disqus_files import export, post, thread
+from tests.support.sso import SSO_SETTINGS, signed_in_headers
 
 
 def run_export(cli, *args: str) -> dict:
@@ -85,7 +86,9 @@ def test_export_then_restore_into_an_empty_database_gives_the_same_document(app,
     news = before["articles"][0]
     assert (news["title"], news["url"], news["views"], news["reactions"]) == ("News", "https://n.example/1", 1, {"like": 1})
     first = news["comments"][0]
-    assert first["author"] == {"name": "Ana", "email": "ana@example.org", "url": "https://ana.example"}
+    assert first["author"] == {
+        "name": "Ana", "email": "ana@example.org", "url": "https://ana.example", "verified": False, "avatar": None,
+    }
     assert (first["pinned"], first["score"], first["upvotes"], first["body_format"]) == (True, 1, 1, "markdown")
     assert first["body_html"] == render_markdown(first["body_source"])
     assert {c["status"] for c in news["comments"]} == {"approved", "deleted"}
@@ -100,6 +103,21 @@ def test_export_then_restore_into_an_empty_database_gives_the_same_document(app,
     assert without_avatars(list_comments(client, "news-1")) == without_avatars(page_before)
     # New comments after a restore get fresh ids.
     assert post_comment(client, "news-1", "After the restore")["id"] > max(c["id"] for c in news["comments"])
+
+
+def test_a_signed_in_authors_verified_mark_and_avatar_survive_export_and_restore(app_factory, write_file):
+    app = app_factory(**SSO_SETTINGS)
+    client, cli = app.test_client(), app.test_cli_runner()
+    posted = post_comment(client, "news-1", "Signed", headers=signed_in_headers(client))
+    before = run_export(lambda *args: cli.invoke(args=["engagement", *args]))
+    assert before["articles"][0]["comments"][0]["author"] == {
+        "name": "Ana Lima", "email": "ana@news.example", "url": None, "verified": True,
+        "avatar": "https://news.example/ana.png",
+    }
+    wipe(app)
+    restore(lambda *args: cli.invoke(args=["engagement", *args]), write_file, before)
+    author = list_comments(client, "news-1")["comments"][0]["author"]
+    assert (posted["author"]["verified"], author["verified"], author["avatar"]) == (True, True, "https://news.example/ana.png")
 
 
 def test_importing_an_export_twice_adds_nothing(app, client, cli, write_file):

@@ -87,7 +87,9 @@ def test_items_become_articles_with_their_comments_statuses_and_times(app, clien
     assert get_article(client, "p-4")["title"] == "Hello & welcome"
     first, binned, undated = page["comments"]
     assert first["body_html"] == "<p>First line<br>second line</p><p>New paragraph <em>here</em> </p>"
-    assert first["author"] == {"name": "Ana", "url": "https://ana.example", "avatar": first["author"]["avatar"]}
+    assert first["author"] == {
+        "name": "Ana", "url": "https://ana.example", "avatar": first["author"]["avatar"], "verified": False,
+    }
     assert [r["author"]["name"] for r in first["replies"]] == ["Bo"]
     assert binned["status"] == "deleted" and binned["replies"][0]["body_html"] == "<p>Reply to the binned one</p>"
     assert undated["body_html"] == "<p>No GMT date</p>"
