@@ -41,9 +41,10 @@ from engagement.text import strip_unsafe_codepoints
 MAX_IMPORTED_BODY_LENGTH = 100_000
 BATCH_SIZE = 1000
 MAX_SOURCE_ID_LENGTH = 64  # comments.import_id
-# SQLite's page cache for the importing connection (the default is 2 MB): the comments
-# indexes of a large import outgrow a small cache, and every insert then rereads pages
-# from the operating system (a third of the import's time at 200,000 comments).
+# SQLite's page cache for the importing connection while comments are inserted (the
+# default is 2 MB): the comments indexes of a large import outgrow a small cache, and
+# every insert then rereads pages from the operating system (a third of the import's
+# time at 200,000 comments).
 IMPORT_SQLITE_CACHE_KIB = 64 * 1024
 
 _COMMENTS = Comment.__table__
@@ -132,7 +133,9 @@ def import_records(
             else:
                 writer.add_comment(record, html or "")
         writer.flush()
-        writer.place_comments()
+    # Placing the tree is a few set-wide statements; SQLite sizes their sorts by the cache,
+    # so the larger one would only raise the peak memory there.
+    writer.place_comments()
     _drop_temporary_tables(session)
     return writer.summary
 
