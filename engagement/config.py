@@ -13,8 +13,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 from limits import parse_many
+
+from engagement.mailer import SmtpSettings
 
 DEFAULT_REACTION_KINDS = ("like", "love", "insightful", "surprised", "sad", "angry")
 
@@ -88,6 +91,11 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_DELIVERY_BACKOFF_MAX_SECONDS": ("DELIVERY_BACKOFF_MAX_SECONDS", float),
     "ENGAGEMENT_WORKER_POLL_SECONDS": ("WORKER_POLL_SECONDS", float),
     "ENGAGEMENT_WORKER_LEASE_SECONDS": ("WORKER_LEASE_SECONDS", float),
+    "ENGAGEMENT_SMTP_URL": ("SMTP_URL", str),
+    "ENGAGEMENT_MAIL_FROM": ("MAIL_FROM", str),
+    "ENGAGEMENT_PUBLIC_URL": ("PUBLIC_URL", str),
+    "ENGAGEMENT_MODERATOR_EMAILS": ("MODERATOR_EMAILS", _as_list),
+    "ENGAGEMENT_MODERATOR_DIGEST_MINUTES": ("MODERATOR_DIGEST_MINUTES", int),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -140,6 +148,13 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_POLL_SECONDS": 2.0,  # how often an idle worker looks for new events
     # A claimed delivery belongs to its worker this long; one whose worker died is claimed again after it.
     "WORKER_LEASE_SECONDS": 300.0,
+    # Mail (reply e-mails, moderator digests): off unless SMTP_URL is set, which then needs
+    # MAIL_FROM and PUBLIC_URL (the address links in mails point to).
+    "SMTP_URL": None,
+    "MAIL_FROM": None,
+    "PUBLIC_URL": None,
+    "MODERATOR_EMAILS": [],
+    "MODERATOR_DIGEST_MINUTES": 15,  # at most one moderator digest this often
 }
 
 # A scrape token is compared as a whole, but a short one could be guessed.
@@ -175,6 +190,7 @@ class Settings:
     trending_weights: TrendingWeights = TrendingWeights()
     auto_close_days: int = 0
     spam_max_links: int = 3
+    reply_emails: bool = False  # readers may ask for reply e-mails (mail is configured)
     # Extra publish-time checks loaded from ENGAGEMENT_SPAM_CHECKS (services.policy.Check).
     extra_checks: tuple[Callable[..., Any], ...] = ()
 
@@ -196,6 +212,7 @@ class Settings:
             ),
             auto_close_days=config["AUTO_CLOSE_DAYS"],
             spam_max_links=config["SPAM_MAX_LINKS"],
+            reply_emails=bool(config.get("SMTP_URL")),
             extra_checks=tuple(_load_callable(path) for path in config["SPAM_CHECKS"]),
         )
 
@@ -324,6 +341,7 @@ def load_config(
     if config["METRICS_TOKEN"] is not None and len(config["METRICS_TOKEN"]) < MIN_METRICS_TOKEN_LENGTH:
         raise ConfigurationError(f"ENGAGEMENT_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters")
 
+    _check_mail(config)
     if config["API_DOCS"] is None:
         config["API_DOCS"] = config["ENGAGEMENT_ENV"] == "development"
     config["SQLALCHEMY_DATABASE_URI"] = _database_uri(config["SQLALCHEMY_DATABASE_URI"], instance_path)
@@ -331,6 +349,23 @@ def load_config(
     config["SECRET_KEY"] = _secret_key(config, instance_path)
     config["DEBUG"] = False if config["ENGAGEMENT_ENV"] == "production" else config.get("DEBUG", False)
     return config
+
+
+def _check_mail(config: Mapping[str, Any]) -> None:
+    """Mail settings come as a set: a server needs a From address and the public URL links point to."""
+    if config["MODERATOR_DIGEST_MINUTES"] < 1:
+        raise ConfigurationError("ENGAGEMENT_MODERATOR_DIGEST_MINUTES must be at least 1")
+    if not config["SMTP_URL"]:
+        return
+    try:
+        SmtpSettings.from_url(config["SMTP_URL"])
+    except ValueError as exc:
+        raise ConfigurationError(f"ENGAGEMENT_SMTP_URL: {exc}") from None
+    if "@" not in (config["MAIL_FROM"] or ""):
+        raise ConfigurationError("ENGAGEMENT_SMTP_URL needs ENGAGEMENT_MAIL_FROM, the address mails are sent from")
+    public_url = urlsplit(config["PUBLIC_URL"] or "")
+    if public_url.scheme not in {"http", "https"} or not public_url.hostname:
+        raise ConfigurationError("ENGAGEMENT_SMTP_URL needs ENGAGEMENT_PUBLIC_URL, the service's https:// address")
 
 
 def _database_uri(uri: str | None, instance_path: str) -> str:

@@ -27,6 +27,7 @@ from engagement.models.moderation import (
     Role,
     SiteSetting,
 )
+from engagement.models.mail import MailBatch, ReplyMailItem, ReplySubscription
 from engagement.models.notifications import Delivery, DeliveryKind, DeliveryStatus, Event, EventType, Webhook
 from engagement.models.revision import CommentRevision, Editor
 
@@ -55,9 +56,12 @@ __all__ = [
     "EventType",
     "Flag",
     "FlagReason",
+    "MailBatch",
     "ModerationMode",
     "Reaction",
     "ReactionTotal",
+    "ReplyMailItem",
+    "ReplySubscription",
     "Role",
     "SiteSetting",
     "ViewMark",

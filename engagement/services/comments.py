@@ -26,7 +26,7 @@ from engagement.models import (
 from engagement.models.base import MAX_ID
 from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
 from engagement.sanitize import render_body, render_html, render_markdown
-from engagement.services import events, policy, trending
+from engagement.services import events, policy, subscriptions, trending
 from engagement.services.articles import ARTICLES, closed_state, ensure_article, is_premoderated, touch_article
 from engagement.services.statements import run
 
@@ -50,6 +50,7 @@ class Draft:
     author_url: str | None = None
     parent_id: int | None = None
     honeypot: str | None = None
+    notify: bool = False  # mail the author's address about replies, once it is confirmed
 
 
 @dataclass
@@ -110,6 +111,7 @@ class ThreadSummary:
     comment_count: int
     comments_closed: bool
     premoderated: bool
+    reply_emails: bool = False
 
 
 @dataclass
@@ -196,9 +198,14 @@ def post_comment(
 ) -> ThreadNode:
     """Create a comment (and its article on first use).
 
+    With ``draft.notify`` the author's address is subscribed to replies (services.subscriptions).
+
     Raises NotFound (parent missing or not public), ValidationFailed (parent in another
-    article, blocklisted word), CommentsClosed, Banned, Conflict (duplicate).
+    article, blocklisted word, notify while reply e-mails are off), CommentsClosed, Banned,
+    Conflict (duplicate).
     """
+    if draft.notify and not settings.reply_emails:
+        raise ValidationFailed({"notify": ["Reply e-mails are not offered on this site."]})
     article = ensure_article(session, article_key, now)
     parent = None
     if draft.parent_id is not None:
@@ -244,6 +251,8 @@ def post_comment(
     events.record_for_comment(
         session, events.published_event(comment) if published else EventType.COMMENT_HELD, comment, now
     )
+    if draft.notify:
+        subscriptions.subscribe(session, keyring, comment, now)
     return ThreadNode(comment, article.key, settings.anonymous_name, edit_token=edit_token)
 
 
@@ -538,7 +547,7 @@ def list_thread(
     if article is None:
         if around is not None:
             raise NotFound(NOT_IN_THREAD)
-        return ThreadPage(ThreadSummary(article_key, 0, False, is_premoderated(None, settings)), [], None)
+        return ThreadPage(ThreadSummary(article_key, 0, False, is_premoderated(None, settings), settings.reply_emails), [], None)
     if around is not None:
         after = _start_around(session, article.id, sort, limit, around)
 
@@ -555,7 +564,9 @@ def list_thread(
     next_cursor = keyring.sign_cursor({"s": sort.value, "k": _sort_key(page[-1], sort)}) if more else None
     visible = [node for node in roots if not node.deleted or node.replies]
     closed = closed_state(article.comments_closed, article.created_at, settings, now)
-    summary = ThreadSummary(article_key, article.comment_count, closed, is_premoderated(article.moderation, settings))
+    summary = ThreadSummary(
+        article_key, article.comment_count, closed, is_premoderated(article.moderation, settings), settings.reply_emails
+    )
     return ThreadPage(summary, visible, next_cursor, has_earlier=after is not None)
 
 

@@ -31,7 +31,7 @@ from engagement.models import (
     ModerationMode,
 )
 from engagement.privacy import Keyring
-from engagement.services import audit, bans, events
+from engagement.services import audit, bans, events, subscriptions
 from engagement.services.articles import effective_moderation, ensure_article, find_article, touch_article
 from engagement.services.comments import ThreadNode, change_status, get_comment, revise
 from engagement.services.article_stats import ArticleSummary, article_summary
@@ -354,6 +354,7 @@ def purge_comment(session: Session, *, comment_id: int, actor: str, now: datetim
     comment.pinned = False
     comment.purged_at = now
     comment.moderation_reason = PURGE_REASON
+    subscriptions.forget_comment(session, comment.id)
     if before is CommentStatus.REJECTED:
         touch_article(session, comment.article_id)  # change_status touches it otherwise
     change_status(session, comment, CommentStatus.REJECTED, now=now, announce=False)

@@ -1,0 +1,55 @@
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps every message it accepts (mail tests)."""
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class SmtpServer:
+    """Accepts mail on ``url``; ``messages`` are parsed as EmailMessage, with their envelope recipients."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    recipients: list[list[str]] = field(default_factory=list)
+    _controller: Controller | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+            self.recipients.append(list(envelope.rcpt_tos))
+        return "250 Message accepted"
+
+    def start(self) -> "SmtpServer":
+        self._controller = Controller(self, hostname="127.0.0.1", port=free_port())
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._controller is not None
+        return f"smtp://127.0.0.1:{self._controller.port}"
+
+    def take(self) -> list[EmailMessage]:
+        """The messages received so far, forgetting them."""
+        with self._lock:
+            taken, self.messages, self.recipients = self.messages, [], []
+        return taken
