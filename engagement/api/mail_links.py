@@ -36,7 +36,11 @@ _PAGE = Environment(autoescape=True).from_string("""\
 <main>
 <h1>{{ title }}</h1>
 <p>{{ text }}</p>
-{% if button %}<form method="post" action="{{ action }}"><button type="submit" name="List-Unsubscribe" value="One-Click">{{ button }}</button></form>{% endif %}
+{% if button -%}
+<form method="post" action="{{ action }}">
+<button type="submit">{{ button }}</button>
+</form>
+{%- endif %}
 </main>
 </body>
 </html>
@@ -72,7 +76,7 @@ def confirm() -> Response:
                          "Confirm")
         confirmed = subscriptions.confirm(db.session, keyring(), token=_token(), now=now())
     except InvalidLink as exc:
-        return _page(400, "Link not valid", f"{exc.message} Post again with “notify me” to get a new confirmation mail.")
+        return _page(400, "Link not valid", f"{exc.message} Post again with “notify me” for a new confirmation mail.")
     if not confirmed:
         return _page(200, "Nothing to confirm", "This address has no reply e-mails waiting for confirmation.")
     return _page(200, "Reply e-mails confirmed", "You will get a mail when someone replies to your comments.")

@@ -12,6 +12,7 @@ unsubscribed, sends nothing.
 """
 from __future__ import annotations
 
+import email.policy
 import email.utils
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ REPLY_WINDOW = timedelta(minutes=15)
 # A confirmation mail can be asked for by anyone who types an address: at most one an hour.
 CONFIRMATION_WINDOW = timedelta(hours=1)
 MODERATORS_KEY = "moderators"
+# Headers fold only past RFC 5322's 998 characters: folded at 78, a long List-Unsubscribe
+# URL would be written as encoded words, which mail clients do not read as a URL.
+MAIL_POLICY = email.policy.default.clone(max_line_length=998)
 CONFIRMATION_EVENTS = frozenset({EventType.COMMENT_PUBLISHED, EventType.REPLY_PUBLISHED, EventType.COMMENT_HELD})
 MODERATION_EVENTS = frozenset({EventType.COMMENT_HELD, EventType.COMMENT_FLAGGED})
 
@@ -94,7 +98,9 @@ _REPLIES_HTML = _html.from_string("""\
 <p><strong>{{ reply.author }}</strong> replied{% if reply.url %} (<a href="{{ reply.url }}">view</a>){% endif %}:</p>
 <blockquote>{{ reply.html }}</blockquote>
 {% endfor -%}
-{% if article_url %}<p><a href="{{ article_url }}">Read the conversation{% if article_title %}: {{ article_title }}{% endif %}</a></p>{% endif %}
+{% if article_url -%}
+<p><a href="{{ article_url }}">Read the conversation{% if article_title %}: {{ article_title }}{% endif %}</a></p>
+{%- endif %}
 <hr>
 <p>You get these mails because you asked for replies to your comments.
 <a href="{{ unsubscribe_url }}">Unsubscribe</a>.</p>
@@ -157,55 +163,59 @@ class MailChannel:
     # --- fan-out ---------------------------------------------------------------------------
 
     def fan_out(self, session: Session, events: Sequence[Event], now: datetime) -> list[Delivery]:
+        """Three statements at most per batch of events, whatever its size, then one or two per mail joined."""
         created: list[Delivery] = []
-        comment_ids = [event.comment_id for event in events if event.comment_id is not None]
+        comment_ids = {event.comment_id for event in events if event.comment_id is not None}
         if not comment_ids:
             return created
         comments = {
             comment.id: comment
             for comment in session.scalars(sa.select(Comment).where(Comment.id.in_(comment_ids))).all()
         }
+        unconfirmed = dict(
+            session.execute(
+                sa.select(ReplySubscription.comment_id, ReplySubscription.email_hash).where(
+                    ReplySubscription.comment_id.in_(comment_ids), ReplySubscription.confirmed_at.is_(None)
+                )
+            ).all()
+        )
+        replies = [
+            (event, comments[event.comment_id])
+            for event in events
+            if event.comment_id in comments and _publishes_a_reply(event, comments[event.comment_id])
+        ]
+        subscribers = self._subscribers(session, {reply.parent_id for _, reply in replies if reply.parent_id})
         for event in events:
-            comment = comments.get(event.comment_id) if event.comment_id is not None else None
-            if comment is None:
-                continue
-            if event.type in CONFIRMATION_EVENTS:
-                self._ask_for_confirmation(session, event, comment, now, created)
-            if event.type is EventType.REPLY_PUBLISHED or (
-                event.type is EventType.COMMENT_APPROVED and comment.parent_id is not None
-            ):
-                self._gather_reply(session, event, comment, now, created)
+            email_hash = unconfirmed.get(event.comment_id) if event.type in CONFIRMATION_EVENTS else None
+            if email_hash is not None:
+                self._join(session, confirmation_key(email_hash), event, now, CONFIRMATION_WINDOW, created)
             if event.type in MODERATION_EVENTS and self._settings.moderator_emails:
                 self._join(session, MODERATORS_KEY, event, now, self._settings.digest_window, created)
+        for event, reply in replies:
+            found = subscribers.get(reply.parent_id) if reply.parent_id else None
+            if found is not None:
+                self._gather_reply(session, event, reply, *found, now, created)
         return created
 
-    def _ask_for_confirmation(
-        self, session: Session, event: Event, comment: Comment, now: datetime, created: list[Delivery]
-    ) -> None:
-        email_hash = session.scalar(
-            sa.select(ReplySubscription.email_hash).where(
-                ReplySubscription.comment_id == comment.id, ReplySubscription.confirmed_at.is_(None)
-            )
-        )
-        if email_hash is not None and comment.status is not CommentStatus.SPAM:
-            self._join(session, confirmation_key(email_hash), event, now, CONFIRMATION_WINDOW, created)
-
-    def _gather_reply(
-        self, session: Session, event: Event, reply: Comment, now: datetime, created: list[Delivery]
-    ) -> None:
-        """Add a published reply to the mail of its parent's confirmed subscriber, unless
-        the reply is the subscriber's own (same reader, or same address)."""
-        if reply.status is not CommentStatus.APPROVED:
-            return
+    @staticmethod
+    def _subscribers(session: Session, parent_ids: set[int]) -> dict[int, tuple[ReplySubscription, str]]:
+        """Confirmed subscriptions of these comments, with the reader hash of each comment's author."""
+        if not parent_ids:
+            return {}
         parent = aliased(Comment)
-        found = session.execute(
+        rows = session.execute(
             sa.select(ReplySubscription, parent.reader_hash)
             .join(parent, parent.id == ReplySubscription.comment_id)
-            .where(ReplySubscription.comment_id == reply.parent_id, ReplySubscription.confirmed_at.is_not(None))
-        ).first()
-        if found is None:
-            return
-        subscription, parent_reader = found
+            .where(ReplySubscription.comment_id.in_(parent_ids), ReplySubscription.confirmed_at.is_not(None))
+        ).all()
+        return {subscription.comment_id: (subscription, reader_hash) for subscription, reader_hash in rows}
+
+    def _gather_reply(
+        self, session: Session, event: Event, reply: Comment, subscription: ReplySubscription, parent_reader: str,
+        now: datetime, created: list[Delivery],
+    ) -> None:
+        """Add a published reply to the mail of its parent's subscriber, unless the reply
+        is the subscriber's own (same reader, or same address) or was mailed already."""
         own_address = reply.author_email is not None and (
             self._keyring.email_hash(reply.author_email) == subscription.email_hash
         )
@@ -261,7 +271,7 @@ class MailChannel:
     def deliver(self, session: Session, delivery: Delivery, event: Event, now: datetime) -> int | None:
         key = delivery.destination or ""
         if key == MODERATORS_KEY:
-            message = self._digest(session, key, event, now)
+            message = self._digest(session, event)
         elif key.startswith("confirm:"):
             message = self._confirmation(session, key.partition(":")[2])
         elif key.startswith("reply:"):
@@ -340,36 +350,49 @@ class MailChannel:
         message["To"] = rows[0].email
         about = f' on "{article.title}"' if article.title else ""
         message["Subject"] = (
-            f"A new reply to your comment{about}" if len(replies) == 1 else f"{len(replies)} new replies to your comments{about}"
+            f"A new reply to your comment{about}" if len(replies) == 1
+            else f"{len(replies)} new replies to your comments{about}"
         )
         # RFC 8058: mail clients offer a button that POSTs to this URL, no page, no JavaScript.
         message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         return message
 
-    def _digest(self, session: Session, key: str, first: Event, now: datetime) -> EmailMessage | None:
-        """Counts of what happened since the last digest (the first digest: since its first event)."""
-        batch = session.get(MailBatch, key)
-        since = batch.last_sent_at if batch is not None and batch.last_sent_at else first.created_at - timedelta(seconds=1)
+    def _digest(self, session: Session, first: Event) -> EmailMessage | None:
+        """Counts of the events this digest gathered: those fanned out since its first one
+        (a later event not yet fanned out starts the next digest)."""
         counted = dict(
             session.execute(
                 sa.select(Event.type, sa.func.count())
-                .where(Event.type.in_(MODERATION_EVENTS), Event.created_at > since, Event.created_at <= now)
+                .where(Event.id >= first.id, Event.type.in_(MODERATION_EVENTS), Event.dispatched_at.is_not(None))
                 .group_by(Event.type)
             ).all()
         )
         counts = [(label, counted[kind]) for kind, label in _DIGEST_LABELS.items() if counted.get(kind)]
         if not counts or not self._settings.moderator_emails:
             return None
-        values = {"since": since.strftime("%Y-%m-%d %H:%M UTC"), "counts": counts, "queue_url": f"{self._settings.public_url}/mod"}
+        values = {
+            "since": first.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "counts": counts,
+            "queue_url": f"{self._settings.public_url}/mod",
+        }
         message = _message(_DIGEST_TEXT.render(values), _DIGEST_HTML.render(values))
         message["To"] = ", ".join(self._settings.moderator_emails)
         message["Subject"] = "Moderation: " + ", ".join(f"{count} {label}" for label, count in counts)
         return message
 
 
+def _publishes_a_reply(event: Event, comment: Comment) -> bool:
+    """Whether the event makes a reply public: posted and approved at once, or approved later.
+    A reply no longer approved by the time of the fan-out is not mailed."""
+    published = event.type is EventType.REPLY_PUBLISHED or (
+        event.type is EventType.COMMENT_APPROVED and comment.parent_id is not None
+    )
+    return published and comment.status is CommentStatus.APPROVED
+
+
 def _message(text: str, html: str) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

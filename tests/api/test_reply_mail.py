@@ -152,6 +152,7 @@ def test_a_reply_mail_has_both_parts_the_reply_the_article_and_one_click_unsubsc
     confirm(app, client, smtp_server)
     posted = reply(client, bob, mine, "I *disagree* <script>alert(1)</script>", author_name="Bob <b>")
     run_worker(app)
+    [raw] = smtp_server.raw
     [message] = smtp_server.take()
     assert message["To"] == ANA and message["From"] == "Comments <comments@news.example>"
     assert message["Subject"] == 'A new reply to your comment on "Belarus <prisoners>"'
@@ -164,6 +165,8 @@ def test_a_reply_mail_has_both_parts_the_reply_the_article_and_one_click_unsubsc
     unsubscribe_url = link(message, "/mail/unsubscribe")
     assert message["List-Unsubscribe"] == f"<{PUBLIC_URL}{unsubscribe_url}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # Unfolded and not encoded, as RFC 2369 and mail clients expect it.
+    assert f"\r\nList-Unsubscribe: <{PUBLIC_URL}{unsubscribe_url}>\r\n".encode() in raw
     # What a mail client does for RFC 8058: a form POST, no page, no JavaScript.
     one_click = client.post(unsubscribe_url, data={"List-Unsubscribe": "One-Click"})
     assert one_click.status_code == 200 and b"Unsubscribed" in one_click.data

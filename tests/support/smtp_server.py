@@ -23,6 +23,7 @@ class SmtpServer:
     """Accepts mail on ``url``; ``messages`` are parsed as EmailMessage, with their envelope recipients."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # as sent, to check headers as mail clients read them
     recipients: list[list[str]] = field(default_factory=list)
     _controller: Controller | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -31,6 +32,7 @@ class SmtpServer:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._lock:
             self.messages.append(message)  # type: ignore[arg-type]
+            self.raw.append(envelope.content)
             self.recipients.append(list(envelope.rcpt_tos))
         return "250 Message accepted"
 
@@ -51,5 +53,5 @@ class SmtpServer:
     def take(self) -> list[EmailMessage]:
         """The messages received so far, forgetting them."""
         with self._lock:
-            taken, self.messages, self.recipients = self.messages, [], []
+            taken, self.messages, self.raw, self.recipients = self.messages, [], [], []
         return taken
