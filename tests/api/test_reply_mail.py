@@ -143,6 +143,42 @@ def test_the_widget_offers_reply_mails_only_when_the_thread_says_so(client):
     assert "reply_emails" in script and "notify" in script
 
 
+def test_a_confirmed_address_needs_no_second_confirmation_until_it_unsubscribes(
+    app, client, smtp_server, ana, bob, article
+):
+    first = subscribe(client, ana, "First.")
+    confirm(app, client, smtp_server)
+    later = subscribe(client, ana, "Later.")
+    reply(client, bob, later, "To the later one.")
+    run_worker(app)
+    [message] = smtp_server.take()  # a reply mail at once, no confirmation
+    assert "To the later one." in message.get_body(("plain",)).get_content()
+
+    assert client.post(link(message, "/mail/unsubscribe")).status_code == 200
+    again = subscribe(client, ana, "After unsubscribing.")
+    reply(client, bob, again, "Unheard.")
+    reply(client, bob, first, "Unheard too.")
+    with time_machine.travel(utcnow() + timedelta(hours=2), tick=False):
+        run_worker(app)
+    [confirmation] = smtp_server.take()
+    assert confirmation["Subject"] == "Confirm reply e-mails"
+
+
+def test_purging_a_comment_deletes_its_subscription(app, client, smtp_server, ana, bob, admin, article):
+    mine = subscribe(client, ana)
+    confirm(app, client, smtp_server)
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        reply(client, bob, mine, "Sent at once.")
+        run_worker(app)
+        assert len(smtp_server.take()) == 1
+        reply(client, bob, mine, "Gathered, then the purge.")
+        run_worker(app)
+        assert client.delete(f"/api/v1/mod/comments/{mine['id']}", headers=admin).status_code == 204
+        clock.shift(timedelta(minutes=16))
+        run_worker(app)
+    assert smtp_server.take() == []
+
+
 # --- reply mails -----------------------------------------------------------------------------------
 
 def test_a_reply_mail_has_both_parts_the_reply_the_article_and_one_click_unsubscribe(

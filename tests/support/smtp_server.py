@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -20,11 +21,16 @@ def free_port() -> int:
 
 @dataclass
 class SmtpServer:
-    """Accepts mail on ``url``; ``messages`` are parsed as EmailMessage, with their envelope recipients."""
+    """Accepts mail on ``url``; ``messages`` are parsed as EmailMessage, with their envelope recipients.
+
+    With ``login`` (user, password) set, it offers AUTH over plain SMTP (loopback only)
+    and refuses any other login.
+    """
 
     messages: list[EmailMessage] = field(default_factory=list)
     raw: list[bytes] = field(default_factory=list)  # as sent, to check headers as mail clients read them
     recipients: list[list[str]] = field(default_factory=list)
+    login: tuple[str, str] | None = None
     _controller: Controller | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -36,8 +42,15 @@ class SmtpServer:
             self.recipients.append(list(envelope.rcpt_tos))
         return "250 Message accepted"
 
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        given = (data.login.decode(), data.password.decode()) if isinstance(data, LoginPassword) else None
+        return AuthResult(success=given == self.login, handled=False)
+
     def start(self) -> "SmtpServer":
-        self._controller = Controller(self, hostname="127.0.0.1", port=free_port())
+        options: dict[str, Any] = {}
+        if self.login is not None:
+            options = {"authenticator": self._authenticate, "auth_require_tls": False}
+        self._controller = Controller(self, hostname="127.0.0.1", port=free_port(), **options)
         self._controller.start()
         return self
 
