@@ -50,6 +50,11 @@
       input, " ", h("label", { for: input.id, text: t("notify_replies") }));
     return { el, wanted: () => Boolean(widget.replyEmails && input.checked) };
   };
+  /** The thread says whether the service sends mail; forms already open follow. */
+  const offerReplyMails = (widget, on) => {
+    widget.replyEmails = on;
+    for (const el of widget.root.querySelectorAll(".eng-notify")) el.hidden = !on;
+  };
 
   /* ---- messages: a catalogue per language, plurals by Intl.PluralRules, English for anything missing ---- */
   const catalogues = new Map();
@@ -429,7 +434,7 @@
         this.fresh.hidden = true;
         this.setCount(data.article.comment_count);
         this.setPremod(Boolean(data.article.premoderated));
-        this.replyEmails = Boolean(data.article.reply_emails);
+        offerReplyMails(this, Boolean(data.article.reply_emails));
         if (reset) this.thread.replaceChildren();
         for (const el of this.thread.querySelectorAll(".eng-waiting")) el.remove();
         const items = data.comments.map((c) => this.comment(c));

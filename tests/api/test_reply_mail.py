@@ -138,11 +138,6 @@ def test_notify_needs_an_address_and_mail_settings(app_factory, client, ana):
     assert "notify" in assert_error(response, 422, "validation_error")["fields"]
 
 
-def test_the_widget_offers_reply_mails_only_when_the_thread_says_so(client):
-    script = client.get("/embed.js").get_data(as_text=True)
-    assert "reply_emails" in script and "notify" in script
-
-
 def test_a_confirmed_address_needs_no_second_confirmation_until_it_unsubscribes(
     app, client, smtp_server, ana, bob, article
 ):
