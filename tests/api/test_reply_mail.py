@@ -8,8 +8,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import time_machine
+from sqlalchemy import event as sa_event
 
 from engagement.clock import utcnow
+from engagement.extensions import db
 from tests.factories import (
     DEFAULT_ARTICLE,
     assert_error,
@@ -172,6 +174,29 @@ def test_purging_a_comment_deletes_its_subscription(app, client, smtp_server, an
         clock.shift(timedelta(minutes=16))
         run_worker(app)
     assert smtp_server.take() == []
+
+
+def test_asking_for_reply_mails_costs_two_statements_more(app, client, ana):
+    post_comment(client, headers=ana)  # the article exists from here on
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.split()[0].upper())
+
+    def cost(**fields) -> list[str]:
+        statements.clear()
+        sa_event.listen(engine, "before_cursor_execute", record)
+        try:
+            post_comment(client, headers=ana, author_email=ANA, **fields)
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", record)
+        return list(statements)
+
+    plain, notified = cost(body="Plain."), cost(body="Notify me.", notify=True)
+    assert len(notified) == len(plain) + 2
+    assert notified.count("INSERT") == plain.count("INSERT") + 1  # the subscription
 
 
 # --- reply mails -----------------------------------------------------------------------------------
