@@ -209,27 +209,15 @@ class Keyring:
         return self._mail_confirmations.dumps(email_hash)
 
     def read_confirmation_token(self, token: str, max_age: timedelta) -> str | None:
-        """The address hash a confirmation link names, or None when it is forged, malformed or older than ``max_age``."""
-        if len(token) > MAX_MAIL_TOKEN_LENGTH:
-            return None
-        try:
-            payload = self._mail_confirmations.loads(token, max_age=int(max_age.total_seconds()))
-        except (BadSignature, UnicodeError, ValueError):
-            return None
-        return payload if isinstance(payload, str) else None
+        """The address hash a confirmation link names; None when forged, malformed or older than ``max_age``."""
+        return _mail_token_payload(self._mail_confirmations, token, max_age=int(max_age.total_seconds()))
 
     def unsubscribe_token(self, email_hash: str) -> str:
         return self._unsubscribes.dumps(email_hash)
 
     def read_unsubscribe_token(self, token: str) -> str | None:
         """The address hash an unsubscribe link names (they never expire), or None when forged or malformed."""
-        if len(token) > MAX_MAIL_TOKEN_LENGTH:
-            return None
-        try:
-            payload = self._unsubscribes.loads(token)
-        except (BadSignature, UnicodeError, ValueError):
-            return None
-        return payload if isinstance(payload, str) else None
+        return _mail_token_payload(self._unsubscribes, token)
 
     # Cursors ----------------------------------------------------------------------
     def sign_cursor(self, payload: object) -> str:
@@ -240,6 +228,19 @@ class Keyring:
             return self._cursors.loads(cursor)
         except (BadSignature, UnicodeError, ValueError):
             return None
+
+
+def _mail_token_payload(
+    serializer: URLSafeSerializer | URLSafeTimedSerializer, token: str, **options: int
+) -> str | None:
+    """The string a mail link's token carries, or None; the length is bounded before anything decodes it."""
+    if len(token) > MAX_MAIL_TOKEN_LENGTH:
+        return None
+    try:
+        payload = serializer.loads(token, **options)
+    except (BadSignature, UnicodeError, ValueError):
+        return None
+    return payload if isinstance(payload, str) else None
 
 
 def new_secret(prefix: str = "") -> str:

@@ -15,6 +15,7 @@ from jinja2 import Environment
 
 from engagement.api.common import keyring, now, transactional
 from engagement.extensions import db
+from engagement.privacy import MAX_MAIL_TOKEN_LENGTH
 from engagement.services import subscriptions
 from engagement.services.subscriptions import InvalidLink
 
@@ -25,7 +26,6 @@ PAGE_HEADERS = {
     # The token in the URL is a credential: kept out of caches (and referrers, by the global headers).
     "Cache-Control": "no-store",
 }
-MAX_TOKEN_LENGTH = 300
 
 _PAGE = Environment(autoescape=True).from_string("""\
 <!doctype html>
@@ -61,7 +61,8 @@ def _page(status: int, title: str, text: str, button: str | None = None) -> Resp
 
 
 def _token() -> str:
-    return request.args.get("token", "")[:MAX_TOKEN_LENGTH + 1]
+    # One character past the limit is enough for the keyring to refuse it as too long.
+    return request.args.get("token", "")[:MAX_MAIL_TOKEN_LENGTH + 1]
 
 
 @blp.route("/mail/confirm", methods=["GET", "POST"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import email.policy
 import email.utils
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from email.message import EmailMessage
@@ -132,6 +132,14 @@ class MailSettings:
     digest_window: timedelta = timedelta(minutes=15)
 
 
+@dataclass
+class _FanOut:
+    """One fan-out's work so far: the deliveries it made, and the mail each stream it touched joined."""
+
+    created: list[Delivery] = field(default_factory=list)
+    joined: dict[str, int] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class GatheredReply:
     author: str
@@ -163,11 +171,12 @@ class MailChannel:
     # --- fan-out ---------------------------------------------------------------------------
 
     def fan_out(self, session: Session, events: Sequence[Event], now: datetime) -> list[Delivery]:
-        """Three statements at most per batch of events, whatever its size, then one or two per mail joined."""
-        created: list[Delivery] = []
+        """Three statements per batch of events, whatever its size, then three for each stream
+        the batch joins (and one per reply gathered)."""
+        fanned = _FanOut()
         comment_ids = {event.comment_id for event in events if event.comment_id is not None}
         if not comment_ids:
-            return created
+            return fanned.created
         comments = {
             comment.id: comment
             for comment in session.scalars(sa.select(Comment).where(Comment.id.in_(comment_ids))).all()
@@ -188,14 +197,14 @@ class MailChannel:
         for event in events:
             email_hash = unconfirmed.get(event.comment_id) if event.type in CONFIRMATION_EVENTS else None
             if email_hash is not None:
-                self._join(session, confirmation_key(email_hash), event, now, CONFIRMATION_WINDOW, created)
+                self._join(session, confirmation_key(email_hash), event, now, CONFIRMATION_WINDOW, fanned)
             if event.type in MODERATION_EVENTS and self._settings.moderator_emails:
-                self._join(session, MODERATORS_KEY, event, now, self._settings.digest_window, created)
+                self._join(session, MODERATORS_KEY, event, now, self._settings.digest_window, fanned)
         for event, reply in replies:
             found = subscribers.get(reply.parent_id) if reply.parent_id else None
             if found is not None:
-                self._gather_reply(session, event, reply, *found, now, created)
-        return created
+                self._gather_reply(session, event, reply, *found, now, fanned)
+        return fanned.created
 
     @staticmethod
     def _subscribers(session: Session, parent_ids: set[int]) -> dict[int, tuple[ReplySubscription, str]]:
@@ -212,7 +221,7 @@ class MailChannel:
 
     def _gather_reply(
         self, session: Session, event: Event, reply: Comment, subscription: ReplySubscription, parent_reader: str,
-        now: datetime, created: list[Delivery],
+        now: datetime, fanned: _FanOut,
     ) -> None:
         """Add a published reply to the mail of its parent's subscriber, unless the reply
         is the subscriber's own (same reader, or same address) or was mailed already."""
@@ -229,12 +238,12 @@ class MailChannel:
         if already_gathered:  # a reply held, then approved again
             return
         key = reply_key(reply.article_id, subscription.email_hash)
-        delivery_id = self._join(session, key, event, now, REPLY_WINDOW, created)
+        delivery_id = self._join(session, key, event, now, REPLY_WINDOW, fanned)
         session.add(ReplyMailItem(delivery_id=delivery_id, subscription_id=subscription.id, reply_id=reply.id))
         session.flush()
 
     def _join(
-        self, session: Session, key: str, event: Event, now: datetime, window: timedelta, created: list[Delivery]
+        self, session: Session, key: str, event: Event, now: datetime, window: timedelta, fanned: _FanOut
     ) -> int:
         """The id of the stream's waiting mail, made if there is none: due now when the
         stream's last mail is older than ``window``, else when the window ends.
@@ -242,6 +251,8 @@ class MailChannel:
         The stream's row is locked, and so is the waiting delivery (a worker's claim skips
         it meanwhile), so nothing joins a mail that is already being sent.
         """
+        if key in fanned.joined:
+            return fanned.joined[key]
         _insert_ignoring_conflict(session, key)
         batch = session.scalars(
             sa.select(MailBatch).where(MailBatch.key == key).with_for_update().execution_options(populate_existing=True)
@@ -254,6 +265,7 @@ class MailChannel:
             if waiting is not None and waiting.status is DeliveryStatus.PENDING and (
                 waiting.locked_until is None or waiting.locked_until < now
             ):
+                fanned.joined[key] = batch.delivery_id
                 return batch.delivery_id
         due = now if batch.last_sent_at is None else max(now, batch.last_sent_at + window)
         delivery = Delivery(
@@ -263,7 +275,8 @@ class MailChannel:
         session.add(delivery)
         session.flush()
         batch.delivery_id = delivery.id
-        created.append(delivery)
+        fanned.created.append(delivery)
+        fanned.joined[key] = delivery.id
         return delivery.id
 
     # --- delivery --------------------------------------------------------------------------
