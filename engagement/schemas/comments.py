@@ -42,7 +42,7 @@ class CommentCreateSchema(BodyMixin):
         metadata={
             "description": "Mail author_email when a reply to this comment is published, once the address is "
             "confirmed (a confirmation mail is sent first). Needs author_email; refused (422) where the thread's "
-            "article.reply_emails is false."
+            "article.reply_notifications is false."
         },
     )
 
@@ -174,9 +174,9 @@ class ThreadArticleSchema(Schema):
     premoderated = fields.Boolean(
         required=True, metadata={"description": "Whether new comments wait for a moderator before they appear."}
     )
-    reply_emails = fields.Boolean(
+    reply_notifications = fields.Boolean(
         required=True,
-        metadata={"description": "Whether readers may ask for reply e-mails (notify when posting): mail is configured."},
+        metadata={"description": "Whether readers may ask to be mailed about replies (notify when posting): mail is configured."},
     )
 
 

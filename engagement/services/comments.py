@@ -111,7 +111,7 @@ class ThreadSummary:
     comment_count: int
     comments_closed: bool
     premoderated: bool
-    reply_emails: bool = False
+    reply_notifications: bool = False
 
 
 @dataclass
@@ -547,7 +547,8 @@ def list_thread(
     if article is None:
         if around is not None:
             raise NotFound(NOT_IN_THREAD)
-        return ThreadPage(ThreadSummary(article_key, 0, False, is_premoderated(None, settings), settings.reply_emails), [], None)
+        summary = ThreadSummary(article_key, 0, False, is_premoderated(None, settings), settings.reply_emails)
+        return ThreadPage(summary, [], None)
     if around is not None:
         after = _start_around(session, article.id, sort, limit, around)
 

@@ -434,7 +434,7 @@
         this.fresh.hidden = true;
         this.setCount(data.article.comment_count);
         this.setPremod(Boolean(data.article.premoderated));
-        offerReplyMails(this, Boolean(data.article.reply_emails));
+        offerReplyMails(this, Boolean(data.article.reply_notifications));
         if (reset) this.thread.replaceChildren();
         for (const el of this.thread.querySelectorAll(".eng-waiting")) el.remove();
         const items = data.comments.map((c) => this.comment(c));

@@ -130,10 +130,12 @@ def test_notify_needs_an_address_and_mail_settings(app_factory, client, ana):
         422, "validation_error",
     )
     assert "notify" in error["fields"]
-    assert list_comments(client)["article"]["reply_emails"] is True
+    page = list_comments(client)
+    assert page["article"]["reply_notifications"] is True
+    assert "email" not in str(page)  # public pages never name e-mail, even in a field name
 
     without_mail = app_factory().test_client()
-    assert list_comments(without_mail)["article"]["reply_emails"] is False
+    assert list_comments(without_mail)["article"]["reply_notifications"] is False
     response = without_mail.post(
         f"/api/v1/articles/{DEFAULT_ARTICLE}/comments", json={"body": "Hi", "author_email": ANA, "notify": True}
     )

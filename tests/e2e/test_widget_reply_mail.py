@@ -56,7 +56,7 @@ def test_no_reply_mails_are_offered_without_mail(new_tab: Any, fresh_api: HttpAp
     compose.get_by_label("Email (optional)").fill("ana@example.org")
     compose.get_by_role("button", name="Post comment").click()
     expect(page.locator(".eng-item", has_text="No mail here.")).to_be_visible()
-    # The thread has loaded (and said reply_emails: false) well before the comment shows.
+    # The thread has loaded (and said reply_notifications: false) well before the comment shows.
     expect(compose.get_by_label(CHOICE)).to_be_hidden()
     expect(page.locator(".eng-notify")).to_have_count(1)
     assert _subscriptions(fresh_api) == []
