@@ -31,7 +31,8 @@ class ReplySubscription(Base):
 
 class MailBatch(Base):
     """One stream of mails to one recipient (an address in a thread, the moderators, a
-    confirmation): the mail now being gathered, and when the last one went out.
+    confirmation) and its latest mail: the one being gathered, or the last one sent
+    (whose time starts the stream's window).
 
     The key names the stream: ``reply:<article id>:<address hash>``, ``confirm:<address
     hash>`` or ``moderators``. A stream sends at most one mail per window; what arrives
@@ -42,7 +43,6 @@ class MailBatch(Base):
 
     key: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     delivery_id: Mapped[int | None] = mapped_column(sa.ForeignKey("deliveries.id", ondelete="SET NULL"))
-    last_sent_at: Mapped[datetime | None]
 
 
 class ReplyMailItem(Base):

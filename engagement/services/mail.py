@@ -50,6 +50,8 @@ REPLY_WINDOW = timedelta(minutes=15)
 # A confirmation mail can be asked for by anyone who types an address: at most one an hour.
 CONFIRMATION_WINDOW = timedelta(hours=1)
 MODERATORS_KEY = "moderators"
+# Kept as the delivery's status code when the server took the mail; None: nothing was sent.
+SMTP_ACCEPTED = 250
 # Headers fold only past RFC 5322's 998 characters: folded at 78, a long List-Unsubscribe
 # URL would be written as encoded words, which mail clients do not read as a URL.
 MAIL_POLICY = email.policy.default.clone(max_line_length=998)
@@ -246,10 +248,11 @@ class MailChannel:
         self, session: Session, key: str, event: Event, now: datetime, window: timedelta, fanned: _FanOut
     ) -> int:
         """The id of the stream's waiting mail, made if there is none: due now when the
-        stream's last mail is older than ``window``, else when the window ends.
+        stream's last mail went out more than ``window`` ago, else when the window ends.
 
-        The stream's row is locked, and so is the waiting delivery (a worker's claim skips
-        it meanwhile), so nothing joins a mail that is already being sent.
+        The stream's row is locked, then its latest delivery (a worker's claim skips it
+        meanwhile), so nothing joins a mail that is already being sent. Delivering takes
+        no lock on the stream's row: locks are always taken stream first, delivery second.
         """
         if key in fanned.joined:
             return fanned.joined[key]
@@ -257,17 +260,20 @@ class MailChannel:
         batch = session.scalars(
             sa.select(MailBatch).where(MailBatch.key == key).with_for_update().execution_options(populate_existing=True)
         ).one()
+        sent_at = None
         if batch.delivery_id is not None:
-            waiting = session.execute(
-                sa.select(Delivery.status, Delivery.locked_until).where(Delivery.id == batch.delivery_id)
-                .with_for_update()
+            latest = session.execute(
+                sa.select(Delivery.status, Delivery.locked_until, Delivery.delivered_at, Delivery.last_status_code)
+                .where(Delivery.id == batch.delivery_id).with_for_update()
             ).first()
-            if waiting is not None and waiting.status is DeliveryStatus.PENDING and (
-                waiting.locked_until is None or waiting.locked_until < now
-            ):
-                fanned.joined[key] = batch.delivery_id
-                return batch.delivery_id
-        due = now if batch.last_sent_at is None else max(now, batch.last_sent_at + window)
+            if latest is not None and latest.status is DeliveryStatus.PENDING:
+                if latest.locked_until is None or latest.locked_until < now:
+                    fanned.joined[key] = batch.delivery_id
+                    return batch.delivery_id
+                sent_at = now  # a worker is sending it right now
+            elif latest is not None and latest.status is DeliveryStatus.DELIVERED and latest.last_status_code:
+                sent_at = latest.delivered_at  # a mail went out (not one that had nothing left to say)
+        due = now if sent_at is None else max(now, sent_at + window)
         delivery = Delivery(
             event_id=event.id, kind=DeliveryKind.EMAIL, destination=key, status=DeliveryStatus.PENDING,
             attempts=0, next_attempt_at=due, created_at=now,
@@ -301,12 +307,7 @@ class MailChannel:
             self._mailer.send(message)
         except MailNotSent as exc:
             raise DeliveryFailed(str(exc), status_code=exc.code, retry=not exc.permanent) from exc
-        batch = session.get(MailBatch, key)
-        if batch is not None:
-            batch.last_sent_at = now
-            if batch.delivery_id == delivery.id:
-                batch.delivery_id = None
-        return None
+        return SMTP_ACCEPTED
 
     def _link(self, path: str, token: str) -> str:
         return f"{self._settings.public_url}{path}?{urlencode({'token': token})}"

@@ -3,7 +3,7 @@
 - reply_subscriptions: a comment's author asked for reply mails (address as typed, its
   keyed hash, when confirmed; nothing is sent before).
 - mail_batches: per stream of mails (an address in a thread, the moderators, a
-  confirmation), the mail being gathered and when the last one went out.
+  confirmation), its latest mail: the one being gathered, or the last one sent.
 - reply_mail_items: the replies gathered into a pending reply mail.
 
 Revision ID: 0008
@@ -40,7 +40,6 @@ def upgrade():
     op.create_table('mail_batches',
     sa.Column('key', sa.String(length=100), nullable=False),
     sa.Column('delivery_id', sa.Integer(), nullable=True),
-    sa.Column('last_sent_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], name=op.f('fk_mail_batches_delivery_id_deliveries'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_mail_batches'))
     )
