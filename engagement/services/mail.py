@@ -173,8 +173,8 @@ class MailChannel:
     # --- fan-out ---------------------------------------------------------------------------
 
     def fan_out(self, session: Session, events: Sequence[Event], now: datetime) -> list[Delivery]:
-        """Three statements per batch of events, whatever its size, then three for each stream
-        the batch joins (and one per reply gathered)."""
+        """Three statements per batch of events, whatever its size, then up to five for each
+        stream the batch touches and two per reply gathered."""
         fanned = _FanOut()
         comment_ids = {event.comment_id for event in events if event.comment_id is not None}
         if not comment_ids:
