@@ -31,6 +31,7 @@ from engagement.models import Comment, Role
 from engagement.schemas.common import OptionalEmail
 from engagement.services import audit, deliveries, erasure, exporting, hot_views, importing, tokens, trending
 from engagement.services.comments import render_source
+from engagement.services.mail import mail_channel
 from engagement.services.webhooks import WebhookChannel
 
 engagement_group = click.Group("engagement", help="engagement maintenance commands.")
@@ -135,18 +136,21 @@ def backup(target: Path, overwrite: bool) -> None:
 def delivery_channels(app: Flask) -> list[deliveries.Channel]:
     """The channels this worker delivers through; a new kind of delivery is added here."""
     keyring = app.extensions["engagement.keyring"]
-    return [
+    channels: list[deliveries.Channel] = [
         WebhookChannel(
             keyring, timeout=app.config["WEBHOOK_TIMEOUT_SECONDS"], allow_private=app.config["WEBHOOK_ALLOW_PRIVATE"]
         ),
     ]
+    if app.config["SMTP_URL"]:
+        channels.append(mail_channel(app.config, keyring))
+    return channels
 
 
 @engagement_group.command("worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron and tests).")
 @with_appcontext
 def worker(once: bool) -> None:
-    """Deliver events (webhooks) until stopped; SIGTERM or SIGINT finishes the current delivery, then exits."""
+    """Deliver events (webhooks, e-mail) until stopped; SIGTERM or SIGINT finishes the current delivery, then exits."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     config = app.config
     channels = delivery_channels(app)

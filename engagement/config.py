@@ -13,8 +13,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 from limits import parse_many
+
+from engagement.mailer import SmtpSettings
 
 DEFAULT_REACTION_KINDS = ("like", "love", "insightful", "surprised", "sad", "angry")
 
@@ -97,6 +100,11 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_SSO_SESSION_DAYS": ("SSO_SESSION_DAYS", int),
     "ENGAGEMENT_SSO_JWKS_REFRESH_SECONDS": ("SSO_JWKS_REFRESH_SECONDS", float),
     "ENGAGEMENT_SSO_REQUIRED": ("SSO_REQUIRED", _as_bool),
+    "ENGAGEMENT_SMTP_URL": ("SMTP_URL", str),
+    "ENGAGEMENT_MAIL_FROM": ("MAIL_FROM", str),
+    "ENGAGEMENT_PUBLIC_URL": ("PUBLIC_URL", str),
+    "ENGAGEMENT_MODERATOR_EMAILS": ("MODERATOR_EMAILS", _as_list),
+    "ENGAGEMENT_MODERATOR_DIGEST_MINUTES": ("MODERATOR_DIGEST_MINUTES", int),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -159,6 +167,13 @@ DEFAULTS: dict[str, Any] = {
     "SSO_SESSION_DAYS": 30,  # how long the reader token a sign-in gives stays valid
     "SSO_JWKS_REFRESH_SECONDS": 30.0,  # at least this long between refetches for unknown key ids
     "SSO_REQUIRED": False,  # posting, voting, reacting and flagging need a signed-in reader
+    # Mail (reply e-mails, moderator digests): off unless SMTP_URL is set, which then needs
+    # MAIL_FROM and PUBLIC_URL (the address links in mails point to).
+    "SMTP_URL": None,
+    "MAIL_FROM": None,
+    "PUBLIC_URL": None,
+    "MODERATOR_EMAILS": [],
+    "MODERATOR_DIGEST_MINUTES": 15,  # at most one moderator digest this often
 }
 
 # Which algorithms each kind of key may verify: an HMAC secret never verifies a
@@ -201,6 +216,7 @@ class Settings:
     trending_weights: TrendingWeights = TrendingWeights()
     auto_close_days: int = 0
     spam_max_links: int = 3
+    reply_emails: bool = False  # readers may ask for reply e-mails (mail is configured)
     # Extra publish-time checks loaded from ENGAGEMENT_SPAM_CHECKS (services.policy.Check).
     extra_checks: tuple[Callable[..., Any], ...] = ()
     # Posting, voting, reacting and flagging need a reader signed in with the site's account.
@@ -224,6 +240,7 @@ class Settings:
             ),
             auto_close_days=config["AUTO_CLOSE_DAYS"],
             spam_max_links=config["SPAM_MAX_LINKS"],
+            reply_emails=bool(config.get("SMTP_URL")),
             extra_checks=tuple(_load_callable(path) for path in config["SPAM_CHECKS"]),
             sso_required=config["SSO_REQUIRED"],
         )
@@ -354,6 +371,7 @@ def load_config(
         raise ConfigurationError(f"ENGAGEMENT_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters")
 
     _check_sso(config)
+    _check_mail(config)
 
     if config["API_DOCS"] is None:
         config["API_DOCS"] = config["ENGAGEMENT_ENV"] == "development"
@@ -396,6 +414,23 @@ def _check_sso(config: dict[str, Any]) -> None:
     ):
         raise ConfigurationError("ENGAGEMENT_SSO_LEEWAY_SECONDS and _JWKS_REFRESH_SECONDS must not be negative, "
                                  "ENGAGEMENT_SSO_SESSION_DAYS at least 1")
+
+
+def _check_mail(config: Mapping[str, Any]) -> None:
+    """Mail settings come as a set: a server needs a From address and the public URL links point to."""
+    if config["MODERATOR_DIGEST_MINUTES"] < 1:
+        raise ConfigurationError("ENGAGEMENT_MODERATOR_DIGEST_MINUTES must be at least 1")
+    if not config["SMTP_URL"]:
+        return
+    try:
+        SmtpSettings.from_url(config["SMTP_URL"])
+    except ValueError as exc:
+        raise ConfigurationError(f"ENGAGEMENT_SMTP_URL: {exc}") from None
+    if "@" not in (config["MAIL_FROM"] or ""):
+        raise ConfigurationError("ENGAGEMENT_SMTP_URL needs ENGAGEMENT_MAIL_FROM, the address mails are sent from")
+    public_url = urlsplit(config["PUBLIC_URL"] or "")
+    if public_url.scheme not in {"http", "https"} or not public_url.hostname:
+        raise ConfigurationError("ENGAGEMENT_SMTP_URL needs ENGAGEMENT_PUBLIC_URL, the service's https:// address")
 
 
 def _database_uri(uri: str | None, instance_path: str) -> str:

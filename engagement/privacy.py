@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 READER_TOKEN_SALT = "engagement.reader-token"
 CURSOR_SALT = "engagement.cursor"
+MAIL_CONFIRMATION_SALT = "engagement.mail-confirmation"
+UNSUBSCRIBE_SALT = "engagement.mail-unsubscribe"
 
 # Longer values cannot be real; bounding them first keeps every later check linear and cheap.
 MAX_USER_AGENT_LENGTH = 512
@@ -27,6 +29,7 @@ MAX_ADDRESS_LENGTH = 64
 # Reader ids of readers signed in with the site's account start with this; anonymous ids
 # are URL-safe base64, which has no colon.
 ACCOUNT_READER_PREFIX = "sso:"
+MAX_MAIL_TOKEN_LENGTH = 300
 
 # What counts as one client and as one network. An IPv6 subscriber usually holds a whole
 # /64 (privacy addresses rotate inside it) and a site a /48; IPv4 clients are one address,
@@ -112,6 +115,9 @@ class Keyring:
         self.established_after = established_after
         self._reader_tokens = URLSafeSerializer(secret_key, salt=READER_TOKEN_SALT)
         self._cursors = URLSafeSerializer(secret_key, salt=CURSOR_SALT)
+        # Links in mails name an address by its keyed hash: confirmation links expire, unsubscribe links do not.
+        self._mail_confirmations = URLSafeTimedSerializer(secret_key, salt=MAIL_CONFIRMATION_SALT)
+        self._unsubscribes = URLSafeSerializer(secret_key, salt=UNSUBSCRIBE_SALT)
         self._derived: dict[str, bytes] = {}
 
     def _key(self, purpose: str) -> bytes:
@@ -236,6 +242,21 @@ class Keyring:
     def email_hash(self, email: str) -> str:
         return self.keyed_hash("email", email.strip().lower())
 
+    # Links in mails --------------------------------------------------------------
+    def confirmation_token(self, email_hash: str) -> str:
+        return self._mail_confirmations.dumps(email_hash)
+
+    def read_confirmation_token(self, token: str, max_age: timedelta) -> str | None:
+        """The address hash a confirmation link names; None when forged, malformed or older than ``max_age``."""
+        return _mail_token_payload(self._mail_confirmations, token, max_age=int(max_age.total_seconds()))
+
+    def unsubscribe_token(self, email_hash: str) -> str:
+        return self._unsubscribes.dumps(email_hash)
+
+    def read_unsubscribe_token(self, token: str) -> str | None:
+        """The address hash an unsubscribe link names (they never expire), or None when forged or malformed."""
+        return _mail_token_payload(self._unsubscribes, token)
+
     # Cursors ----------------------------------------------------------------------
     def sign_cursor(self, payload: object) -> str:
         return self._cursors.dumps(payload)
@@ -245,6 +266,19 @@ class Keyring:
             return self._cursors.loads(cursor)
         except (BadSignature, UnicodeError, ValueError):
             return None
+
+
+def _mail_token_payload(
+    serializer: URLSafeSerializer | URLSafeTimedSerializer, token: str, **options: int
+) -> str | None:
+    """The string a mail link's token carries, or None; the length is bounded before anything decodes it."""
+    if len(token) > MAX_MAIL_TOKEN_LENGTH:
+        return None
+    try:
+        payload = serializer.loads(token, **options)
+    except (BadSignature, UnicodeError, ValueError):
+        return None
+    return payload if isinstance(payload, str) else None
 
 
 def new_secret(prefix: str = "") -> str:

@@ -224,6 +224,18 @@ class _TextExtractor(HTMLParser):
         self.prose.append("\n")
 
 
+def plain_text(html: str) -> str:
+    """The text a reader sees in sanitised HTML, blocks on lines of their own (for plain-text mail)."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    paragraphs = "".join(extractor.text).split("\n\n")
+    return "\n\n".join(
+        "\n".join(line.rstrip() for line in paragraph.splitlines() if line.strip())
+        for paragraph in paragraphs if paragraph.strip()
+    )
+
+
 def render_body(source: str) -> RenderedBody:
     """Render ``source`` as ``render_markdown`` does and read back what readers will see.
 

@@ -128,3 +128,13 @@ def receiver() -> Iterator["Receiver"]:
     started = Receiver().start()
     yield started
     started.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator["SmtpServer"]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it is sent."""
+    from tests.support.smtp_server import SmtpServer
+
+    started = SmtpServer().start()
+    yield started
+    started.stop()

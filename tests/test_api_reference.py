@@ -53,6 +53,10 @@ NOT_IN_OPENAPI = frozenset(
         ("GET", "/demo.js"),
         ("GET", "/demo.css"),
         ("GET", "/mod"),
+        ("GET", "/mail/confirm"),
+        ("POST", "/mail/confirm"),
+        ("GET", "/mail/unsubscribe"),
+        ("POST", "/mail/unsubscribe"),
     }
 )
 # The reference page's and the console's own scripts and stylesheets, documented with their pages.

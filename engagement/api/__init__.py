@@ -5,7 +5,8 @@ from flask import Flask
 from flask_smorest import Api
 
 from engagement.api import (
-    articles, comments, console, feeds, flags, moderation, notifications, operations, readers, reference, votes, web,
+    articles, comments, console, feeds, flags, mail_links, moderation, notifications, operations, readers, reference, votes,
+    web,
 )
 from engagement.api.auth import BEARER_SCHEME, SECURITY_SCHEME
 from engagement.api.common import READER_SECURITY_SCHEMES, ArticleKeyConverter, IdConverter
@@ -44,6 +45,7 @@ def register_api(app: Flask, api: Api) -> None:
     _document_counts_map(api)
     app.register_blueprint(operations.blp)
     app.register_blueprint(web.blp)
+    app.register_blueprint(mail_links.blp)
     if app.config["API_DOCS"]:
         app.register_blueprint(reference.blp)
     if app.config["MOD_CONSOLE"]:

@@ -116,6 +116,9 @@ def install_guards(app: Flask) -> None:
     def _require_json_object() -> None:
         if request.method not in BODY_METHODS or not _has_body():
             return
+        # A few pages take HTML forms (mail links: RFC 8058 one-click unsubscribe); they read no JSON.
+        if getattr(app.view_functions.get(request.endpoint or ""), "accepts_form_body", False):
+            return
         if request.mimetype != "application/json":
             raise UnsupportedMediaType("Send the body as application/json.")
         body = _read_body()

@@ -28,6 +28,7 @@ from engagement.models.moderation import (
     Role,
     SiteSetting,
 )
+from engagement.models.mail import MailBatch, ReplyMailItem, ReplySubscription
 from engagement.models.notifications import Delivery, DeliveryKind, DeliveryStatus, Event, EventType, Webhook
 from engagement.models.revision import CommentRevision, Editor
 
@@ -56,10 +57,13 @@ __all__ = [
     "EventType",
     "Flag",
     "FlagReason",
+    "MailBatch",
     "ModerationMode",
     "Reaction",
     "ReactionTotal",
     "ReaderAccount",
+    "ReplyMailItem",
+    "ReplySubscription",
     "Role",
     "SiteSetting",
     "ViewMark",

@@ -37,6 +37,19 @@ class CommentCreateSchema(BodyMixin):
     author_url = OptionalHttpUrl()
     parent_id = Id(allow_none=True)
     website = fields.String(allow_none=True, metadata={"description": "Honeypot: leave empty."})
+    notify = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Mail author_email when a reply to this comment is published, once the address is "
+            "confirmed (a confirmation mail is sent first). Needs author_email; refused (422) where the thread's "
+            "article.reply_notifications is false."
+        },
+    )
+
+    @validates_schema
+    def _notify_needs_an_address(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("notify") and not data.get("author_email"):
+            raise ValidationError("Reply e-mails need an e-mail address.", "notify")
 
     @post_load
     def _to_draft(self, data: dict[str, Any], **_: Any) -> Draft:
@@ -47,6 +60,7 @@ class CommentCreateSchema(BodyMixin):
             author_url=data.get("author_url"),
             parent_id=data.get("parent_id"),
             honeypot=(data.get("website") or "").strip() or None,
+            notify=data["notify"],
         )
 
 
@@ -173,6 +187,10 @@ class ThreadArticleSchema(Schema):
         required=True,
         metadata={"description": "Whether posting, voting, reacting and flagging need a reader signed in "
                                  "with the site's account (ENGAGEMENT_SSO_REQUIRED)."},
+    )
+    reply_notifications = fields.Boolean(
+        required=True,
+        metadata={"description": "Whether readers may ask to be mailed about replies (notify when posting): mail is configured."},
     )
 
 

@@ -27,7 +27,7 @@ from engagement.models import (
 from engagement.models.base import MAX_ID
 from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
 from engagement.sanitize import render_body, render_html, render_markdown
-from engagement.services import events, policy, sso, trending
+from engagement.services import events, policy, sso, subscriptions, trending
 from engagement.services.articles import ARTICLES, closed_state, ensure_article, is_premoderated, touch_article
 from engagement.services.statements import run
 
@@ -51,6 +51,7 @@ class Draft:
     author_url: str | None = None
     parent_id: int | None = None
     honeypot: str | None = None
+    notify: bool = False  # mail the author's address about replies, once it is confirmed
 
 
 @dataclass
@@ -116,6 +117,7 @@ class ThreadSummary:
     comments_closed: bool
     premoderated: bool
     sign_in_required: bool = False
+    reply_notifications: bool = False
 
 
 @dataclass
@@ -203,12 +205,15 @@ def post_comment(
     """Create a comment (and its article on first use).
 
     A reader signed in with the site's account posts under the account's name, email,
-    url and avatar, marked verified; the author fields of the draft are ignored.
+    url and avatar, marked verified; the author fields of the draft are ignored. With
+    ``draft.notify`` the author's address is subscribed to replies (services.subscriptions).
 
     Raises NotFound (parent missing or not public), ValidationFailed (parent in another
-    article, blocklisted word), CommentsClosed, Banned, Conflict (duplicate),
-    Unauthorized (the account was erased since it signed in).
+    article, blocklisted word, notify while reply e-mails are off), CommentsClosed, Banned,
+    Conflict (duplicate), Unauthorized (the account was erased since it signed in).
     """
+    if draft.notify and not settings.reply_emails:
+        raise ValidationFailed({"notify": ["Reply e-mails are not offered on this site."]})
     avatar_url = None
     if reader.signed_in:
         account = sso.require_account(session, reader.key)
@@ -263,6 +268,8 @@ def post_comment(
     events.record_for_comment(
         session, events.published_event(comment) if published else EventType.COMMENT_HELD, comment, now
     )
+    if draft.notify:
+        subscriptions.subscribe(session, keyring, comment, now)
     return ThreadNode(comment, article.key, settings.anonymous_name, edit_token=edit_token)
 
 
@@ -559,7 +566,9 @@ def list_thread(
     if article is None:
         if around is not None:
             raise NotFound(NOT_IN_THREAD)
-        summary = ThreadSummary(article_key, 0, False, is_premoderated(None, settings), settings.sso_required)
+        summary = ThreadSummary(
+            article_key, 0, False, is_premoderated(None, settings), settings.sso_required, settings.reply_emails
+        )
         return ThreadPage(summary, [], None)
     if around is not None:
         after = _start_around(session, article.id, sort, limit, around)
@@ -579,7 +588,7 @@ def list_thread(
     closed = closed_state(article.comments_closed, article.created_at, settings, now)
     summary = ThreadSummary(
         article_key, article.comment_count, closed, is_premoderated(article.moderation, settings),
-        settings.sso_required,
+        settings.sso_required, settings.reply_emails,
     )
     return ThreadPage(summary, visible, next_cursor, has_earlier=after is not None)
 

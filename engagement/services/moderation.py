@@ -31,7 +31,7 @@ from engagement.models import (
     ModerationMode,
 )
 from engagement.privacy import Keyring
-from engagement.services import audit, bans, events
+from engagement.services import audit, bans, events, subscriptions
 from engagement.services.articles import effective_moderation, ensure_article, find_article, touch_article
 from engagement.services.comments import ThreadNode, author_of, change_status, get_comment, revise
 from engagement.services.article_stats import ArticleSummary, article_summary
@@ -371,6 +371,7 @@ def clear_content(
     comment.moderation_reason = reason
     if before is status:
         touch_article(session, comment.article_id)  # change_status touches it otherwise
+    subscriptions.forget_comment(session, comment.id)
     change_status(session, comment, status, now=now, announce=False)
     events.record_for_comment(session, EventType.COMMENT_DELETED, comment, now, previous_status=before.value)
     resolve_flags(session, [comment], now)

@@ -43,6 +43,19 @@
   };
   const srOnly = (text) => h("span", { class: "eng-sr", text });
 
+  /* ---- reply e-mails: a checkbox in the comment form, only where the thread says mail is set up ---- */
+  const replyMailChoice = (widget, id, t) => {
+    const input = h("input", { type: "checkbox", name: "notify", id: id + "-notify" });
+    const el = h("div", { class: "eng-field eng-notify", hidden: !widget.replyEmails },
+      input, " ", h("label", { for: input.id, text: t("notify_replies") }));
+    return { el, wanted: () => Boolean(widget.replyEmails && input.checked) };
+  };
+  /** The thread says whether the service sends mail; forms already open follow. */
+  const offerReplyMails = (widget, on) => {
+    widget.replyEmails = on;
+    for (const el of widget.root.querySelectorAll(".eng-notify")) el.hidden = !on;
+  };
+
   /* ---- messages: a catalogue per language, plurals by Intl.PluralRules, English for anything missing ---- */
   const catalogues = new Map();
   /** Resolve with the messages at url, or null; only strings and {plural category: string} objects are kept. */
@@ -450,6 +463,7 @@
         this.setCount(data.article.comment_count);
         this.setPremod(Boolean(data.article.premoderated));
         this.setSignIn(Boolean(data.article.sign_in_required));
+        offerReplyMails(this, Boolean(data.article.reply_notifications));
         if (reset) this.thread.replaceChildren();
         for (const el of this.thread.querySelectorAll(".eng-waiting")) el.remove();
         const items = data.comments.map((c) => this.comment(c));
@@ -663,6 +677,7 @@
       const text = h("textarea", { name: "body", rows: parent ? 3 : 4, required: true, maxlength: 10000, class: "eng-input" });
       const nameIn = h("input", { name: "name", type: "text", maxlength: 80, autocomplete: "name", class: "eng-input", value: profile.name || null });
       const emailIn = h("input", { name: "email", type: "email", maxlength: 254, autocomplete: "email", class: "eng-input" });
+      const notify = replyMailChoice(this, id, t);
       const urlIn = h("input", { name: "url", type: "url", maxlength: 2000, autocomplete: "url", placeholder: "https://", class: "eng-input", value: profile.url || null });
       // Honeypot for bots, hidden from people and screen readers; the API calls it "website".
       const trap = h("input", { name: "website", type: "text", tabindex: "-1", autocomplete: "off", id: id + "-hp" });
@@ -677,6 +692,7 @@
             field("name", t("name"), nameIn),
             field("email", t("email"), emailIn, t("email_hint")),
             field("url", t("website"), urlIn)),
+        notify.el,
         h("div", { class: "eng-hp", "aria-hidden": "true" }, h("label", { for: trap.id, text: t("honeypot") }), trap),
         h("div", { class: "eng-form-foot" }, submit,
           close ? h("button", { type: "button", class: "eng-link", on: { click: close } }, t("cancel")) : null),
@@ -690,6 +706,7 @@
         const payload = { body: text.value, author_name: nameIn.value.trim(), author_email: emailIn.value.trim(),
           author_url: site && !/^[a-z][a-z0-9+.-]*:\/\//i.test(site) ? "https://" + site : site, website: trap.value };
         if (parent) payload.parent_id = parent.id;
+        if (notify.wanted()) payload.notify = true;
         submit.disabled = true;
         let wait = 0;
         try {

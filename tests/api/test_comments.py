@@ -27,7 +27,7 @@ def test_post_and_list_a_comment(client):
 
     page = list_comments(client)
     assert page["article"] == {"key": DEFAULT_ARTICLE, "comment_count": 1, "comments_closed": False,
-                               "premoderated": False, "sign_in_required": False}
+                               "premoderated": False, "sign_in_required": False, "reply_notifications": False}
     assert page["comments"][0]["author"]["verified"] is False
     assert [c["id"] for c in page["comments"]] == [created["id"]]
     assert "edit_token" not in page["comments"][0]
@@ -38,7 +38,7 @@ def test_untouched_article_lists_empty_without_creating_it(client):
     page = list_comments(client, "never-seen")
     assert page == {
         "article": {"key": "never-seen", "comment_count": 0, "comments_closed": False, "premoderated": False,
-                    "sign_in_required": False},
+                    "sign_in_required": False, "reply_notifications": False},
         "comments": [],
         "next_cursor": None,
         "has_earlier": False,

@@ -245,12 +245,10 @@ def site() -> Iterator[PublisherSite]:
 
 
 @contextmanager
-def _serving(
-    folder: Path, site_origins: Callable[[str], list[str]], overrides: dict[str, Any] | None = None
-) -> Iterator[HttpApi]:
+def _serving(folder: Path, site_origins: Callable[[str], list[str]], **overrides: Any) -> Iterator[HttpApi]:
     """The app from the factory on an empty SQLite database in ``folder``, in a threaded server
     on 127.0.0.1; ``site_origins(api_origin)`` are its CORS (and article-naming) origins;
-    ``overrides`` more of its settings."""
+    ``overrides`` are further config keys."""
     server: BaseWSGIServer = make_server("127.0.0.1", 0, lambda environ, start_response: [], threaded=True)
     origin = f"http://127.0.0.1:{server.server_port}"
     with pytest.MonkeyPatch.context() as patch:
@@ -265,7 +263,7 @@ def _serving(
             "REDIS_URL": None,
             "LOG_LEVEL": "WARNING",
             "CORS_ORIGINS": site_origins(origin),
-            **(overrides or {}),
+            **overrides,
         })
     with app.app_context():
         Base.metadata.create_all(db.engine)

@@ -20,7 +20,7 @@ LOGIN_URL = "https://news.example/login"
 def sso_api(site: PublisherSite, live_api: HttpApi, tmp_path: Path) -> Iterator[HttpApi]:
     """An API of its own with sign-on configured and required, called from the publisher's page."""
     settings = {"SSO_SECRET": SITE_SECRET, "SSO_AUDIENCE": AUDIENCE, "SSO_REQUIRED": True}
-    with _serving(tmp_path, lambda _origin: [site.origin], settings) as api:
+    with _serving(tmp_path, lambda _origin: [site.origin], **settings) as api:
         yield api
 
 
