@@ -7,11 +7,13 @@ from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 import time_machine
 from sqlalchemy import event as sa_event
 
 from engagement.clock import utcnow
 from engagement.extensions import db
+from engagement.models import ReplySubscription
 from tests.factories import (
     DEFAULT_ARTICLE,
     assert_error,
@@ -175,6 +177,18 @@ def test_purging_a_comment_deletes_its_subscription(app, client, smtp_server, an
         assert client.delete(f"/api/v1/mod/comments/{mine['id']}", headers=admin).status_code == 204
         clock.shift(timedelta(minutes=16))
         run_worker(app)
+    assert smtp_server.take() == []
+
+
+def test_a_reader_who_erases_their_data_is_no_longer_subscribed(app, client, smtp_server, ana, article):
+    subscribe(client, ana)
+    confirm(app, client, smtp_server)
+    erased = client.delete("/api/v1/me", headers=ana)
+    assert erased.status_code == 202 and erased.get_json()["comments"] == 1
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ReplySubscription)) == 0
+        db.session.remove()
+    run_worker(app)
     assert smtp_server.take() == []
 
 
