@@ -54,7 +54,7 @@ def with_rendered_bodies(
     """
     chunks = _chunks(records, CHUNK_SIZE)
     for chunk in itertools.islice(chunks, INLINE_CHUNKS) if workers else chunks:
-        yield from _attach(chunk, _render_all([_work(record) for record in chunk if _is_comment(record)]))
+        yield from _attach(chunk, _render_all(_bodies(chunk)))
     following = next(chunks, None)
     if following is None:
         return
@@ -62,8 +62,7 @@ def with_rendered_bodies(
         in_flight: deque[tuple[list[ImportRecord], Future[list[str]]]] = deque()
         try:
             for chunk in itertools.chain([following], chunks):
-                work = [_work(record) for record in chunk if _is_comment(record)]
-                in_flight.append((chunk, pool.submit(_render_all, work)))
+                in_flight.append((chunk, pool.submit(_render_all, _bodies(chunk))))
                 if len(in_flight) > 2 * workers:
                     done, future = in_flight.popleft()
                     yield from _attach(done, future.result())
@@ -100,12 +99,9 @@ def _chunks(records: Iterable[ImportRecord], size: int) -> Iterator[list[ImportR
         yield chunk
 
 
-def _is_comment(record: ImportRecord) -> bool:
-    return isinstance(record, ImportedComment)
-
-
-def _work(comment: ImportedComment) -> tuple[str, BodyFormat]:
-    return comment.body, comment.body_format
+def _bodies(chunk: list[ImportRecord]) -> list[tuple[str, BodyFormat]]:
+    """The (body, format) of each comment in ``chunk``: all a worker needs to render it."""
+    return [(record.body, record.body_format) for record in chunk if isinstance(record, ImportedComment)]
 
 
 def _render_all(work: list[tuple[str, BodyFormat]]) -> list[str]:
