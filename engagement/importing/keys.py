@@ -8,10 +8,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from engagement.importing.records import ImportFailed
-from engagement.schemas.common import ARTICLE_KEY_REGEX
+from engagement.schemas.common import ARTICLE_KEY
 
 MAX_KEY_LENGTH = 200
-ARTICLE_KEY = re.compile(ARTICLE_KEY_REGEX)
 EMPTY_KEY = "index"
 
 _OUTSIDE_KEY_ALPHABET = re.compile(r"[^A-Za-z0-9._:\-]+")

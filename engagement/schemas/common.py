@@ -19,6 +19,7 @@ from engagement.text import clean_plain_text, strip_unsafe_codepoints
 # digit. The route converter (api.common.ArticleKeyConverter) matches the same.
 ARTICLE_KEY_REGEX = r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}"
 ARTICLE_KEY_PATTERN = f"^{ARTICLE_KEY_REGEX}$"  # as documented in OpenAPI
+ARTICLE_KEY = re.compile(ARTICLE_KEY_REGEX)  # use fullmatch
 
 
 class WholeMatch(validate.Regexp):

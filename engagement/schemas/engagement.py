@@ -1,12 +1,11 @@
 """Views, reactions, votes, counts and trending: request and response shapes."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_dump, utils, validate
 
-from engagement.schemas.common import ARTICLE_KEY_PATTERN, OptionalHttpUrl, OptionalText, article_key_validator
+from engagement.schemas.common import ARTICLE_KEY, OptionalHttpUrl, OptionalText, article_key_validator
 from engagement.services.trending import TrendingWindow
 
 MAX_COUNTS_KEYS = 100
@@ -75,7 +74,7 @@ class ArticleKeyList(fields.List):
     ({index: [problem]}).
     """
 
-    KEY = re.compile(ARTICLE_KEY_PATTERN)
+    KEY = ARTICLE_KEY
     PROBLEM = "Not a valid article key."
 
     def __init__(self, **kwargs: Any):
