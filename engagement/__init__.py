@@ -38,7 +38,7 @@ from engagement.privacy import Keyring
 from engagement.api.ratelimits import configure_rate_limits
 from engagement.schemas.common import ErrorSchema
 from engagement.services import hot_views
-from engagement.services.sso import TokenVerifier
+from engagement.services.sso import verifier_from_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 API_VERSION = "1.0.0"
@@ -121,7 +121,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["engagement.keyring"] = Keyring(
         app.config["SECRET_KEY"], established_after=timedelta(minutes=app.config["ESTABLISHED_READER_MINUTES"])
     )
-    app.extensions["engagement.sso"] = TokenVerifier.from_config(app.config)
+    app.extensions["engagement.sso"] = verifier_from_config(app.config)
     _install_view_counter(app)
 
     api = EngagementApi(spec_kwargs={"info": {"description": "engagement HTTP API, version 1"}})

@@ -32,7 +32,6 @@ from engagement.schemas.common import OptionalEmail
 from engagement.services import audit, deliveries, erasure, exporting, hot_views, importing, tokens, trending
 from engagement.services.comments import render_source
 from engagement.services.mail import mail_channel
-from engagement.services.webhooks import WebhookChannel
 
 engagement_group = click.Group("engagement", help="engagement maintenance commands.")
 
@@ -135,6 +134,10 @@ def backup(target: Path, overwrite: bool) -> None:
 
 def delivery_channels(app: Flask) -> list[deliveries.Channel]:
     """The channels this worker delivers through; a new kind of delivery is added here."""
+    # Imported here, not with this module: create_app registers these commands in every
+    # web worker, which never delivers, and httpx would add megabytes to each.
+    from engagement.services.webhook_channel import WebhookChannel
+
     keyring = app.extensions["engagement.keyring"]
     channels: list[deliveries.Channel] = [
         WebhookChannel(

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,3 +60,32 @@ def test_request_schemas_are_built_once_not_per_request(module: Path):
     """webargs instantiates a schema given as a class on every request (copying all its fields)."""
     classes = [ast.unparse(schema) for schema in _argument_schemas(module) if isinstance(schema, ast.Name)]
     assert classes == []
+
+
+# Libraries only the delivery worker or sign-on need: together about 15 MB in every web
+# worker that would otherwise load them for nothing.
+WORKER_OR_SIGN_ON_ONLY = ("jwt", "httpx", "standardwebhooks")
+_LOADED_BY_CREATE_APP = """
+import json, sys
+from engagement import create_app
+create_app({overrides})
+print(json.dumps(sorted(name for name in {libraries!r} if name in sys.modules)))
+"""
+
+
+def _libraries_loaded_by_create_app(tmp_path: Path, overrides: dict[str, object]) -> list[str]:
+    script = _LOADED_BY_CREATE_APP.format(overrides=overrides, libraries=WORKER_OR_SIGN_ON_ONLY)
+    environment = {**os.environ, "ENGAGEMENT_INSTANCE_PATH": str(tmp_path)}
+    environment.pop("DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-c", script], env=environment, cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_web_worker_loads_neither_the_webhook_sender_nor_pyjwt(tmp_path: Path):
+    assert _libraries_loaded_by_create_app(tmp_path, {}) == []
+
+
+def test_pyjwt_is_loaded_once_sign_on_is_configured(tmp_path: Path):
+    loaded = _libraries_loaded_by_create_app(tmp_path, {"SSO_SECRET": "s" * 40, "SSO_AUDIENCE": "news.example"})
+    assert loaded == ["jwt"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from datetime import datetime
-from typing import Any, Callable, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 from flask import current_app, g, request
 from flask_smorest import Blueprint
@@ -21,7 +21,9 @@ from engagement.extensions import db
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.schemas.common import ARTICLE_KEY_PATTERN, ARTICLE_KEY_REGEX
 from engagement.services.hot_views import ViewCounter
-from engagement.services.sso import TokenVerifier
+
+if TYPE_CHECKING:
+    from engagement.services.sso_tokens import TokenVerifier
 
 READER_TOKEN_HEADER = "X-Reader-Token"
 EDIT_TOKEN_HEADER = "X-Edit-Token"
@@ -182,7 +184,7 @@ def sso_verifier() -> TokenVerifier:
     verifier = current_app.extensions.get("engagement.sso")
     if verifier is None:
         raise NotFound("Sign-on with the site's accounts is not configured here.")
-    return cast(TokenVerifier, verifier)
+    return cast("TokenVerifier", verifier)
 
 
 def edit_token() -> str | None:

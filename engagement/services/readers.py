@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -14,6 +15,9 @@ from engagement.models import Article, Comment, ReaderAccount
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import sso
 from engagement.services.comments import ThreadNode
+
+if TYPE_CHECKING:
+    from engagement.services.sso_tokens import TokenVerifier
 
 
 class ReaderKind(enum.Enum):
@@ -77,7 +81,7 @@ def _account_me(account: ReaderAccount) -> Me:
 def sign_in(
     session: Session,
     keyring: Keyring,
-    verifier: sso.TokenVerifier,
+    verifier: TokenVerifier,
     *,
     token: str,
     lifetime: timedelta,
