@@ -25,7 +25,7 @@ from engagement.importing.isso import read_isso
 from engagement.importing.json_export import read_json_export
 from engagement.importing.keys import KeyRule, read_key_map
 from engagement.importing.records import ImportFailed, ImportRecord
-from engagement.importing.rendering import spare_cpus
+from engagement.importing.pipeline import RecordSource, rendered_records, spare_cpus
 from engagement.importing.wordpress import read_wordpress
 from engagement.models import Comment, Role
 from engagement.schemas.common import OptionalEmail
@@ -209,32 +209,19 @@ def flush_views() -> None:
 import_group = click.Group("import", help="Import comments from Disqus, WordPress, Isso or an engagement export.")
 engagement_group.add_command(import_group)
 
-FileReader = Callable[[BinaryIO, str], Iterator[ImportRecord]]
-Progress = Callable[[int], None] | None
-
-
-def _run_import(
-    file: Path,
-    records: Callable[[Progress], Iterator[ImportRecord]],
-    *,
-    dry_run: bool,
-    keys: KeyRule,
-    workers: int,
-    keep_deleted: bool = False,
-) -> None:
-    """Import FILE in one transaction: all of it, or (on any error, or a dry run) nothing."""
+def _run_import(source: RecordSource, *, dry_run: bool, keys: KeyRule, workers: int, keep_deleted: bool = False) -> None:
+    """Import the file in one transaction: all of it, or (on any error, or a dry run) nothing."""
     app = current_app
-    progress = _progress_bar(file)
+    progress = _progress_bar(source)
     try:
         summary = importing.import_records(
             db.session,
             app.extensions["engagement.keyring"],
             app.extensions["engagement.settings"],
-            records(progress.update if progress else None),
+            rendered_records(source, workers=workers, on_read=progress.update if progress else None),
             keys=keys,
             now=utcnow(),
             keep_deleted=keep_deleted,
-            workers=workers,
         )
         if dry_run:
             db.session.rollback()
@@ -252,33 +239,11 @@ def _run_import(
     click.echo(summary.line(dry_run=dry_run))
 
 
-def _from_file(file: Path, reader: FileReader) -> Callable[[Progress], Iterator[ImportRecord]]:
-    """The records of a file read as a byte stream, advancing the progress bar as it is read."""
-
-    def records(advance: Progress) -> Iterator[ImportRecord]:
-        with file.open("rb") as raw:
-            yield from reader(_CountingReader(raw, advance), file.name)
-
-    return records
-
-
-class _CountingReader:
-    """A binary file that reports how many bytes were read (for the progress bar)."""
-
-    def __init__(self, raw: BinaryIO, on_read: Callable[[int], None] | None):
-        self.raw, self.on_read = raw, on_read
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        if self.on_read is not None:
-            self.on_read(len(data))
-        return data
-
-
-def _progress_bar(file: Path):  # type: ignore[no-untyped-def]
+def _progress_bar(source: RecordSource):  # type: ignore[no-untyped-def]
     """A progress bar over the file's bytes, on a terminal only (never in logs or pipes)."""
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or not source.streamed:
         return None
+    file = source.path
     return click.progressbar(length=file.stat().st_size, label=f"importing {file.name}", file=sys.stderr)
 
 
@@ -297,7 +262,8 @@ _MAP = click.option(
 )
 _WORKERS = click.option(
     "--workers", type=click.IntRange(0, 64), default=spare_cpus, show_default="the cores available, less one",
-    help="Processes sanitising comment bodies beside the importing one (0: none).",
+    help="Processes beside this one: one reads the file (and sanitises the bodies when alone), "
+    "any more sanitise; 0: this one does all.",
 )
 _KEY_FROM = click.option(
     "--key-from", type=click.Choice(["path", "identifier"]), default="path", show_default=True,
@@ -305,7 +271,7 @@ _KEY_FROM = click.option(
 )
 
 
-def _xml_import_command(name: str, reader: FileReader, help_text: str) -> None:
+def _xml_import_command(name: str, reader: Callable[[BinaryIO, str], Iterator[ImportRecord]], help_text: str) -> None:
     """`engagement import NAME FILE [--dry-run] [--map] [--key-from]` for an XML export."""
 
     @import_group.command(name, help=help_text)
@@ -316,7 +282,7 @@ def _xml_import_command(name: str, reader: FileReader, help_text: str) -> None:
     @_WORKERS
     @with_appcontext
     def command(file: Path, dry_run: bool, key_map: Path | None, key_from: str, workers: int) -> None:
-        _run_import(file, _from_file(file, reader), dry_run=dry_run, keys=_key_rule(key_map, key_from), workers=workers)
+        _run_import(RecordSource(file, reader), dry_run=dry_run, keys=_key_rule(key_map, key_from), workers=workers)
 
 
 _xml_import_command("disqus", read_disqus, "Import a Disqus XML export (threads and posts).")
@@ -334,7 +300,8 @@ _xml_import_command(
 @with_appcontext
 def import_isso(file: Path, dry_run: bool, key_map: Path | None, workers: int) -> None:
     """Import an Isso SQLite database (opened read-only); keys come from each thread's URI."""
-    _run_import(file, lambda _: read_isso(file, file.name), dry_run=dry_run, keys=_key_rule(key_map, "path"), workers=workers)
+    source = RecordSource(file, read_isso, streamed=False)
+    _run_import(source, dry_run=dry_run, keys=_key_rule(key_map, "path"), workers=workers)
 
 
 @import_group.command("json")
@@ -345,7 +312,7 @@ def import_isso(file: Path, dry_run: bool, key_map: Path | None, workers: int) -
 def import_json(file: Path, dry_run: bool, workers: int) -> None:
     """Import an engagement export (`engagement export`): a restore, or a move to another database."""
     _run_import(
-        file, _from_file(file, read_json_export), dry_run=dry_run, keys=KeyRule(), workers=workers, keep_deleted=True
+        RecordSource(file, read_json_export), dry_run=dry_run, keys=KeyRule(), workers=workers, keep_deleted=True
     )
 
 

@@ -1,11 +1,12 @@
 """Writing imported threads and comments: batched, idempotent, in the caller's transaction.
 
-Comments are inserted as they stream in, top-level at first; each one's parent reference
-goes to a temporary table. Once the stream ends, SQL places every new comment in its
-thread (parent, root, depth, capped at the site's maximum depth like a native reply),
-makes comments whose parent is missing top-level, drops deleted comments that nobody
-answered and moves the counters on. Memory stays bounded by the batch size and the number
-of threads, whatever the number of comments.
+Comments are inserted as they stream in, a batch at a time, with their threads' articles
+found or created for the batch. A reply whose parent is stored and placed already goes in
+placed (parent, root, depth, capped at the site's maximum depth like a native reply); any
+other goes in top-level, its parent reference in a temporary table, and once the stream
+ends SQL places it, makes comments whose parent is missing top-level, drops deleted
+comments that nobody answered and moves the counters on. Memory stays bounded by the
+batch size and the number of threads, whatever the number of comments.
 """
 from __future__ import annotations
 
@@ -20,19 +21,18 @@ from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.importing.keys import KeyRule
-from engagement.importing.rendering import with_rendered_bodies
+from engagement.importing.pipeline import RenderedRecord
 from engagement.importing.records import (
     ImportedAuthor,
     ImportedComment,
     ImportedThread,
     ImportFailed,
-    ImportRecord,
     Skipped,
 )
 from engagement.models import Article, Comment, CommentStatus, ReactionTotal
 from engagement.privacy import Keyring
 from engagement.services import trending
-from engagement.services.articles import find_article, touch_article
+from engagement.services.articles import touch_article
 from engagement.services.statements import dialect_name, run
 from engagement.text import strip_unsafe_codepoints
 
@@ -43,11 +43,13 @@ BATCH_SIZE = 1000
 MAX_SOURCE_ID_LENGTH = 64  # comments.import_id
 # SQLite's page cache for the importing connection while comments are inserted (the
 # default is 2 MB): the comments indexes of a large import outgrow a small cache, and
-# every insert then rereads pages from the operating system (a third of the import's
-# time at 200,000 comments).
-IMPORT_SQLITE_CACHE_KIB = 64 * 1024
+# every insert then rereads pages from the operating system. 64 MB was 2-3 % faster
+# than this at 1,000,000 comments, for 51 MB more (docs/scaling.md).
+IMPORT_SQLITE_CACHE_KIB = 16 * 1024
 
 _COMMENTS = Comment.__table__
+_ARTICLES = Article.__table__
+_REACTION_TOTALS = ReactionTotal.__table__
 _PARENT = _COMMENTS.alias("parent")
 _REPLY = _COMMENTS.alias("reply")
 
@@ -71,6 +73,8 @@ _REPLY_COUNTS = sa.Table(
 )
 _TEMPORARY_TABLES = (_LINKS, _REPLY_COUNTS)
 _IN_RUN = _COMMENTS.c.id.in_(sa.select(_LINKS.c.comment_id))
+# The comments of this import that were inserted before their parent could be placed.
+_AWAITING = _COMMENTS.c.id.in_(sa.select(_LINKS.c.comment_id).where(_LINKS.c.parent_import_id.is_not(None)))
 # A reply not yet placed in its thread (top-level comments are placed as inserted).
 _UNPLACED = sa.and_(_COMMENTS.c.parent_id.is_not(None), _COMMENTS.c.root_id.is_(None))
 
@@ -99,12 +103,11 @@ def import_records(
     session: Session,
     keyring: Keyring,
     settings: Settings,
-    records: Iterable[ImportRecord],
+    records: Iterable[RenderedRecord],
     *,
     keys: KeyRule,
     now: datetime,
     keep_deleted: bool = False,
-    workers: int = 0,
 ) -> ImportSummary:
     """Write a stream of threads and comments; flush, never commit.
 
@@ -113,8 +116,8 @@ def import_records(
     already are skipped, so importing a file again adds nothing. A thread becomes an
     article only when one of its comments is imported (or when it names its own key, as
     engagement's export does). Raw addresses never reach this function; e-mails arrive
-    as native comments store them (``records.clean_author``). ``workers`` processes
-    sanitise the bodies of a large import (``importing.rendering``).
+    as native comments store them (``records.clean_author``). Each record comes with
+    its body's sanitised HTML (``importing.pipeline``).
 
     Deleted comments from another system keep only their place in the thread, and only
     while someone answered them; ``keep_deleted`` (engagement's own export) stores them
@@ -125,7 +128,7 @@ def import_records(
     # the next import drops them (SQLite creates them outside the transaction).
     _create_temporary_tables(session)
     with _larger_sqlite_cache(session):
-        for record, html in with_rendered_bodies(records, workers=workers):
+        for record, html in records:
             if isinstance(record, ImportedThread):
                 writer.add_thread(record)
             elif isinstance(record, Skipped):
@@ -182,10 +185,15 @@ class _Writer:
         self.now = now
         self.keep_deleted = keep_deleted
         self.summary = ImportSummary()
-        self.threads: dict[str, ImportedThread | None] = {}  # ref -> thread (None: deleted)
-        self.article_ids: dict[str, tuple[int, str]] = {}  # ref -> (article id, key)
+        # ref -> thread (None: deleted) until its article is resolved; then only its key is
+        # kept (40,000 threads held whole took 40 MB).
+        self.threads: dict[str, ImportedThread | None] = {}
+        self.thread_keys: dict[str, str] = {}  # ref -> the key of its article
+        self.article_ids: dict[str, int] = {}  # key -> article id, once looked up or created
         self.batch: dict[tuple[str, str], dict[str, object]] = {}
+        self.batch_threads: dict[tuple[str, str], str] = {}  # comment -> its thread's ref
         self.parents: dict[tuple[str, str], tuple[str, str] | None] = {}
+        self.keyed_threads: list[str] = []  # threads naming their own key: articles even without comments
         self.address_hashes: dict[str, str] = {}
         # Restoring an export into an empty database keeps its comment ids, so links to
         # #comment-N anchors keep working; anywhere else ids are new.
@@ -196,55 +204,84 @@ class _Writer:
 
     def add_thread(self, thread: ImportedThread) -> None:
         self.threads[thread.ref] = None if thread.deleted else thread
-        self.article_ids.pop(thread.ref, None)
+        self.thread_keys.pop(thread.ref, None)
         if thread.key is not None and not thread.deleted:
-            self._article_of(thread.ref)
+            self.keyed_threads.append(thread.ref)
+            if len(self.keyed_threads) >= BATCH_SIZE:
+                self.flush()
 
-    def _article_of(self, ref: str) -> tuple[int, str] | None:
-        known = self.article_ids.get(ref)
-        if known is not None:
-            return known
-        thread = self.threads.get(ref)
-        if thread is None:
-            return None
-        key = thread.key or self.keys.key_for(url=thread.url, identifier=thread.identifier)
-        article = find_article(self.session, key)
-        if article is None:
-            article = self._create_article(key, thread)
-        elif article.url is None and thread.url:
-            article.url, article.title = _bounded(thread.url, 2000), _bounded(thread.title, 300)
-        self.article_ids[ref] = (article.id, key)
-        return self.article_ids[ref]
+    def _key_of(self, ref: str) -> str | None:
+        """The key of the article for thread ``ref``; None for a deleted thread."""
+        key = self.thread_keys.get(ref)
+        if key is None:
+            thread = self.threads.get(ref)
+            if thread is None:
+                return None
+            key = self.thread_keys[ref] = thread.key or self.keys.key_for(url=thread.url, identifier=thread.identifier)
+        return key
 
-    def _create_article(self, key: str, thread: ImportedThread) -> Article:
-        created = thread.created_at or self.now
-        article = Article(
-            key=key,
-            title=_bounded(thread.title, 300),
-            url=_bounded(thread.url, 2000),
-            views=max(thread.views, 0),
-            comments_closed=thread.closed,
-            moderation=thread.moderation,
-            created_at=created,
-            updated_at=created,
-        )
-        self.session.add(article)
-        self.session.flush()
-        for kind, count in thread.reactions.items():
-            if count > 0:
-                self.session.add(ReactionTotal(article_id=article.id, kind=kind, count=count))
-        self.summary.articles += 1
-        return article
+    def _resolve_articles(self, refs: Iterable[str]) -> None:
+        """The article of each thread in ``refs``: found by key, or created, a batch at a time.
+
+        An article with no url yet takes the thread's url and title. Views and reaction
+        totals come along only into an article created here.
+        """
+        wanted: dict[str, ImportedThread] = {}
+        pending = []
+        for ref in refs:
+            key, thread = self._key_of(ref), self.threads.get(ref)
+            if key is None or thread is None:
+                continue
+            pending.append(ref)
+            if key not in self.article_ids:
+                wanted.setdefault(key, thread)
+        for ref in pending:
+            self.threads.pop(ref, None)
+        if not wanted:
+            return
+        found = run(self.session, sa.select(_ARTICLES.c.key, _ARTICLES.c.id, _ARTICLES.c.url)
+                    .where(_ARTICLES.c.key.in_(list(wanted)))).all()
+        for key, article_id, url in found:
+            self.article_ids[key] = article_id
+            thread = wanted.pop(key)
+            if url is None and thread.url:
+                run(self.session, sa.update(_ARTICLES).where(_ARTICLES.c.id == article_id).values(
+                    url=_bounded(thread.url, 2000), title=_bounded(thread.title, 300)
+                ))
+        if wanted:
+            self._create_articles(wanted)
+
+    def _create_articles(self, threads: dict[str, ImportedThread]) -> None:
+        """One article per key, in one insert (ids read back by the unique key)."""
+        rows = []
+        for key, thread in threads.items():
+            created = thread.created_at or self.now
+            rows.append({
+                "key": key, "title": _bounded(thread.title, 300), "url": _bounded(thread.url, 2000),
+                "views": max(thread.views, 0), "comments_closed": thread.closed, "moderation": thread.moderation,
+                "created_at": created, "updated_at": created,
+            })
+        run(self.session, sa.insert(_ARTICLES), rows)
+        created_ids = run(self.session, sa.select(_ARTICLES.c.key, _ARTICLES.c.id)
+                          .where(_ARTICLES.c.key.in_(list(threads)))).all()
+        totals = []
+        for key, article_id in created_ids:
+            self.article_ids[key] = article_id
+            totals += [{"article_id": article_id, "kind": kind, "count": count}
+                       for kind, count in threads[key].reactions.items() if count > 0]
+        if totals:
+            run(self.session, sa.insert(_REACTION_TOTALS), totals)
+        self.summary.articles += len(rows)
 
     # --- comments --------------------------------------------------------------------
 
     def add_comment(self, comment: ImportedComment, html: str) -> None:
         """Queue ``comment`` for the next batch; ``html`` is its body sanitised."""
-        if comment.thread_ref not in self.threads:
+        if comment.thread_ref not in self.threads and comment.thread_ref not in self.thread_keys:
             self.summary.skipped["of unknown threads"] += 1
             return
-        article = self._article_of(comment.thread_ref)
-        if article is None:
+        key = self._key_of(comment.thread_ref)
+        if key is None:
             self.summary.skipped["of deleted threads"] += 1
             return
         if len(comment.body) > MAX_IMPORTED_BODY_LENGTH:
@@ -256,12 +293,14 @@ class _Writer:
         if identity in self.batch:
             self.summary.skipped["already imported"] += 1
             return
-        self.batch[identity] = self._row(comment, html, *article)
+        self.batch[identity] = self._row(comment, html, key)
+        self.batch_threads[identity] = comment.thread_ref
         self.parents[identity] = comment.parent
         if len(self.batch) >= BATCH_SIZE:
             self.flush()
 
-    def _row(self, comment: ImportedComment, html: str, article_id: int, key: str) -> dict[str, object]:
+    def _row(self, comment: ImportedComment, html: str, key: str) -> dict[str, object]:
+        """The comment's row, less its article id (set when the batch is written)."""
         author = comment.author
         body = strip_unsafe_codepoints(comment.body)
         if comment.status is CommentStatus.DELETED and not self.keep_deleted:
@@ -272,7 +311,7 @@ class _Writer:
             "imported-reader", f"{comment.source}\x00{author.email or ''}\x00{(author.name or '').casefold()}"
         )
         row: dict[str, object] = {
-            "article_id": article_id,
+            "article_id": None,
             "parent_id": None,
             "root_id": None,
             "depth": 0,
@@ -314,9 +353,17 @@ class _Writer:
         return known
 
     def flush(self) -> None:
-        """Insert the batch, less the comments stored already (by an earlier run or batch)."""
+        """Insert the batch, less the comments stored already (by an earlier run or batch).
+
+        Articles are resolved first: those of the batch's threads, and those of threads
+        that name their own key (engagement's export keeps articles without comments).
+        """
+        self._resolve_articles([*self.keyed_threads, *self.batch_threads.values()])  # in file order
+        self.keyed_threads.clear()
         if not self.batch:
             return
+        for identity, row in self.batch.items():
+            row["article_id"] = self.article_ids[self.thread_keys[self.batch_threads[identity]]]
         for source in {source for source, _ in self.batch}:
             ids = [source_id for batch_source, source_id in self.batch if batch_source == source]
             stored = run(
@@ -328,13 +375,46 @@ class _Writer:
             for source_id in stored:
                 del self.batch[(source, source_id)]
                 self.summary.skipped["already imported"] += 1
+        self._place_known_replies()
         for with_id in (True, False):
             identities = [identity for identity, row in self.batch.items() if ("id" in row) is with_id]
             if identities:
                 self._insert(identities)
                 self.explicit_ids |= with_id
         self.batch.clear()
+        self.batch_threads.clear()
         self.parents.clear()
+
+    def _place_known_replies(self) -> None:
+        """Replies whose parent is stored and placed already are inserted placed.
+
+        Exports list most replies after their parent, so this spares nearly all of them
+        the set-wide placing at the end (an update of four indexes per reply). The rules
+        are the placing's own: the parent must be in the same article, and a reply below
+        the site's maximum depth goes beside its parent. Anything else (a parent further
+        on in the file, in this batch, or itself waiting for its place) is left to it.
+        """
+        max_depth = self.settings.max_depth
+        wanted: dict[str, set[str]] = {}
+        for identity in self.batch:
+            parent = self.parents[identity]
+            if parent is not None:
+                wanted.setdefault(parent[0], set()).add(parent[1])
+        if max_depth == 0 or not wanted:
+            return
+        placed: dict[tuple[str, str], sa.Row] = {}
+        for source, ids in wanted.items():
+            for parent in run(self.session, _placed_parents(source, sorted(ids))):
+                placed[(source, parent.import_id)] = parent
+        for identity, row in self.batch.items():
+            parent = placed.get(self.parents[identity])  # type: ignore[arg-type]
+            if parent is None or parent.article_id != row["article_id"] or parent.depth > max_depth:
+                continue
+            if parent.depth < max_depth:
+                row.update(parent_id=parent.id, root_id=parent.root_id or parent.id, depth=parent.depth + 1)
+            else:
+                row.update(parent_id=parent.parent_id, root_id=parent.root_id, depth=max_depth)
+            self.parents[identity] = None  # nothing left to attach
 
     def _insert(self, identities: list[tuple[str, str]]) -> None:
         rows = [self.batch[identity] for identity in identities]
@@ -387,10 +467,9 @@ class _Writer:
             )
             .scalar_subquery()
         )
-        answering = sa.select(_LINKS.c.comment_id).where(_LINKS.c.parent_import_id.is_not(None))
-        run(self.session, sa.update(_COMMENTS).where(_COMMENTS.c.id.in_(answering)).values(parent_id=parent_id))
+        run(self.session, sa.update(_COMMENTS).where(_AWAITING).values(parent_id=parent_id))
         self.summary.orphans += run(self.session, sa.select(sa.func.count()).select_from(_COMMENTS).where(
-            _COMMENTS.c.id.in_(answering), _COMMENTS.c.parent_id.is_(None)
+            _AWAITING, _COMMENTS.c.parent_id.is_(None)
         )).scalar_one()
 
     def _place_levels(self) -> None:
@@ -402,12 +481,12 @@ class _Writer:
         """
         max_depth = self.settings.max_depth
         for level in range(1, max_depth + 1):
-            run(self.session, sa.update(_COMMENTS).where(_IN_RUN, _UNPLACED, _parent_placed_at(level - 1)).values(
+            run(self.session, sa.update(_COMMENTS).where(_AWAITING, _UNPLACED, _parent_placed_at(level - 1)).values(
                 depth=level,
                 root_id=sa.select(sa.func.coalesce(_PARENT.c.root_id, _PARENT.c.id))
                 .where(_PARENT.c.id == _COMMENTS.c.parent_id).scalar_subquery(),
             ))
-        too_deep = sa.update(_COMMENTS).where(_IN_RUN, _UNPLACED, _parent_placed_at(max_depth)).values(
+        too_deep = sa.update(_COMMENTS).where(_AWAITING, _UNPLACED, _parent_placed_at(max_depth)).values(
             depth=max_depth,
             parent_id=sa.select(_PARENT.c.parent_id).where(_PARENT.c.id == _COMMENTS.c.parent_id).scalar_subquery(),
             root_id=sa.select(_PARENT.c.root_id).where(_PARENT.c.id == _COMMENTS.c.parent_id).scalar_subquery(),
@@ -415,7 +494,7 @@ class _Writer:
         if max_depth > 0:
             while run(self.session, too_deep).rowcount:
                 pass
-        unplaced = run(self.session, sa.update(_COMMENTS).where(_IN_RUN, _UNPLACED).values(parent_id=None))
+        unplaced = run(self.session, sa.update(_COMMENTS).where(_AWAITING, _UNPLACED).values(parent_id=None))
         self.summary.orphans += unplaced.rowcount
 
     def _drop_unanswered_deleted(self) -> None:
@@ -461,6 +540,18 @@ class _Writer:
         )).all()
         for article_id, created_at in recent:
             trending.record_activity(self.session, article_id, created_at, comments=1)
+
+
+def _placed_parents(source: str, import_ids: list[str]) -> sa.Select:
+    """The stored comments of ``source`` among ``import_ids`` that have their place in a
+    thread: any but those of this import still waiting for theirs (a pending link)."""
+    pending = sa.select(_LINKS.c.comment_id).where(
+        _LINKS.c.comment_id == _PARENT.c.id, _LINKS.c.parent_import_id.is_not(None)
+    )
+    return sa.select(
+        _PARENT.c.import_id, _PARENT.c.id, _PARENT.c.article_id, _PARENT.c.depth, _PARENT.c.parent_id,
+        _PARENT.c.root_id,
+    ).where(_PARENT.c.import_source == source, _PARENT.c.import_id.in_(import_ids), ~pending.exists())
 
 
 def _parent_placed_at(depth: int) -> sa.ColumnElement[bool]:
