@@ -1,6 +1,6 @@
 """Import benchmark: a generated Disqus export into a fresh SQLite database (``make bench-import``).
 
-    .venv/bin/python -m bench.import_rate [--comments 1000000] [--keep FILE.xml]
+    .venv/bin/python -m bench.import_rate [--comments 1000000] [--keep FILE.xml] [--workers N]
 
 Writes the export (bench/generate_disqus.py) unless ``--keep`` names one already made,
 migrates an empty database in a temporary instance folder, runs
@@ -34,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--comments", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="reuse (or create and keep) this export")
+    parser.add_argument("--workers", type=int, help="passed to the import (default: the command's own)")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="engagement-import-bench-") as folder:
         export = arguments.keep or Path(folder) / "export.xml"
@@ -45,7 +46,8 @@ def main() -> None:
         environment.pop("DATABASE_URL", None)  # always the instance folder's SQLite file
         subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=environment, check=True, capture_output=True)
         started = time.perf_counter()
-        importing = subprocess.Popen([*FLASK, "engagement", "import", "disqus", str(export)], cwd=ROOT,
+        workers = [] if arguments.workers is None else ["--workers", str(arguments.workers)]
+        importing = subprocess.Popen([*FLASK, "engagement", "import", "disqus", str(export), *workers], cwd=ROOT,
                                      env=environment, stdout=subprocess.PIPE, text=True)
         tree = ProcessTree(importing.pid)
         for count in itertools.count():
