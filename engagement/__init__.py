@@ -30,7 +30,6 @@ from engagement.extensions import (
     configure_sqlite,
     cors,
     db,
-    migrate,
     ping_idle_connections,
 )
 from engagement.observability import configure_logging, install_request_logging
@@ -115,7 +114,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     else:
         with app.app_context():
             ping_idle_connections(db.engine, IDLE_PING_SECONDS)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
 
     app.extensions["engagement.settings"] = Settings.from_config(app.config)
     app.extensions["engagement.keyring"] = Keyring(

@@ -13,13 +13,13 @@ import click
 import redis
 import sqlalchemy as sa
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo, with_appcontext
 from marshmallow import ValidationError
 
 from engagement.backup import BackupError, backup_sqlite
 from engagement.clock import iso_timestamp, utcnow
 from engagement.errors import DomainError
-from engagement.extensions import db
+from engagement.extensions import db, enable_migrations
 from engagement.importing.disqus import read_disqus
 from engagement.importing.isso import read_isso
 from engagement.importing.json_export import read_json_export
@@ -418,6 +418,23 @@ def _when(moment: datetime | None) -> str:
     return iso_timestamp(moment) or "-"
 
 
+@click.command(
+    "db",
+    help="Database migrations (Flask-Migrate): upgrade, migrate, downgrade, ... (`flask db --help`).",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+)
+@click.pass_context
+def migration_commands(ctx: click.Context) -> None:
+    """Flask-Migrate's ``db`` group, loaded when it runs: every web worker registers the
+    commands, and Alembic would cost each of them about 10 MB."""
+    enable_migrations(ctx.ensure_object(ScriptInfo).load_app())
+    from flask_migrate.cli import db as commands
+
+    status = commands.main(args=ctx.args, prog_name=ctx.command_path, obj=ctx.obj, standalone_mode=False)
+    ctx.exit(status if isinstance(status, int) else 0)
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(migration_commands)
     app.cli.add_command(engagement_group)
     app.cli.add_command(tokens_group)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import functools
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
-from flask import has_request_context, request
+from flask import Flask, has_request_context, request
 from flask_cors import CORS
-from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
@@ -61,9 +61,22 @@ def _autocommit_engine(engine: Engine) -> Engine:
 
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False, "class_": EngagementSession})
-migrate = Migrate()
+MIGRATIONS_DIRECTORY = Path(__file__).resolve().parent.parent / "migrations"
 api = EngagementApi()
 cors = CORS()
+
+
+def enable_migrations(app: Flask) -> None:
+    """Flask-Migrate on ``app``: what its ``db`` commands and ``flask_migrate.upgrade()`` need.
+
+    Called where migrations run (the ``db`` commands, tests), not by ``create_app``:
+    Flask-Migrate loads Alembic, about 10 MB that no web worker uses.
+    """
+    if "migrate" in app.extensions:
+        return
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=str(MIGRATIONS_DIRECTORY), render_as_batch=True)
 
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -62,9 +62,9 @@ def test_request_schemas_are_built_once_not_per_request(module: Path):
     assert classes == []
 
 
-# Libraries only the delivery worker or sign-on need: together about 15 MB in every web
-# worker that would otherwise load them for nothing.
-WORKER_OR_SIGN_ON_ONLY = ("jwt", "httpx", "standardwebhooks")
+# Libraries only the delivery worker, sign-on or migrations need: together about 25 MB in
+# every web worker that would otherwise load them for nothing.
+WORKER_OR_SIGN_ON_ONLY = ("jwt", "httpx", "standardwebhooks", "alembic")
 _LOADED_BY_CREATE_APP = """
 import json, sys
 from engagement import create_app
@@ -82,7 +82,7 @@ def _libraries_loaded_by_create_app(tmp_path: Path, overrides: dict[str, object]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_a_web_worker_loads_neither_the_webhook_sender_nor_pyjwt(tmp_path: Path):
+def test_a_web_worker_loads_neither_the_webhook_sender_nor_pyjwt_nor_alembic(tmp_path: Path):
     assert _libraries_loaded_by_create_app(tmp_path, {}) == []
 
 

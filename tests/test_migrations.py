@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
-from engagement.extensions import db
+from engagement.extensions import db, enable_migrations
 from engagement.models import Base
 
 
@@ -34,6 +34,7 @@ def fresh_database_url(database_url: str, tmp_path) -> Iterator[str]:
 
 def test_migrations_match_the_models(app_factory, fresh_database_url):
     app = app_factory(SQLALCHEMY_DATABASE_URI=fresh_database_url)
+    enable_migrations(app)
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
@@ -45,6 +46,19 @@ def test_migrations_match_the_models(app_factory, fresh_database_url):
             remaining = set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
         assert remaining == set()
         upgrade()  # and back up again: the downgrade left a clean slate
+
+
+def test_the_db_commands_load_flask_migrate_when_asked_for(app_factory, fresh_database_url):
+    """create_app leaves Flask-Migrate out (tests/test_layers.py); `flask db ...` still works."""
+    app = app_factory(SQLALCHEMY_DATABASE_URI=fresh_database_url)
+    assert "migrate" not in app.extensions
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["db", "--help"])
+    assert listed.exit_code == 0 and "upgrade" in listed.output and "downgrade" in listed.output
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context(), db.engine.connect() as connection:
+        assert {"articles", "comments", "alembic_version"} <= set(sa.inspect(connection).get_table_names())
+    assert runner.invoke(args=["db", "no-such-command"]).exit_code == 2
 
 
 def test_sqlite_connections_use_wal_and_safe_pragmas(app_factory, tmp_path, database_url):
