@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from engagement.importing.records import ImportedComment, ImportFailed, ImportRecord
+from engagement.importing.records import MAX_IMPORTED_BODY_LENGTH, ImportedComment, ImportFailed, ImportRecord
 from engagement.models import BodyFormat
 from engagement.services.comments import render_source
 from engagement.text import strip_unsafe_codepoints
@@ -64,7 +64,10 @@ def spare_cpus() -> int:
 
 
 def body_html(body: str, body_format: BodyFormat) -> str:
-    """The sanitised HTML of an imported body, as stored (unsafe code points removed)."""
+    """The sanitised HTML of an imported body, as stored (unsafe code points removed);
+    nothing for a body too long to be imported (the writer skips it)."""
+    if len(body) > MAX_IMPORTED_BODY_LENGTH:
+        return ""
     source = strip_unsafe_codepoints(body)
     return render_source(source, body_format) if source else ""
 

@@ -12,6 +12,9 @@ from engagement.schemas.common import OptionalEmail, OptionalHttpUrl, is_http_ur
 from engagement.text import clean_plain_text
 
 AUTHOR_NAME_MAX_LENGTH = 80  # as comments.author_name
+# Longer bodies are not comments (the API takes 10,000 characters): skipped, and never
+# handed to the sanitiser.
+MAX_IMPORTED_BODY_LENGTH = 100_000
 AVATAR_URL_MAX_LENGTH = 2000  # as comments.avatar_url
 
 

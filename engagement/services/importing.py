@@ -27,6 +27,7 @@ from engagement.importing.records import (
     ImportedComment,
     ImportedThread,
     ImportFailed,
+    MAX_IMPORTED_BODY_LENGTH,
     Skipped,
 )
 from engagement.models import Article, Comment, CommentStatus, ReactionTotal
@@ -36,9 +37,6 @@ from engagement.services.articles import touch_article
 from engagement.services.statements import dialect_name, run
 from engagement.text import strip_unsafe_codepoints
 
-# Longer bodies are not comments (the API takes 10,000 characters); bounded before the
-# sanitiser sees them.
-MAX_IMPORTED_BODY_LENGTH = 100_000
 BATCH_SIZE = 1000
 MAX_SOURCE_ID_LENGTH = 64  # comments.import_id
 # SQLite's page cache for the importing connection while comments are inserted (the
@@ -227,16 +225,13 @@ class _Writer:
         totals come along only into an article created here.
         """
         wanted: dict[str, ImportedThread] = {}
-        pending = []
         for ref in refs:
             key, thread = self._key_of(ref), self.threads.get(ref)
-            if key is None or thread is None:
+            if key is None or thread is None:  # deleted, or resolved already
                 continue
-            pending.append(ref)
+            del self.threads[ref]  # its key is all that is kept
             if key not in self.article_ids:
                 wanted.setdefault(key, thread)
-        for ref in pending:
-            self.threads.pop(ref, None)
         if not wanted:
             return
         found = run(self.session, sa.select(_ARTICLES.c.key, _ARTICLES.c.id, _ARTICLES.c.url)
@@ -407,7 +402,8 @@ class _Writer:
             for parent in run(self.session, _placed_parents(source, sorted(ids))):
                 placed[(source, parent.import_id)] = parent
         for identity, row in self.batch.items():
-            parent = placed.get(self.parents[identity])  # type: ignore[arg-type]
+            parent_ref = self.parents[identity]
+            parent = placed.get(parent_ref) if parent_ref is not None else None
             if parent is None or parent.article_id != row["article_id"] or parent.depth > max_depth:
                 continue
             if parent.depth < max_depth:

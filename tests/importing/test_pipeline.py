@@ -17,7 +17,14 @@ import sqlalchemy as sa
 
 from engagement.extensions import db
 from engagement.importing import pipeline
-from engagement.importing.records import ImportedComment, ImportedThread, ImportFailed, ImportRecord, Skipped
+from engagement.importing.records import (
+    MAX_IMPORTED_BODY_LENGTH,
+    ImportedComment,
+    ImportedThread,
+    ImportFailed,
+    ImportRecord,
+    Skipped,
+)
 from engagement.models import Article, BodyFormat, Comment, CommentStatus
 from engagement.services.comments import render_source
 from tests.importing.commands import run_import
@@ -183,6 +190,14 @@ def through_reading_process(tmp_path: Path, reader, content: bytes = b"x" * 100,
     path = tmp_path / "source.bin"
     path.write_bytes(content)
     return pipeline.rendered_records(pipeline.RecordSource(path, reader), workers=WORKERS, **kwargs)
+
+
+def test_a_body_too_long_to_import_never_reaches_the_sanitiser(monkeypatch):
+    def refuse(*_):
+        raise AssertionError("sanitised")
+
+    monkeypatch.setattr(pipeline, "render_source", refuse)
+    assert pipeline.body_html("<p>x</p>" * (MAX_IMPORTED_BODY_LENGTH // 8 + 1), BodyFormat.HTML) == ""
 
 
 def test_records_keep_their_order_and_only_comments_gain_html(tmp_path, small_chunks):
