@@ -29,7 +29,7 @@ from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret,
 from engagement.sanitize import render_body, render_html, render_markdown
 from engagement.services import events, policy, sso, subscriptions, trending
 from engagement.services.articles import ARTICLES, closed_state, ensure_article, is_premoderated, touch_article
-from engagement.services.statements import run
+from engagement.services.statements import insert_loaded, run
 
 
 NOT_IN_THREAD = "No such comment in this thread."
@@ -261,8 +261,7 @@ def post_comment(
         edit_token_hash=hash_secret(edit_token),
         created_at=now,
     )
-    session.add(comment)
-    session.flush()
+    insert_loaded(session, comment)
     published = verdict.status is CommentStatus.APPROVED
     _count_visibility(session, comment, int(published))
     events.record_for_comment(

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 # INSERT constructs that support ON CONFLICT, per dialect name.
 DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -45,6 +45,20 @@ def per_dialect(build: Callable[[str], Built]) -> Callable[[Session], Built]:
     return statement
 
 
+def in_values(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
+    """``column IN (...)`` over a list bound as the one parameter ``name``.
+
+    The SQL text stays the same whatever the list's length, so its compiled form is
+    cached like any other statement's; an expanding IN is rendered again on every
+    execution (about 40 µs for 20 values). SQLite reads the list as JSON (``json_each``),
+    PostgreSQL as an array (``= ANY``); both look each value up in ``column``'s index.
+    """
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+    values = sa.func.json_each(sa.bindparam(name, type_=sa.JSON)).table_valued("value")
+    return column.in_(sa.select(values.c.value))
+
+
 def insert_new(dialect: str, table: sa.Table, values: Mapping[str, Any], unique: Sequence[str]) -> sa.Insert:
     """INSERT ... ON CONFLICT (``unique``) DO NOTHING RETURNING id: the new row's id, or no row."""
     insert = DIALECT_INSERTS[dialect](table).values(**values)
@@ -54,3 +68,38 @@ def insert_new(dialect: str, table: sa.Table, values: Mapping[str, Any], unique:
 def run(session: Session, statement: sa.Executable, parameters: Mapping[str, Any] | None = None) -> sa.CursorResult[Any]:
     """Execute a prebuilt Core statement on the session's connection (its transaction)."""
     return session.connection().execute(statement, parameters or {})
+
+
+@functools.cache
+def _insert_returning_id(table: sa.Table) -> sa.Insert:
+    return sa.insert(table).returning(table.c.id)
+
+
+def insert_loaded(session: Session, instance: Any) -> None:
+    """Insert a new ORM object with one prebuilt INSERT and put it in the session as loaded.
+
+    What the unit of work does for ``session.add(instance); session.flush()``, for a new
+    row that needs no cascades, at a fraction of the cost: on a comment, about 80 µs
+    against 370 µs on SQLite. Columns the object leaves unset take their scalar Python
+    default, on the object too, so it reads as a row just loaded (a column with only a
+    server default is left to the database and expired on the object). The object then
+    belongs to the session like any loaded one: later changes to it flush as UPDATEs.
+    """
+    state = sa.inspect(instance)
+    mapper = state.mapper
+    values: dict[str, Any] = {}
+    for attribute in mapper.column_attrs:
+        column = attribute.columns[0]
+        if column.primary_key:
+            continue
+        if attribute.key not in state.dict:
+            if column.default is None and column.server_default is not None:
+                continue
+            if column.default is not None and not column.default.is_scalar:
+                raise ValueError(f"{mapper.class_.__name__}.{attribute.key}: only scalar defaults are applied here")
+            setattr(instance, attribute.key, column.default.arg if column.default is not None else None)
+        values[column.key] = getattr(instance, attribute.key)
+    table = mapper.local_table
+    instance.id = run(session, _insert_returning_id(table), values).scalar_one()
+    make_transient_to_detached(instance)
+    session.add(instance)
