@@ -215,26 +215,24 @@ def rank(
 
 # --- pruning -----------------------------------------------------------------------------
 
-def purge_expired_view_marks(session: Session, now: datetime, *, limit: int) -> int:
-    """Delete up to ``limit`` view marks that expired before ``now``; returns how many.
-
-    Rows another transaction is deleting are skipped (PostgreSQL), so concurrent callers
-    never queue behind each other.
-    """
-    expired = (
-        sa.select(ViewMark.id)
-        .where(ViewMark.expires_at <= now)
-        .order_by(ViewMark.expires_at)
-        .limit(limit)
+_VIEW_MARKS = ViewMark.__table__
+# Built once: counted views purge along the way. Rows another transaction is deleting are
+# skipped (FOR UPDATE SKIP LOCKED on PostgreSQL), so concurrent callers never queue
+# behind each other.
+_PURGE_EXPIRED_MARKS = sa.delete(_VIEW_MARKS).where(
+    _VIEW_MARKS.c.id.in_(
+        sa.select(_VIEW_MARKS.c.id)
+        .where(_VIEW_MARKS.c.expires_at <= sa.bindparam("now", type_=_VIEW_MARKS.c.expires_at.type))
+        .order_by(_VIEW_MARKS.c.expires_at)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
         .with_for_update(skip_locked=True)
     )
-    ids = list(session.scalars(expired))
-    if not ids:
-        return 0
-    result = session.execute(
-        sa.delete(ViewMark).where(ViewMark.id.in_(ids)).execution_options(synchronize_session=False)
-    )
-    return result.rowcount
+)
+
+
+def purge_expired_view_marks(session: Session, now: datetime, *, limit: int) -> int:
+    """Delete up to ``limit`` view marks that expired before ``now`` (one statement); returns how many."""
+    return run(session, _PURGE_EXPIRED_MARKS, {"now": now, "limit": limit}).rowcount
 
 
 def prune_old_buckets(session: Session, now: datetime, *, limit: int) -> int:

@@ -40,26 +40,27 @@ class RecordedView:
     outcome: ViewOutcome
 
 
-_VIEWS_BY_ID = sa.select(ARTICLES.c.views).where(ARTICLES.c.id == sa.bindparam("article_id"))
 _VIEWS_BY_KEY = sa.select(ARTICLES.c.views).where(ARTICLES.c.key == sa.bindparam("key"))
+_ID_AND_VIEWS_BY_KEY = sa.select(ARTICLES.c.id, ARTICLES.c.views).where(ARTICLES.c.key == sa.bindparam("key"))
 
 
 @per_dialect
 def _view_claim(dialect_name: str) -> sa.Insert:
     """One statement that claims a reader's view mark, built once per dialect.
 
-    It inserts nothing when yesterday's hash holds an unexpired mark (a window across
-    midnight), and renews an existing mark only once it expired: no row returned means
-    the view does not count. Of two racing requests, one claims the mark. (Core, on the
-    table: executed with parameters, an ORM insert would be taken for a bulk insert.)
+    It finds the article by its key and returns its id when the view counts. It inserts
+    nothing for an unknown article, nor when yesterday's hash holds an unexpired mark (a
+    window across midnight), and renews an existing mark only once it expired: no row
+    returned means the view does not count (or the article is new). Of two racing
+    requests, one claims the mark. (Core, on the table: executed with parameters, an ORM
+    insert would be taken for a bulk insert.)
     """
     marks = ViewMark.__table__
-    article_id = sa.bindparam("article_id", type_=sa.Integer)
     now = sa.bindparam("now", type_=marks.c.expires_at.type)
     counted_yesterday = (
         sa.select(marks.c.id)
         .where(
-            marks.c.article_id == article_id,
+            marks.c.article_id == ARTICLES.c.id,
             marks.c.visitor_hash == sa.bindparam("previous_hash", type_=sa.String),
             marks.c.expires_at > now,
         )
@@ -68,16 +69,16 @@ def _view_claim(dialect_name: str) -> sa.Insert:
     claim = DIALECT_INSERTS[dialect_name](marks).from_select(
         ["article_id", "visitor_hash", "expires_at"],
         sa.select(
-            article_id,
+            ARTICLES.c.id,
             sa.bindparam("current_hash", type_=sa.String),
             sa.bindparam("expires_at", type_=marks.c.expires_at.type),
-        ).where(~counted_yesterday),
+        ).where(ARTICLES.c.key == sa.bindparam("key"), ~counted_yesterday),
     )
     return claim.on_conflict_do_update(
         index_elements=["article_id", "visitor_hash"],
         set_={"expires_at": claim.excluded.expires_at},
         where=marks.c.expires_at <= now,  # an unexpired mark is left alone: no count
-    ).returning(marks.c.id)
+    ).returning(marks.c.article_id)
 
 
 # Counts one view and answers the new total.
@@ -130,19 +131,23 @@ def record_view(
     if refusal is not None:
         return RecordedView(run(session, _VIEWS_BY_KEY, {"key": article_key}).scalar() or 0, refusal)
 
-    article_id = ensure_article_id(session, article_key, now)
     today = now.astimezone(timezone.utc).date()
-    current_hash = keyring.daily_visitor_hash(reader, today)
-    previous_hash = keyring.daily_visitor_hash(reader, today - timedelta(days=1))
-
-    expires_at = now + timedelta(minutes=settings.view_window_minutes)
-    claimed = run(
-        session, _view_claim(session),
-        {"article_id": article_id, "current_hash": current_hash, "previous_hash": previous_hash,
-         "expires_at": expires_at, "now": now},
-    ).first()
-    if claimed is None:
-        return RecordedView(run(session, _VIEWS_BY_ID, {"article_id": article_id}).scalar_one(), ViewOutcome.REPEAT)
+    claim = {
+        "key": article_key,
+        "current_hash": keyring.daily_visitor_hash(reader, today),
+        "previous_hash": keyring.daily_visitor_hash(reader, today - timedelta(days=1)),
+        "expires_at": now + timedelta(minutes=settings.view_window_minutes),
+        "now": now,
+    }
+    article_id = run(session, _view_claim(session), claim).scalar()
+    if article_id is None:
+        article = run(session, _ID_AND_VIEWS_BY_KEY, {"key": article_key}).first()
+        if article is not None:
+            return RecordedView(article.views, ViewOutcome.REPEAT)
+        ensure_article_id(session, article_key, now)  # the article's first view
+        article_id = run(session, _view_claim(session), claim).scalar()
+        if article_id is None:  # a racing request of the same reader claimed the mark first
+            return RecordedView(run(session, _VIEWS_BY_KEY, {"key": article_key}).scalar_one(), ViewOutcome.REPEAT)
 
     allowance.spend()
     views = run(session, _COUNT_VIEW, {"article_id": article_id}).scalar_one()
