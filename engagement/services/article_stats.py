@@ -1,8 +1,10 @@
 """What the site shows about articles: one article's counters, counts for a listing, trending."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,7 +15,7 @@ from engagement.models import Article, ReactionTotal
 from engagement.services import hot_views, trending
 from engagement.services.articles import ARTICLES, is_closed
 from engagement.services.reactions import reaction_totals
-from engagement.services.statements import run
+from engagement.services.statements import dialect_name, in_values, run
 
 
 @dataclass(frozen=True)
@@ -76,16 +78,23 @@ def article_summary(
     )
 
 
-# Built once: a listing page asks for counts on every load, and only the keys change.
-_REACTION_TOTALS = ReactionTotal.__table__
-_COUNTS_BY_KEY = (
-    sa.select(
-        ARTICLES.c.key, ARTICLES.c.views, ARTICLES.c.comment_count,
-        _REACTION_TOTALS.c.kind, _REACTION_TOTALS.c.count,
+@functools.cache
+def _counts_by_key(dialect: str, kinds: tuple[str, ...]) -> sa.Select[Any]:
+    """Views, comments and one column per reaction kind, a row per article among ``keys``.
+
+    Built once per dialect and set of kinds: a listing page asks for counts on every
+    load, and only the keys change. Each reaction total is a lookup of its primary key.
+    """
+    totals = ReactionTotal.__table__
+    per_kind = [
+        sa.select(totals.c.count)
+        .where(totals.c.article_id == ARTICLES.c.id, totals.c.kind == kind)
+        .scalar_subquery()
+        for kind in kinds
+    ]
+    return sa.select(ARTICLES.c.key, ARTICLES.c.views, ARTICLES.c.comment_count, *per_kind).where(
+        in_values(dialect, ARTICLES.c.key, "keys")
     )
-    .outerjoin(_REACTION_TOTALS, _REACTION_TOTALS.c.article_id == ARTICLES.c.id)
-    .where(ARTICLES.c.key.in_(sa.bindparam("keys", expanding=True)))
-)
 
 
 def article_counts(
@@ -97,24 +106,25 @@ def article_counts(
 ) -> dict[str, ArticleCounts]:
     """Views, visible comments and reactions for each key (zeros for unknown keys).
 
-    One query whatever the number of keys: the articles joined with their reaction
-    totals (and one Redis round trip for the views not yet flushed when ``counter`` is
-    given).
+    One query whatever the number of keys (and one Redis round trip for the views not
+    yet flushed when ``counter`` is given).
     """
     keys = list(dict.fromkeys(article_keys))
+    kinds = settings.reaction_kinds
     unflushed = hot_views.unflushed_views(counter, keys)
-    statement = _COUNTS_BY_KEY
+    statement = _counts_by_key(dialect_name(session), kinds)
     if unflushed.batches:
         statement = statement.add_columns(*unflushed.applied_columns())
-    rows = run(session, statement, {"keys": keys}).all()
-    kinds = settings.reaction_kinds
     found: dict[str, ArticleCounts] = {}
-    for key, views, comments, kind, count, *applied in rows:
-        counts = found.get(key)
-        if counts is None:
-            counts = found[key] = ArticleCounts(unflushed.total(key, views, applied), comments, dict.fromkeys(kinds, 0))
-        if kind in counts.reactions:
-            counts.reactions[kind] = count
+    reaction_columns = slice(3, 3 + len(kinds))
+    for row in run(session, statement, {"keys": keys}):
+        key, views, comments = row[:3]
+        totals = row[reaction_columns]
+        found[key] = ArticleCounts(
+            unflushed.total(key, views, row[reaction_columns.stop:]),
+            comments,
+            {kind: total or 0 for kind, total in zip(kinds, totals)},
+        )
     return {key: found.get(key) or ArticleCounts(0, 0, dict.fromkeys(kinds, 0)) for key in keys}
 
 

@@ -178,6 +178,8 @@ class UnflushedViews:
 
     def total(self, key: str, stored: int, applied: Sequence[Any]) -> int:
         """``stored`` views plus those of the batches that ``applied`` (same SELECT) says SQL lacks."""
+        if not self.batches:
+            return stored
         return stored + sum(
             counts.get(key, 0) for counts, done in zip(self.batches.values(), applied, strict=True) if not done
         )
