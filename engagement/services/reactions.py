@@ -17,10 +17,10 @@ from engagement.errors import NotFound
 from engagement.models import Reaction, ReactionTotal
 from engagement.privacy import ReaderIdentity
 from engagement.services import trending
-from engagement.services.articles import ensure_article_id, find_article_id, touch_article
+from engagement.services.articles import ARTICLES, ensure_article_id, find_article_id, touch_article
 from engagement.services.bans import ensure_not_banned
 from engagement.services.budgets import UNLIMITED, Allowance, require
-from engagement.services.statements import DIALECT_INSERTS, insert_new, per_dialect, run
+from engagement.services.statements import DIALECT_INSERTS, per_dialect, run
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,15 @@ _UNCOUNT_REACTION = (
 
 @per_dialect
 def _store_reaction(dialect: str) -> sa.Insert:
+    """Store a reader's reaction to the article with key ``key``: returns its article's id
+    when stored, no row for an unknown article or a reaction the reader already gave."""
     columns = ("article_id", "reader_hash", "kind")
-    values = {**{name: sa.bindparam(name) for name in columns}, "created_at": sa.bindparam("now")}
-    return insert_new(dialect, _REACTIONS, values, unique=columns)
+    article = sa.select(
+        ARTICLES.c.id, sa.bindparam("reader_hash", type_=sa.String), sa.bindparam("kind", type_=sa.String),
+        sa.bindparam("now", type_=_REACTIONS.c.created_at.type),
+    ).where(ARTICLES.c.key == sa.bindparam("key"))
+    insert = DIALECT_INSERTS[dialect](_REACTIONS).from_select([*columns, "created_at"], article)
+    return insert.on_conflict_do_nothing(index_elements=list(columns)).returning(_REACTIONS.c.article_id)
 
 
 @per_dialect
@@ -138,14 +144,20 @@ def add_reaction(
         if kind in state.mine:
             return state
         require(allowance, "Too many reactions to this article from your network; try again later.")
-    article_id = ensure_article_id(session, article_key, now)
-    reaction = {"article_id": article_id, "reader_hash": reader.key, "kind": kind}
-    inserted = run(session, _store_reaction(session), {**reaction, "now": now}).first()
-    if inserted is not None:
-        allowance.spend()
-        touch_article(session, article_id)
-        run(session, _count_reaction(session), reaction)
-        trending.record_activity(session, article_id, now, reactions=1)
+    reaction = {"key": article_key, "reader_hash": reader.key, "kind": kind, "now": now}
+    article_id = run(session, _store_reaction(session), reaction).scalar()
+    if article_id is None:
+        known_id = find_article_id(session, article_key)
+        if known_id is not None:  # given already: nothing changes
+            return _reaction_state(session, settings, known_id, reader)
+        known_id = ensure_article_id(session, article_key, now)  # the article's first use
+        article_id = run(session, _store_reaction(session), reaction).scalar()
+        if article_id is None:  # a racing request of the same reader stored it first
+            return _reaction_state(session, settings, known_id, reader)
+    allowance.spend()
+    touch_article(session, article_id)
+    run(session, _count_reaction(session), {"article_id": article_id, "kind": kind})
+    trending.record_activity(session, article_id, now, reactions=1)
     return _reaction_state(session, settings, article_id, reader)
 
 
