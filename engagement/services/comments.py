@@ -28,7 +28,14 @@ from engagement.models.base import MAX_ID
 from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret, secret_matches
 from engagement.sanitize import render_body, render_html, render_markdown
 from engagement.services import events, policy, sso, subscriptions, trending
-from engagement.services.articles import ARTICLES, closed_state, ensure_article, is_premoderated, touch_article
+from engagement.services.articles import (
+    ARTICLES,
+    ThreadArticle,
+    closed_state,
+    is_premoderated,
+    posting_article,
+    touch_article,
+)
 from engagement.services.statements import insert_loaded, run
 
 
@@ -178,7 +185,7 @@ def _count_visibility(session: Session, comment: Comment, delta: int) -> None:
 
 # --- posting ---------------------------------------------------------------------------
 
-def _resolve_parent(session: Session, article: Article, parent_id: int, max_depth: int) -> Comment:
+def _resolve_parent(session: Session, article: ThreadArticle, parent_id: int, max_depth: int) -> Comment:
     parent = get_comment(session, parent_id)
     if parent is None or parent.status is not CommentStatus.APPROVED:
         raise NotFound("The comment you reply to does not exist or is not public.")
@@ -214,6 +221,9 @@ def post_comment(
     """
     if draft.notify and not settings.reply_emails:
         raise ValidationFailed({"notify": ["Reply e-mails are not offered on this site."]})
+    # Rendered before any query: the statements then run one after another, in a CPU
+    # whose caches the sanitiser has not just emptied between two of them.
+    rendered = render_body(draft.body)
     avatar_url = None
     if reader.signed_in:
         account = sso.require_account(session, reader.key)
@@ -221,11 +231,10 @@ def post_comment(
             draft, author_name=account.name, author_email=account.email, author_url=account.url
         )
         avatar_url = account.avatar_url
-    article = ensure_article(session, article_key, now)
+    article = posting_article(session, article_key, now)
     parent = None
     if draft.parent_id is not None:
         parent = _resolve_parent(session, article, draft.parent_id, settings.max_depth)
-    rendered = render_body(draft.body)
     submission = policy.Submission(
         article=article,
         body_source=draft.body,

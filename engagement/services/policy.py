@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.errors import Banned, CommentsClosed, Conflict, ValidationFailed
-from engagement.models import Article, BlocklistAction, Comment, CommentStatus
+from engagement.models import BlocklistAction, Comment, CommentStatus
 from engagement.privacy import ReaderIdentity
 from engagement.sanitize import RenderedBody, render_body
 from engagement.services import blocklist
-from engagement.services.articles import is_closed, is_premoderated
+from engagement.services.articles import ThreadArticle, is_closed, is_premoderated
 from engagement.services.bans import find_active_ban
 from engagement.services.statements import run
 from engagement.text import strip_ignorables
@@ -35,7 +35,7 @@ from engagement.text import strip_ignorables
 class Submission:
     """What a reader is trying to publish (a new comment, or an edit of ``comment_id``)."""
 
-    article: Article
+    article: ThreadArticle
     body_source: str
     reader: ReaderIdentity
     now: datetime
