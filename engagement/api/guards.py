@@ -16,6 +16,13 @@ from engagement.api.common import READER_TOKEN_HEADER, current_reader
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 # Only these answers say when to come back; Flask-Limiter adds Retry-After to every limited response.
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+# Sent with every response unless the route set its own (lower-cased name, name, value).
+SECURITY_HEADERS = (
+    ("x-content-type-options", "X-Content-Type-Options", "nosniff"),
+    ("referrer-policy", "Referrer-Policy", "no-referrer"),
+)
+# JSON is never a document to render: it may load nothing and be framed nowhere.
+JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 
 def _reject_constant(name: str) -> Any:
@@ -134,11 +141,15 @@ def install_guards(app: Flask) -> None:
     # (after_request hooks run in reverse order of registration).
     @app.after_request
     def _security_headers(response: Response) -> Response:
+        # One pass over the few headers there are: Werkzeug's own lookups raise and catch
+        # an exception for every header that is missing, as most of these are.
         headers = response.headers
-        if response.status_code not in RETRY_AFTER_STATUSES:
-            headers.pop("Retry-After", None)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        if response.mimetype == "application/json":
-            headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        present = {name.lower() for name, _ in headers}
+        if "retry-after" in present and response.status_code not in RETRY_AFTER_STATUSES:
+            del headers["Retry-After"]
+        for lowered, name, value in SECURITY_HEADERS:
+            if lowered not in present:
+                headers.add(name, value)
+        if "content-security-policy" not in present and response.mimetype == "application/json":
+            headers.add("Content-Security-Policy", JSON_POLICY)
         return response
