@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run migrate test test-postgres bench bench-import clean
+.PHONY: install run migrate test test-postgres bench bench-cost bench-import clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 bench: install
 	command -v wrk >/dev/null 2>&1 || $(SUDO) apt-get install -y wrk || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# What each request costs in Python, in process (no server, no wrk): quick and steady
+# enough to compare a change with the commit before it. COST_ARGS=--scenarios counts_20,post_view
+COST_ARGS ?=
+
+bench-cost: install
+	$(BIN)/python -m bench.cost $(COST_ARGS)
 
 # The import benchmark: a generated 1,000,000-comment Disqus export into an empty SQLite
 # database; prints comments/s and peak RSS (docs/scaling.md). IMPORT_BENCH_ARGS=--comments 100000 for a quick run.
