@@ -31,6 +31,7 @@ from engagement.extensions import (
     cors,
     db,
     ping_idle_connections,
+    require_sqlite_features,
 )
 from engagement.observability import configure_logging, install_request_logging
 from engagement.privacy import Keyring
@@ -108,6 +109,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        require_sqlite_features()
         with app.app_context():
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
         app.extensions[WRITE_LOCK] = threading.Lock()  # see api.common.transactional

@@ -1,6 +1,7 @@
 """Extensions, created unbound here and bound to an app in ``create_app``."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
 import time
@@ -16,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
+from engagement.config import ConfigurationError
 from engagement.models.base import Base
 
 
@@ -77,6 +79,31 @@ def enable_migrations(app: Flask) -> None:
     from flask_migrate import Migrate
 
     Migrate(app, db, directory=str(MIGRATIONS_DIRECTORY), render_as_batch=True)
+
+
+# What engagement's statements need of SQLite: RETURNING (3.35) and the JSON functions
+# (a list of keys is bound as one JSON parameter and read with json_each).
+SQLITE_MINIMUM_VERSION = (3, 35, 0)
+
+
+def require_sqlite_features() -> None:
+    """Refuse to start on a SQLite library that lacks a feature the statements use.
+
+    Raises ConfigurationError naming what is missing, rather than failing later on the
+    first request that needs it.
+    """
+    if sqlite3.sqlite_version_info < SQLITE_MINIMUM_VERSION:
+        raise ConfigurationError(
+            f"SQLite {sqlite3.sqlite_version} is too old: engagement needs 3.35 or later "
+            "(Python's sqlite3 module uses the system's library; or use PostgreSQL)"
+        )
+    with contextlib.closing(sqlite3.connect(":memory:")) as connection:
+        try:
+            connection.execute("SELECT value FROM json_each('[1]')").fetchall()
+        except sqlite3.OperationalError as error:
+            raise ConfigurationError(
+                f"SQLite {sqlite3.sqlite_version} was built without its JSON functions, which engagement needs"
+            ) from error
 
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

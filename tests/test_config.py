@@ -134,3 +134,13 @@ def test_a_bad_setting_is_one_line_and_a_failed_exit(command, tmp_path):
     assert "Traceback" not in output
     [mention] = [line for line in output.splitlines() if "SECRET_KEY must be at least 32 characters" in line]
     assert "configuration error" in mention
+
+
+def test_an_sqlite_library_without_returning_refuses_to_start(tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setenv("ENGAGEMENT_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(ConfigurationError, match=r"SQLite 3\.31\.1 is too old: engagement needs 3\.35"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "old.db")})
