@@ -51,6 +51,28 @@ _ACTIVE_BAN = (
 )
 
 
+def reader_banned() -> sa.Exists:
+    """SQL: a ban in force matches the reader or their address, for a statement that asks
+    along the way (parameters ``ban_reader``, ``ban_address`` and ``now``).
+
+    What ``ensure_not_banned`` checks, without an email, as part of a query the action
+    runs anyway: a vote reads its comment with it, a reaction is stored only without it.
+    """
+    return sa.exists().where(
+        _BANS.c.lifted_at.is_(None),
+        sa.or_(_BANS.c.expires_at.is_(None), _BANS.c.expires_at > sa.bindparam("now", type_=_BANS.c.expires_at.type)),
+        sa.or_(
+            _BANS.c.reader_hash == sa.bindparam("ban_reader", type_=sa.String),
+            _BANS.c.address_hash == sa.bindparam("ban_address", type_=sa.String),
+        ),
+    )
+
+
+def ban_parameters(reader: ReaderIdentity, now: datetime) -> dict[str, object]:
+    """The parameters of ``reader_banned`` for this reader."""
+    return {"ban_reader": reader.key, "ban_address": reader.address_hash, "now": now}
+
+
 def _slots(name: str, hashes: tuple[str, ...]) -> dict[str, str | None]:
     if len(hashes) > MAX_BAN_HASHES:
         raise ValueError(f"at most {MAX_BAN_HASHES} {name} hashes per ban check")

@@ -18,7 +18,7 @@ from engagement.models import Reaction, ReactionTotal
 from engagement.privacy import ReaderIdentity
 from engagement.services import trending
 from engagement.services.articles import ARTICLES, ensure_article_id, find_article_id, touch_article
-from engagement.services.bans import ensure_not_banned
+from engagement.services.bans import ban_parameters, ensure_not_banned, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance, require
 from engagement.services.statements import DIALECT_INSERTS, per_dialect, run
 
@@ -79,12 +79,13 @@ _UNCOUNT_REACTION = (
 @per_dialect
 def _store_reaction(dialect: str) -> sa.Insert:
     """Store a reader's reaction to the article with key ``key``: returns its article's id
-    when stored, no row for an unknown article or a reaction the reader already gave."""
+    when stored; no row for an unknown article, a reaction the reader already gave, or a
+    banned reader (``bans.reader_banned``: the caller then asks why)."""
     columns = ("article_id", "reader_hash", "kind")
     article = sa.select(
         ARTICLES.c.id, sa.bindparam("reader_hash", type_=sa.String), sa.bindparam("kind", type_=sa.String),
         sa.bindparam("now", type_=_REACTIONS.c.created_at.type),
-    ).where(ARTICLES.c.key == sa.bindparam("key"))
+    ).where(ARTICLES.c.key == sa.bindparam("key"), ~reader_banned())
     insert = DIALECT_INSERTS[dialect](_REACTIONS).from_select([*columns, "created_at"], article)
     return insert.on_conflict_do_nothing(index_elements=list(columns)).returning(_REACTIONS.c.article_id)
 
@@ -136,17 +137,18 @@ def add_reaction(
     reader, RateLimited when the allowance is used up.
     """
     _require_kind(settings, kind)
-    ensure_not_banned(session, reader, now)
     if not allowance.available():
+        ensure_not_banned(session, reader, now)
         # Repeating a reaction the reader already gave spends nothing, so it is answered
         # even past the budget (PUT stays idempotent); only a new one is refused.
         state = _reaction_state(session, settings, find_article_id(session, article_key), reader)
         if kind in state.mine:
             return state
         require(allowance, "Too many reactions to this article from your network; try again later.")
-    reaction = {"key": article_key, "reader_hash": reader.key, "kind": kind, "now": now}
+    reaction = {"key": article_key, "reader_hash": reader.key, "kind": kind, **ban_parameters(reader, now)}
     article_id = run(session, _store_reaction(session), reaction).scalar()
     if article_id is None:
+        ensure_not_banned(session, reader, now)  # nothing stored: banned (refused), given already, or a new article
         known_id = find_article_id(session, article_key)
         if known_id is not None:  # given already: nothing changes
             return _reaction_state(session, settings, known_id, reader)

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engagement.config import Settings
-from engagement.errors import CommentsClosed, Forbidden, NotFound, RateLimited
+from engagement.errors import Banned, CommentsClosed, Forbidden, NotFound, RateLimited
 from engagement.models import Comment, CommentStatus, CommentVote
 from engagement.models.base import MAX_ID
 from engagement.privacy import ReaderIdentity
 from engagement.services.articles import ARTICLES, closed_state, touch_article
-from engagement.services.bans import ensure_not_banned
+from engagement.services.bans import ban_parameters, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance
 from engagement.services.statements import insert_new, per_dialect, run
 
@@ -51,7 +51,7 @@ _MY_VOTE = sa.and_(_VOTES.c.comment_id == sa.bindparam("voted_on"), _VOTES.c.rea
 _VOTE_TARGET = (
     sa.select(
         _COMMENTS.c.status, _COMMENTS.c.purged_at, _COMMENTS.c.reader_hash, _COMMENTS.c.article_id,
-        ARTICLES.c.comments_closed, ARTICLES.c.created_at,
+        ARTICLES.c.comments_closed, ARTICLES.c.created_at, reader_banned().label("voter_banned"),
     )
     .join(ARTICLES, ARTICLES.c.id == _COMMENTS.c.article_id)
     .where(_COMMENTS.c.id == sa.bindparam("comment_id"))
@@ -131,12 +131,15 @@ def vote(
     add to the comment. Raises NotFound (no such public comment), CommentsClosed,
     Forbidden (own comment), RateLimited (allowance used up).
     """
-    target = run(session, _VOTE_TARGET, {"comment_id": comment_id}).first() if 0 < comment_id <= MAX_ID else None
+    target = None
+    if 0 < comment_id <= MAX_ID:
+        target = run(session, _VOTE_TARGET, {"comment_id": comment_id, **ban_parameters(reader, now)}).first()
     if target is None or target.status is not CommentStatus.APPROVED or target.purged_at is not None:
         raise NotFound("Comment not found.")
     if closed_state(target.comments_closed, target.created_at, settings, now):
         raise CommentsClosed()
-    ensure_not_banned(session, reader, now)
+    if target.voter_banned:
+        raise Banned()
     if target.reader_hash == reader.key:
         raise Forbidden("You cannot vote on your own comment.")
     if value != 0 and not allowance.available() and _stored_vote(session, comment_id, reader.key) == 0:

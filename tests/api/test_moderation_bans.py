@@ -147,6 +147,13 @@ def test_banned_reader_cannot_vote_or_react(client, mod):
     assert_error(troll.open("POST", f"/api/v1/comments/{other['id']}/vote", json={"value": 1}), 403, "banned")
     assert_error(troll.open("PUT", f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions/love"), 403, "banned")
     assert_error(troll.open("DELETE", f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions/like"), 403, "banned")
+    # The address is banned too: a fresh token from it, on an article nobody touched yet,
+    # changes nothing either (the ban is checked before the article would be created).
+    fresh = Reader(client, TROLL_ADDRESS, agent="Other/2.0", token=mint_reader(client))
+    assert_error(fresh.open("POST", f"/api/v1/comments/{other['id']}/vote", json={"value": -1}), 403, "banned")
+    assert_error(fresh.open("PUT", f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions/like"), 403, "banned")
+    assert_error(fresh.open("PUT", "/api/v1/articles/untouched-by-anyone/reactions/like"), 403, "banned")
+    assert client.get("/api/v1/articles/untouched-by-anyone").status_code == 404
     counts = client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions").get_json()["counts"]
     assert counts["like"] == 1 and counts["love"] == 0
     assert client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}/comments").get_json()["comments"][1]["score"] == 0
