@@ -29,9 +29,9 @@ from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret,
 from engagement.sanitize import render_body, render_html, render_markdown
 from engagement.services import events, policy, sso, subscriptions, trending
 from engagement.services.articles import (
-    ARTICLES,
     ThreadArticle,
     closed_state,
+    find_article_row,
     is_premoderated,
     posting_article,
     touch_article,
@@ -164,9 +164,6 @@ def change_status(
 
 
 _COMMENTS = Comment.__table__
-_THREAD_ARTICLE = sa.select(
-    ARTICLES.c.id, ARTICLES.c.comment_count, ARTICLES.c.comments_closed, ARTICLES.c.created_at, ARTICLES.c.moderation
-).where(ARTICLES.c.key == sa.bindparam("key"))
 _COUNT_REPLIES = (
     sa.update(_COMMENTS)
     .where(_COMMENTS.c.id == sa.bindparam("parent"))
@@ -570,7 +567,7 @@ def list_thread(
     names no comment shown in this thread (itself or as the thread above it).
     """
     after = _decode_cursor(keyring, cursor, sort) if cursor else None
-    article = run(session, _THREAD_ARTICLE, {"key": article_key}).first()
+    article = find_article_row(session, article_key)
     if article is None:
         if around is not None:
             raise NotFound(NOT_IN_THREAD)
