@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
 # INSERT constructs that support ON CONFLICT, per dialect name.
 DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -70,9 +70,27 @@ def run(session: Session, statement: sa.Executable, parameters: Mapping[str, Any
     return session.connection().execute(statement, parameters or {})
 
 
+# What insert_loaded does with a column the new object leaves unset, besides using its
+# scalar Python default (or NULL): leave it to the database, or refuse.
+_SERVER_DEFAULT = object()
+_CALLABLE_DEFAULT = object()
+
+
 @functools.cache
-def _insert_returning_id(table: sa.Table) -> sa.Insert:
-    return sa.insert(table).returning(table.c.id)
+def _insert_plan(mapper: Mapper[Any]) -> tuple[sa.Insert, tuple[tuple[str, str, Any], ...]]:
+    """The INSERT of ``mapper``'s table and, per column, (attribute, column, default)."""
+    plan = []
+    for attribute in mapper.column_attrs:
+        column = attribute.columns[0]
+        if column.primary_key:
+            continue
+        if column.default is None:
+            default = _SERVER_DEFAULT if column.server_default is not None else None
+        else:
+            default = column.default.arg if column.default.is_scalar else _CALLABLE_DEFAULT
+        plan.append((attribute.key, column.key, default))
+    table = mapper.local_table
+    return sa.insert(table).returning(table.c.id), tuple(plan)
 
 
 def insert_loaded(session: Session, instance: Any) -> None:
@@ -86,20 +104,17 @@ def insert_loaded(session: Session, instance: Any) -> None:
     belongs to the session like any loaded one: later changes to it flush as UPDATEs.
     """
     state = sa.inspect(instance)
-    mapper = state.mapper
+    insert, plan = _insert_plan(state.mapper)
+    given = state.dict
     values: dict[str, Any] = {}
-    for attribute in mapper.column_attrs:
-        column = attribute.columns[0]
-        if column.primary_key:
-            continue
-        if attribute.key not in state.dict:
-            if column.default is None and column.server_default is not None:
+    for attribute, column, default in plan:
+        if attribute not in given:
+            if default is _SERVER_DEFAULT:
                 continue
-            if column.default is not None and not column.default.is_scalar:
-                raise ValueError(f"{mapper.class_.__name__}.{attribute.key}: only scalar defaults are applied here")
-            setattr(instance, attribute.key, column.default.arg if column.default is not None else None)
-        values[column.key] = getattr(instance, attribute.key)
-    table = mapper.local_table
-    instance.id = run(session, _insert_returning_id(table), values).scalar_one()
+            if default is _CALLABLE_DEFAULT:
+                raise ValueError(f"{type(instance).__name__}.{attribute}: only scalar defaults are applied here")
+            setattr(instance, attribute, default)
+        values[column] = given[attribute]
+    instance.id = run(session, insert, values).scalar_one()
     make_transient_to_detached(instance)
     session.add(instance)
