@@ -5,10 +5,11 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
-from flask import Flask, Response, g, request
+from flask import Flask
 
 _STANDARD_ATTRIBUTES = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -69,25 +70,43 @@ def configure_logging(level: str) -> None:
     logger.setLevel(level.upper())
 
 
-def install_request_logging(app: Flask) -> None:
-    @app.before_request
-    def _start_timer() -> None:
-        g.request_started = time.perf_counter()
+class RequestLog:
+    """WSGI middleware: one log line per request (method, path, status, duration), written
+    when the app has answered.
 
-    @app.after_request
-    def _log_request(response: Response) -> Response:
-        started = g.get("request_started")
-        duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
-        if request_log.isEnabledFor(logging.INFO):
-            # makeRecord and handle, not info(): the caller's file and line, which info()
-            # finds by walking the stack, are always this function.
-            request_log.handle(request_log.makeRecord(
-                request_log.name, logging.INFO, __file__, 0, "request", (), None,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": duration_ms,
-                },
-            ))
-        return response
+    Outside Flask's request cycle, so logging a request costs no hooks and no context
+    lookups (a few µs a request less than the two Flask hooks it replaces), and the
+    duration covers every hook. Never the query string, a body or an address.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]):
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not request_log.isEnabledFor(logging.INFO):
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        statuses: list[str] = []
+
+        def noting_status(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, noting_status)
+        path = (environ.get("PATH_INFO") or "").encode("latin1").decode(errors="replace")  # as Werkzeug reads it
+        # makeRecord and handle, not info(): the caller's file and line, which info()
+        # finds by walking the stack, are always this function.
+        request_log.handle(request_log.makeRecord(
+            request_log.name, logging.INFO, __file__, 0, "request", (), None,
+            extra={
+                "method": environ.get("REQUEST_METHOD", ""),
+                "path": "/" + path.lstrip("/"),
+                "status": int(statuses[-1][:3]) if statuses else None,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        ))
+        return body
+
+
+def install_request_logging(app: Flask) -> None:
+    app.wsgi_app = RequestLog(app.wsgi_app)  # type: ignore[method-assign]
