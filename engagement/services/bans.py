@@ -26,21 +26,26 @@ from engagement.services import audit
 from engagement.services.statements import run
 
 
-def active(now: datetime) -> sa.ColumnElement[bool]:
-    """SQL predicate: the ban is in force at ``now``."""
-    return sa.and_(Ban.lifted_at.is_(None), sa.or_(Ban.expires_at.is_(None), Ban.expires_at > now))
+_BANS = Ban.__table__
+
+
+def active(now: datetime | sa.BindParameter[datetime]) -> sa.ColumnElement[bool]:
+    """SQL predicate: the ban is in force at ``now`` (a moment, or a bound parameter)."""
+    return sa.and_(_BANS.c.lifted_at.is_(None), sa.or_(_BANS.c.expires_at.is_(None), _BANS.c.expires_at > now))
+
+
+def _now_parameter() -> sa.BindParameter[datetime]:
+    return sa.bindparam("now", type_=_BANS.c.expires_at.type)
 
 
 # Any ban in force matching up to two reader and two address hashes, or an email hash.
 # Built once (every participating request runs it); unused slots repeat a used value,
 # and a missing email hash is NULL, which equals nothing.
-_BANS = Ban.__table__
 MAX_BAN_HASHES = 2
 _ACTIVE_BAN = (
     sa.select(_BANS.c.id)
     .where(
-        _BANS.c.lifted_at.is_(None),
-        sa.or_(_BANS.c.expires_at.is_(None), _BANS.c.expires_at > sa.bindparam("now", type_=_BANS.c.expires_at.type)),
+        active(_now_parameter()),
         sa.or_(
             _BANS.c.reader_hash.in_([sa.bindparam("reader_1"), sa.bindparam("reader_2")]),
             _BANS.c.address_hash.in_([sa.bindparam("address_1"), sa.bindparam("address_2")]),
@@ -59,8 +64,7 @@ def reader_banned() -> sa.Exists:
     runs anyway: a vote reads its comment with it, a reaction is stored only without it.
     """
     return sa.exists().where(
-        _BANS.c.lifted_at.is_(None),
-        sa.or_(_BANS.c.expires_at.is_(None), _BANS.c.expires_at > sa.bindparam("now", type_=_BANS.c.expires_at.type)),
+        active(_now_parameter()),
         sa.or_(
             _BANS.c.reader_hash == sa.bindparam("ban_reader", type_=sa.String),
             _BANS.c.address_hash == sa.bindparam("ban_address", type_=sa.String),
