@@ -119,10 +119,7 @@ def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[st
     """Views, comments and reactions for up to 100 articles (zeros for unknown keys)."""
     counts = article_stats.article_counts(db.session, settings(), article_keys=query["articles"], counter=view_counter())
     # Validated on the counts themselves (one query in all); a repeat list skips the dump.
-    # The keys are in the validator already (the parsed query), and the counts come in
-    # their order: numbers suffice.
-    numbers = [(entry.views, entry.comments, *entry.reactions.values()) for entry in counts.values()]
-    cache_headers = caching.validate_result(numbers, query)
+    cache_headers = caching.validate_result(counts, query)
     return caching.rendered(cache_headers) or (counts, cache_headers)
 
 

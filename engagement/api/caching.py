@@ -11,13 +11,13 @@ dropped by the schemas, so ``?junk=N`` cannot mint new validators or cache entri
 """
 from __future__ import annotations
 
-import enum
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 from flask import Flask, Response, current_app, g, request
 
 from engagement.api.common import READER_TOKEN_HEADER, current_reader, settings, view_counter
@@ -39,27 +39,19 @@ class NotModified(Exception):
         self.headers = headers
 
 
-def _etag(parts: Iterable[object]) -> str:
-    digest = hashlib.blake2b(repr(tuple(parts)).encode(), digest_size=12).hexdigest()
+def _etag(parts: list[object]) -> str:
+    # orjson writes the parts (strings, numbers, tuples, enums, dataclasses; anything else
+    # by its repr) several times faster than repr(): a counts validator covers 100 entries.
+    digest = hashlib.blake2b(orjson.dumps(parts, default=repr), digest_size=12).hexdigest()
     return f'"{digest}"'
 
 
 Query = Mapping[str, Any]
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(name), _canonical(item)) for name, item in value.items()))
-    if isinstance(value, (list, tuple)):
-        return tuple(_canonical(item) for item in value)
-    return value
-
-
-def canonical_query(query: Query | None) -> tuple[Any, ...]:
-    """The parsed query arguments in a canonical order (by name), as one hashable value."""
-    return _canonical(query or {})  # type: ignore[no-any-return]
+def canonical_query(query: Query | None) -> tuple[tuple[str, Any], ...]:
+    """The parsed query arguments in a canonical order (by name), as one value."""
+    return tuple(sorted(query.items())) if query else ()
 
 
 def validate(versions: Iterable[object], *, query: Query | None = None, per_reader: bool = False) -> dict[str, str]:

@@ -93,6 +93,17 @@ def test_counts_give_zeros_for_unknown_keys_and_accept_duplicates(client):
     assert_error(client.get("/api/v1/articles/unknown"), 404, "not_found")
 
 
+def test_counts_show_the_configured_kinds_in_their_order_whatever_was_stored(app_factory):
+    before = app_factory().test_client()
+    for kind in ("like", "angry", "sad"):
+        react(before, kind, "story")
+    # The site's kinds change: totals of kinds no longer configured are not shown.
+    after = app_factory(REACTION_KINDS=["sad", "up", "like"]).test_client()
+    body = after.get("/api/v1/counts", query_string={"articles": ["story", "untouched"]}).get_json()
+    assert list(body["story"]["reactions"].items()) == [("sad", 1), ("up", 0), ("like", 1)]
+    assert list(body["untouched"]["reactions"].items()) == [("sad", 0), ("up", 0), ("like", 0)]
+
+
 def test_counts_accept_100_keys_in_two_queries(app, client):
     keys = [f"article-{n}" for n in range(100)]
     for key in keys[:3]:
