@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from engagement import metrics
 from engagement.api import register_api
 from engagement.api.caching import install_caching
-from engagement.api.common import WRITE_LOCK
+from engagement.api.common import WAL_CHECKPOINTER, WRITE_LOCK
 from engagement.api.guards import NoSessions, StrictJSONProvider, install_guards
 from engagement.api.metrics import install_metrics
 from engagement.cli import register_cli
@@ -32,8 +32,10 @@ from engagement.extensions import (
     db,
     ping_idle_connections,
     require_sqlite_features,
+    wal_checkpointer,
 )
 from engagement.observability import configure_logging, install_request_logging
+from engagement.periodic import PeriodicTask
 from engagement.privacy import Keyring
 from engagement.api.ratelimits import configure_rate_limits
 from engagement.schemas.common import ErrorSchema
@@ -111,7 +113,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         require_sqlite_features()
         with app.app_context():
-            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], _wal_checkpointer(app))
         app.extensions[WRITE_LOCK] = threading.Lock()  # see api.common.transactional
     else:
         with app.app_context():
@@ -155,6 +157,17 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def _wal_checkpointer(app: Flask) -> PeriodicTask | None:
+    """The SQLite WAL checkpointer: started by a worker's first write request; never in tests
+    (TESTING) nor with SQLITE_CHECKPOINT_SECONDS=0, where SQLite checkpoints in the commit."""
+    interval = app.config["SQLITE_CHECKPOINT_SECONDS"]
+    if interval <= 0 or app.testing:
+        return None
+    checkpointer = wal_checkpointer(db.engine, interval)
+    app.extensions[WAL_CHECKPOINTER] = checkpointer
+    return checkpointer
+
+
 def _install_view_counter(app: Flask) -> None:
     """With REDIS_URL: the Redis client, the hot view counter and the in-process flusher.
 
@@ -172,7 +185,7 @@ def _install_view_counter(app: Flask) -> None:
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         health_check_interval=30,
     )
-    flusher: hot_views.PeriodicFlusher | None = None
+    flusher: PeriodicTask | None = None
     interval = app.config["VIEW_FLUSH_SECONDS"]
     if interval > 0 and not app.testing:
 
@@ -187,7 +200,7 @@ def _install_view_counter(app: Flask) -> None:
                 finally:
                     db.session.remove()
 
-        flusher = hot_views.PeriodicFlusher(flush_once, interval)
+        flusher = PeriodicTask("engagement-view-flusher", flush_once, interval, on_error=hot_views.warn_flush_failed)
         app.extensions["engagement.view_flusher"] = flusher
     counter = hot_views.ViewCounter(client, on_count=flusher.ensure_started if flusher else None)
     app.extensions["engagement.redis"] = client

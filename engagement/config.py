@@ -65,6 +65,7 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_TRUSTED_PROXIES": ("TRUSTED_PROXIES", int),
     "ENGAGEMENT_DUPLICATE_WINDOW_MINUTES": ("DUPLICATE_WINDOW_MINUTES", int),
     "ENGAGEMENT_SQLITE_BUSY_TIMEOUT_MS": ("SQLITE_BUSY_TIMEOUT_MS", int),
+    "ENGAGEMENT_SQLITE_CHECKPOINT_SECONDS": ("SQLITE_CHECKPOINT_SECONDS", float),
     "ENGAGEMENT_DB_POOL_SIZE": ("DB_POOL_SIZE", int),
     "ENGAGEMENT_RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _as_bool),
     "ENGAGEMENT_LOG_LEVEL": ("LOG_LEVEL", str),
@@ -123,6 +124,9 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
     "DUPLICATE_WINDOW_MINUTES": 10,
     "SQLITE_BUSY_TIMEOUT_MS": 5000,
+    # How often each worker checkpoints SQLite's WAL in the background (0: the committing
+    # request does, as SQLite does by default).
+    "SQLITE_CHECKPOINT_SECONDS": 1.0,
     "DB_POOL_SIZE": 5,
     "RATELIMIT_ENABLED": True,
     "LOG_LEVEL": "INFO",
@@ -344,6 +348,8 @@ def load_config(
         raise ConfigurationError("ENGAGEMENT_AUTO_CLOSE_DAYS must not be negative (0 turns it off)")
     if not (math.isfinite(config["VIEW_FLUSH_SECONDS"]) and config["VIEW_FLUSH_SECONDS"] >= 0):
         raise ConfigurationError("ENGAGEMENT_VIEW_FLUSH_SECONDS must be 0 (off) or a number of seconds")
+    if not (math.isfinite(config["SQLITE_CHECKPOINT_SECONDS"]) and 0 <= config["SQLITE_CHECKPOINT_SECONDS"] <= 3600):
+        raise ConfigurationError("ENGAGEMENT_SQLITE_CHECKPOINT_SECONDS must be 0 (off) or a number of seconds up to 3600")
     if config["ESTABLISHED_READER_MINUTES"] < 0:
         raise ConfigurationError("ENGAGEMENT_ESTABLISHED_READER_MINUTES must not be negative")
     if config["VIEW_WINDOW_MINUTES"] < 1:

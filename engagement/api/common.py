@@ -98,6 +98,7 @@ class EngagementBlueprint(Blueprint):
 
 
 WRITE_LOCK = "engagement.sqlite_write_lock"
+WAL_CHECKPOINTER = "engagement.wal_checkpointer"
 
 
 def transactional(view: View) -> View:
@@ -105,12 +106,18 @@ def transactional(view: View) -> View:
 
     On SQLite, where only one writer proceeds at a time anyway, the threads of a process
     take turns on a lock instead of SQLite's busy handler, whose sleeps of up to 100 ms
-    would otherwise make the slowest writes many times slower than the median.
+    would otherwise make the slowest writes many times slower than the median. A
+    worker's first write also starts its background WAL checkpointer (``extensions.wal_checkpointer``):
+    in the serving process, never in one that only runs a command.
     """
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with current_app.extensions.get(WRITE_LOCK) or contextlib.nullcontext():
+        extensions = current_app.extensions
+        checkpointer = extensions.get(WAL_CHECKPOINTER)
+        if checkpointer is not None:
+            checkpointer.ensure_started()
+        with extensions.get(WRITE_LOCK) or contextlib.nullcontext():
             try:
                 result = view(*args, **kwargs)
                 db.session.commit()

@@ -36,8 +36,6 @@ The keys span several hashes, so this needs one Redis server (not Redis Cluster)
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -576,49 +574,6 @@ def prune_flush_records(session: Session, now: datetime, *, limit: int, keep: Co
     return result.rowcount
 
 
-# --- the in-process flusher ---------------------------------------------------------------
-
-class PeriodicFlusher:
-    """Calls ``flush_once`` every ``interval`` seconds on a daemon thread.
-
-    Started lazily by ``ensure_started`` (when the process first counts a view), so the
-    thread is born in the worker that serves, never in a parent that forks workers
-    afterwards nor in a process that only builds an app.
-    """
-
-    def __init__(self, flush_once: Callable[[], object], interval: float):
-        self._flush_once = flush_once
-        self._interval = interval
-        self._guard = threading.Lock()
-        self._pid: int | None = None
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()
-
-    def ensure_started(self) -> None:
-        """Start the thread in this process unless it runs already (cheap after the first call)."""
-        if self._pid == os.getpid():
-            return
-        with self._guard:
-            if self._pid == os.getpid():
-                return
-            self._stopped = threading.Event()
-            self._thread = threading.Thread(target=self._run, name="engagement-view-flusher", daemon=True)
-            self._thread.start()
-            self._pid = os.getpid()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        stopped = self._stopped
-        while not stopped.wait(self._interval):
-            try:
-                self._flush_once()
-            except Exception as exc:  # noqa: BLE001 - the loop must survive store outages
-                _warnings.warning("flush", "view flush failed, retried in the next round: %r", exc)
+def warn_flush_failed(exc: Exception) -> None:
+    """What the in-process flusher (a ``periodic.PeriodicTask``) does with a failed round."""
+    _warnings.warning("flush", "view flush failed, retried in the next round: %r", exc)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from engagement.config import Settings
 from engagement.extensions import db
 from engagement.models import ActivityBucket, Article, CounterFlush
+from engagement.periodic import PeriodicTask
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import hot_views
 from engagement.services.trending import bucket_hour
@@ -404,7 +405,7 @@ def test_periodic_flusher_survives_a_failing_round():
         if len(calls) == 1:
             raise redis.ConnectionError("down")
 
-    flusher = hot_views.PeriodicFlusher(flush_once, 0.01)
+    flusher = PeriodicTask("test-flusher", flush_once, 0.01, on_error=hot_views.warn_flush_failed)
     flusher.ensure_started()
     flusher.ensure_started()
     try:
