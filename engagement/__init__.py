@@ -30,6 +30,7 @@ from engagement.extensions import (
     configure_sqlite,
     cors,
     db,
+    install_request_connections,
     ping_idle_connections,
     require_sqlite_features,
     wal_checkpointer,
@@ -110,6 +111,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(app.config["LOG_LEVEL"])
 
     db.init_app(app)
+    install_request_connections(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         require_sqlite_features()
         with app.app_context():

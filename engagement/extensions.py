@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from flask_cors import CORS
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
 
 from engagement.config import ConfigurationError
@@ -32,26 +32,24 @@ class EngagementApi(Api):
 
 
 # Requests with these methods only read (or write one statement at a time, e.g. a token's
-# last use): on PostgreSQL they run without a transaction (see EngagementSession).
+# last use): they run on one connection, without a transaction (see request_connection).
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 class EngagementSession(FlaskSession):
-    """Flask-SQLAlchemy's session; on PostgreSQL, a request that only reads runs without a
-    transaction.
+    """Flask-SQLAlchemy's session; in a request that only reads, it runs on the request's
+    connection (``request_connection``).
 
-    There a transaction costs two round trips of its own (BEGIN, and the ROLLBACK when
-    the connection goes back to the pool), more than a cached read's one query. A
-    session created for a GET or HEAD request uses the engine in autocommit mode
-    instead; each statement then sees the data as of its start, as it would in a READ
-    COMMITTED transaction. (The session is created on the request's first use of the
-    database, so requests that use none pay nothing.)
+    Reads that need no ORM object run their statements on that connection without
+    creating a session at all (the session's own bookkeeping costs more than the
+    cached thread page's one query); a GET that does need the session shares the
+    connection instead of checking out a second one.
     """
 
     def __init__(self, db: Any, **kwargs: Any) -> None:
         super().__init__(db, **kwargs)
         self._reads_only = has_request_context() and request.method in READ_METHODS
-        self._only_engine: Engine | None = None
+        self._only_bind: Engine | Connection | None = None
 
     def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any) -> Any:
         if bind is not None:
@@ -59,22 +57,52 @@ class EngagementSession(FlaskSession):
         # engagement configures one database (no SQLALCHEMY_BINDS), so every lookup ends at
         # the same engine: found once per session rather than on each statement (the
         # lookup goes through the app context, about 3 µs a time).
-        if self._only_engine is None:
+        if self._only_bind is None:
             if len(self._db.engines) != 1:
-                return self._bind_for(super().get_bind(mapper, clause, **kwargs))
-            self._only_engine = self._bind_for(super().get_bind())
-        return self._only_engine
-
-    def _bind_for(self, engine: Any) -> Any:
-        if self._reads_only and isinstance(engine, Engine) and engine.dialect.name == "postgresql":
-            return _autocommit_engine(engine)
-        return engine
+                return super().get_bind(mapper, clause, **kwargs)
+            engine = super().get_bind()
+            self._only_bind = request_connection(engine) if self._reads_only else engine
+        return self._only_bind
 
 
 @functools.cache
 def _autocommit_engine(engine: Engine) -> Engine:
     # The same pool: connections are switched to autocommit on checkout and back on return.
     return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def request_connection(engine: Engine | None = None) -> Connection:
+    """The database connection of the current GET or HEAD request: opened on first use,
+    returned to the pool when the request ends (``install_request_connections``).
+
+    On PostgreSQL it runs in autocommit mode: a transaction would cost two round trips
+    of its own (BEGIN, and the ROLLBACK when the connection goes back to the pool), more
+    than a cached read's one query; each statement sees the data as of its start, as in
+    a READ COMMITTED transaction. On SQLite a read begins no transaction anyway.
+    """
+    connection: Connection | None = g.get(_REQUEST_CONNECTION)
+    if connection is None:
+        engine = engine or db.engine
+        if engine.dialect.name == "postgresql":
+            engine = _autocommit_engine(engine)
+        connection = engine.connect()
+        setattr(g, _REQUEST_CONNECTION, connection)
+    return connection
+
+
+_REQUEST_CONNECTION = "_engagement_request_connection"
+
+
+def _close_request_connection(_error: BaseException | None) -> None:
+    connection: Connection | None = g.pop(_REQUEST_CONNECTION, None)
+    if connection is not None:
+        db.session.remove()  # a session of the request runs on the connection: it goes first
+        connection.close()
+
+
+def install_request_connections(app: Flask) -> None:
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs before it.
+    app.teardown_appcontext(_close_request_connection)
 
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False, "class_": EngagementSession})

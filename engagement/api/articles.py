@@ -13,6 +13,7 @@ from engagement.api.common import (
     participant,
     keyring,
     now,
+    reads,
     settings,
     transactional,
     view_counter,
@@ -117,7 +118,7 @@ def remove_reaction(key: str, kind: str) -> ReactionState:
 @blp.response(200, CountsSchema)
 def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[str, str]] | Response:
     """Views, comments and reactions for up to 100 articles (zeros for unknown keys)."""
-    counts = article_stats.article_counts(db.session, settings(), article_keys=query["articles"], counter=view_counter())
+    counts = article_stats.article_counts(reads(), settings(), article_keys=query["articles"], counter=view_counter())
     # Validated on the counts themselves (one query in all); a repeat list skips the dump.
     cache_headers = caching.validate_result(counts, query)
     return caching.rendered(cache_headers) or (counts, cache_headers)

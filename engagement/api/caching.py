@@ -20,9 +20,8 @@ from typing import Any
 import orjson
 from flask import Flask, Response, current_app, g, request
 
-from engagement.api.common import READER_TOKEN_HEADER, current_reader, settings, view_counter
+from engagement.api.common import READER_TOKEN_HEADER, current_reader, reads, settings, view_counter
 from engagement.clock import utcnow
-from engagement.extensions import db
 from engagement.services import hot_views
 from engagement.services.articles import article_versions, thread_state
 
@@ -86,9 +85,9 @@ def validate_articles(
     """
     counter = view_counter()
     if counter is None:
-        versions = article_versions(db.session, sorted(set(keys)))
+        versions = article_versions(reads(), sorted(set(keys)))
     else:
-        versions = hot_views.article_versions(db.session, counter, sorted(set(keys)))
+        versions = hot_views.article_versions(reads(), counter, sorted(set(keys)))
     return validate(sorted(versions.items()), query=query, per_reader=per_reader)
 
 
@@ -103,7 +102,7 @@ def validate_thread(key: str, query: Query | None = None) -> dict[str, str]:
     Views are left out (a thread page does not show them), so counted views do not
     invalidate thread pages; closing by age is in, since it depends on the time.
     """
-    state = thread_state(db.session, settings(), key, utcnow())
+    state = thread_state(reads(), settings(), key, utcnow())
     return validate([*state] if state is not None else [None], query=query)
 
 

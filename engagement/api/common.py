@@ -17,10 +17,11 @@ from werkzeug.routing import BaseConverter
 from engagement.clock import utcnow
 from engagement.config import Settings
 from engagement.errors import NotFound, SignInRequired, Unauthorized
-from engagement.extensions import db
+from engagement.extensions import READ_METHODS, db, request_connection
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.schemas.common import ARTICLE_KEY_PATTERN, ARTICLE_KEY_REGEX
 from engagement.services.hot_views import ViewCounter
+from engagement.services.statements import Database
 
 if TYPE_CHECKING:
     from engagement.services.sso_tokens import TokenVerifier
@@ -127,6 +128,12 @@ def transactional(view: View) -> View:
         return result
 
     return cast(View, wrapper)
+
+
+def reads() -> Database:
+    """Where a public read runs statements that need no ORM object: the request's own
+    connection in a GET or HEAD (no session is created for them), else the session."""
+    return request_connection() if request.method in READ_METHODS else db.session
 
 
 def settings() -> Settings:

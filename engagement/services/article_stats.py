@@ -16,7 +16,7 @@ from engagement.models import Article, ReactionTotal
 from engagement.services import hot_views, trending
 from engagement.services.articles import ARTICLES, is_closed
 from engagement.services.reactions import reaction_totals
-from engagement.services.statements import dialect_name, in_values, run
+from engagement.services.statements import Database, dialect_name, in_values, run
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def _configured(stored: str | None, zeros: dict[str, int]) -> dict[str, int]:
 
 
 def article_counts(
-    session: Session,
+    database: Database,
     settings: Settings,
     *,
     article_keys: list[str],
@@ -123,12 +123,12 @@ def article_counts(
     keys = list(dict.fromkeys(article_keys))
     zeros = dict.fromkeys(settings.reaction_kinds, 0)
     unflushed = hot_views.unflushed_views(counter, keys)
-    statement = _counts_by_key(dialect_name(session))
+    statement = _counts_by_key(dialect_name(database))
     if unflushed.batches:
         statement = statement.add_columns(*unflushed.applied_columns())
     found = {
         key: ArticleCounts(unflushed.total(key, views, applied), comments, _configured(stored, zeros))
-        for key, views, comments, stored, *applied in run(session, statement, {"keys": keys})
+        for key, views, comments, stored, *applied in run(database, statement, {"keys": keys})
     }
     return {key: found.get(key) or ArticleCounts(0, 0, dict(zeros)) for key in keys}
 

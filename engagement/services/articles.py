@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.models import Article, ModerationMode
-from engagement.services.statements import DIALECT_INSERTS, dialect_name, per_dialect, run
+from engagement.services.statements import DIALECT_INSERTS, Database, dialect_name, per_dialect, run
 
 ARTICLES = Article.__table__
 
@@ -116,7 +116,7 @@ _THREAD_STATE = sa.select(
 ).where(ARTICLES.c.key == sa.bindparam("key"))
 
 
-def article_versions(session: Session, keys: list[str]) -> dict[str, tuple[int, int]]:
+def article_versions(database: Database, keys: list[str]) -> dict[str, tuple[int, int]]:
     """(version, views) of each existing article among ``keys``, in one indexed query.
 
     Views are counted without bumping the version (a thread page does not show them),
@@ -124,13 +124,13 @@ def article_versions(session: Session, keys: list[str]) -> dict[str, tuple[int, 
     """
     if not keys:
         return {}
-    return {key: (version, views) for key, version, views in run(session, _VERSIONS, {"keys": keys})}
+    return {key: (version, views) for key, version, views in run(database, _VERSIONS, {"keys": keys})}
 
 
-def thread_state(session: Session, settings: Settings, key: str, now: datetime) -> tuple[int, bool, bool] | None:
+def thread_state(database: Database, settings: Settings, key: str, now: datetime) -> tuple[int, bool, bool] | None:
     """(version, closed now, premoderated) of the article's thread, or None for an unknown key: what a thread page
     depends on. Premoderation is in because the site default changes with a restart, not with the version."""
-    row = run(session, _THREAD_STATE, {"key": key}).first()
+    row = run(database, _THREAD_STATE, {"key": key}).first()
     if row is None:
         return None
     version, comments_closed, created_at, moderation = row

@@ -55,6 +55,7 @@ from engagement.observability import ThrottledWarnings
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services.articles import dialect_insert, ensure_article
 from engagement.services.budgets import UNLIMITED, Allowance
+from engagement.services.statements import Database, run
 from engagement.services.trending import bucket_hour
 
 logger = logging.getLogger("engagement.hot_views")
@@ -366,7 +367,7 @@ def current_views(session: Session, keys: Sequence[str], unflushed: UnflushedVie
     return {key: unflushed.total(key, views, applied) for key, views, *applied in rows}
 
 
-def article_versions(session: Session, counter: ViewCounter | None, keys: list[str]) -> dict[str, tuple[int, int]]:
+def article_versions(database: Database, counter: ViewCounter | None, keys: list[str]) -> dict[str, tuple[int, int]]:
     """``services.articles.article_versions`` with unflushed views included in the views part.
 
     (version, views) of each existing article among ``keys``, in one indexed query after
@@ -375,10 +376,11 @@ def article_versions(session: Session, counter: ViewCounter | None, keys: list[s
     if not keys:
         return {}
     unflushed = unflushed_views(counter, keys)
-    rows = session.execute(
+    rows = run(
+        database,
         sa.select(Article.key, Article.version, Article.views, *unflushed.applied_columns()).where(
             Article.key.in_(keys)
-        )
+        ),
     )
     return {key: (version, unflushed.total(key, views, applied)) for key, version, views, *applied in rows}
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
 # INSERT constructs that support ON CONFLICT, per dialect name.
@@ -27,20 +28,25 @@ DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 Built = TypeVar("Built", bound=sa.Executable)
 
 
-def dialect_name(session: Session) -> str:
-    name = session.get_bind().dialect.name
+# Where statements run: the request's session (inside its transaction), or a connection
+# where a read needs no ORM object (``extensions.request_connection``).
+Database = Session | Connection
+
+
+def dialect_name(database: Database) -> str:
+    name = (database if isinstance(database, Connection) else database.get_bind()).dialect.name
     if name not in DIALECT_INSERTS:
         raise RuntimeError(f"unsupported database dialect: {name}")
     return name
 
 
-def per_dialect(build: Callable[[str], Built]) -> Callable[[Session], Built]:
-    """Turn ``build(dialect_name)`` into ``statement(session)``, building once per dialect."""
+def per_dialect(build: Callable[[str], Built]) -> Callable[[Database], Built]:
+    """Turn ``build(dialect_name)`` into ``statement(database)``, building once per dialect."""
     built = functools.cache(build)
 
     @functools.wraps(build)
-    def statement(session: Session) -> Built:
-        return built(dialect_name(session))
+    def statement(database: Database) -> Built:
+        return built(dialect_name(database))
 
     return statement
 
@@ -65,9 +71,10 @@ def insert_new(dialect: str, table: sa.Table, values: Mapping[str, Any], unique:
     return insert.on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
 
 
-def run(session: Session, statement: sa.Executable, parameters: Mapping[str, Any] | None = None) -> sa.CursorResult[Any]:
-    """Execute a prebuilt Core statement on the session's connection (its transaction)."""
-    return session.connection().execute(statement, parameters or {})
+def run(database: Database, statement: sa.Executable, parameters: Mapping[str, Any] | None = None) -> sa.CursorResult[Any]:
+    """Execute a prebuilt Core statement on the connection, or on the session's (its transaction)."""
+    connection = database if isinstance(database, Connection) else database.connection()
+    return connection.execute(statement, parameters or {})
 
 
 # What insert_loaded does with a column the new object leaves unset, besides using its

@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from flask import Flask
 
 from engagement.api.common import WRITE_LOCK
-from tests.factories import list_comments, post_comment
+from engagement.extensions import EngagementSession, db
+from tests.factories import DEFAULT_ARTICLE, browser_headers, list_comments, post_comment
 
 
 class RecordingLock:
@@ -68,3 +74,63 @@ def test_postgresql_reads_run_without_a_transaction_and_writes_within_one(app, c
         assert autocommit and not any(autocommit)
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+# --- one connection per read -----------------------------------------------------------
+
+@contextmanager
+def database_use(app: Flask) -> Iterator[dict[str, int]]:
+    """Counts ORM sessions created and pool connections checked out (and still out)."""
+    seen = {"sessions": 0, "checkouts": 0, "out": 0}
+
+    def session_created(*_args: object) -> None:
+        seen["sessions"] += 1
+
+    def checked_out(*_args: object) -> None:
+        seen["checkouts"] += 1
+        seen["out"] += 1
+
+    def checked_in(*_args: object) -> None:
+        seen["out"] -= 1
+
+    with app.app_context():
+        pool = db.engine.pool
+    listeners = [(EngagementSession, "after_begin", session_created), (pool, "checkout", checked_out),
+                 (pool, "checkin", checked_in)]
+    for target, name, listener in listeners:
+        sa.event.listen(target, name, listener)
+    try:
+        yield seen
+    finally:
+        for target, name, listener in listeners:
+            sa.event.remove(target, name, listener)
+
+
+def test_cached_reads_use_one_connection_and_no_session(app, client):
+    post_comment(client)
+    list_comments(client)  # rendered once: the next reads are served from the stored body
+    with database_use(app) as seen:
+        list_comments(client)
+        counts = client.get("/api/v1/counts", query_string={"articles": [DEFAULT_ARTICLE, "other"]})
+        assert counts.status_code == 200
+        summary = client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions", headers=browser_headers())
+        assert summary.status_code == 200
+    # The thread page's validator and the counts ran on their request's connection alone;
+    # the reactions read a session on that same connection: one checkout per request.
+    assert seen == {"sessions": 1, "checkouts": 3, "out": 0}
+
+
+def test_a_read_that_needs_the_session_shares_its_connection(app, client):
+    post_comment(client)
+    with database_use(app) as seen:
+        list_comments(client)  # validator on the connection, then the page through a session
+        assert client.get("/api/v1/articles/unknown-article").status_code == 404
+    assert seen["checkouts"] == 2 and seen["out"] == 0  # one per request, each returned
+    assert seen["sessions"] == 2
+
+
+def test_a_read_after_a_write_sees_it(client):
+    post_comment(client)
+    first = list_comments(client)
+    post_comment(client, body="a second thought, posted after the first read")
+    assert len(list_comments(client)["comments"]) == len(first["comments"]) + 1
