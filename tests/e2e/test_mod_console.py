@@ -302,10 +302,9 @@ def test_other_comments_by_the_author_and_the_revision_history(new_tab: Any, liv
     tab.assert_clean()
 
 
-def test_closing_a_thread_from_the_console_shows_the_widgets_closed_message(
-    new_tab: Any, live_api: HttpApi, site: PublisherSite
-) -> None:
-    article = "e2e-mod-close"
+def _open_thread_in_articles_view(new_tab: Any, live_api: HttpApi, article: str) -> tuple[Any, Any]:
+    """A signed-in console showing ``article`` (a new thread with one comment) in the
+    Articles view: the tab, and the article's row."""
     live_api.post_comment(article, "Said while it was open.", live_api.reader())
     tab = sign_in(new_tab, live_api)
     page = tab.page
@@ -314,6 +313,15 @@ def test_closing_a_thread_from_the_console_shows_the_widgets_closed_message(
     page.get_by_role("button", name="Show").click()
     row = page.locator("#articles > li", has_text=article)
     expect(row).to_have_count(1)
+    return tab, row
+
+
+def test_closing_a_thread_from_the_console_shows_the_widgets_closed_message(
+    new_tab: Any, live_api: HttpApi, site: PublisherSite
+) -> None:
+    article = "e2e-mod-close"
+    tab, row = _open_thread_in_articles_view(new_tab, live_api, article)
+    page = tab.page
     row.get_by_role("button", name="Close comments").click()
     expect(page.locator("#articles > li", has_text=article).get_by_role("button", name="Reopen comments")).to_be_visible()
     reader = new_tab()
@@ -321,6 +329,45 @@ def test_closing_a_thread_from_the_console_shows_the_widgets_closed_message(
     expect(reader.page.locator("#comments .eng-closed")).to_have_text("Comments are closed.")
     tab.assert_clean()
     reader.assert_clean()
+
+
+def test_a_list_answer_that_predates_a_save_does_not_undo_it_on_screen(
+    new_tab: Any, live_api: HttpApi
+) -> None:
+    article = "e2e-mod-close-race"
+    tab, row = _open_thread_in_articles_view(new_tab, live_api, article)
+    page = tab.page
+    # Another list load is answered by the service (the thread still open), but the answer
+    # is held back on its way to the page; meanwhile the moderator closes the thread.
+    held: list[Any] = []
+
+    def hold_the_answer(route: Any) -> None:
+        if route.request.method != "GET":
+            route.continue_()
+            return
+        held.append((route, route.fetch()))
+
+    endpoint = f"{live_api.origin}/api/v1/mod/articles?*"
+    page.route(endpoint, hold_the_answer)
+    page.get_by_role("button", name="Show").click()
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(25)
+    assert len(held) == 1
+    row.get_by_role("button", name="Close comments").click()
+    expect(page.locator("#live")).to_have_text(f"Saved {article}.")
+    expect(row.get_by_role("button", name="Reopen comments")).to_be_visible()
+    # The list as it was before the save arrives last: it is dropped, not drawn.
+    route, answer = held[0]
+    assert '"comments_closed":false' in answer.text().replace(" ", "")  # answered before the save
+    with page.expect_response(lambda response: "/api/v1/mod/articles?" in response.url):
+        route.fulfill(response=answer)
+    page.unroute(endpoint)
+    page.wait_for_timeout(200)  # time for the page to read that answer
+    expect(row.get_by_role("button", name="Reopen comments")).to_be_visible()
+    expect(row).to_contain_text("closed")
+    tab.assert_clean()
 
 
 def test_the_audit_log_shows_the_consoles_decisions(new_tab: Any, live_api: HttpApi) -> None:

@@ -10,10 +10,17 @@ const report = (error) => announce(error.message);
 
 // --- articles ---------------------------------------------------------------------------------
 
+// Bumped by every list load and every save: a list answer that arrives after a newer load,
+// or after a save it may predate, is dropped rather than drawn over the newer state.
+let articlesVersion = 0;
+
 async function updateArticle(article, changes, row) {
+  articlesVersion += 1;
   try {
     const updated = await call("PUT", `/articles/${encodeURIComponent(article.key)}`, { body: changes });
-    row.replaceWith(articleRow({ ...article, ...updated }));
+    // The row on screen now: a list load may have redrawn the list since the click.
+    const shown = [...$("articles").children].find((li) => li.dataset.key === article.key) || row;
+    shown.replaceWith(articleRow({ ...article, ...updated }));
     announce(`Saved ${article.key}.`);
   } catch (error) { report(error); }
 }
@@ -21,7 +28,7 @@ async function updateArticle(article, changes, row) {
 function articleRow(article) {
   const title = h("input", { name: "title", value: article.title || "", maxlength: 300, "aria-label": `Title of ${article.key}` });
   const url = h("input", { name: "url", type: "url", value: article.url || "", "aria-label": `URL of ${article.key}` });
-  const row = h("li.row", {},
+  const row = h("li.row", { dataset: { key: article.key } },
     h("div", {},
       article.url && safeUrl(article.url)
         ? h("a", { href: article.url, target: "_blank", rel: "noopener noreferrer" }, article.title || article.key)
@@ -44,8 +51,10 @@ function articleRow(article) {
 async function loadArticles(more) {
   const form = new FormData($("articles-filter"));
   const query = { q: form.get("q").trim(), sort: form.get("sort"), limit: 20, cursor: more ? pages.articles : null };
+  const version = (articlesVersion += 1);
   try {
     const page = await call("GET", "/articles", { query });
+    if (version !== articlesVersion) return;  // a newer load or a save came meanwhile
     if (!more) $("articles").replaceChildren();
     $("articles").append(...page.articles.map(articleRow));
     pages.articles = page.next_cursor;
