@@ -71,6 +71,9 @@ def _autocommit_engine(engine: Engine) -> Engine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
+_REQUEST_CONNECTION = "_engagement_request_connection"  # where request_connection keeps it (in g)
+
+
 def request_connection(engine: Engine | None = None) -> Connection:
     """The database connection of the current GET or HEAD request: opened on first use,
     returned to the pool when the request ends (``install_request_connections``).
@@ -88,9 +91,6 @@ def request_connection(engine: Engine | None = None) -> Connection:
         connection = engine.connect()
         setattr(g, _REQUEST_CONNECTION, connection)
     return connection
-
-
-_REQUEST_CONNECTION = "_engagement_request_connection"
 
 
 def _close_request_connection(_error: BaseException | None) -> None:

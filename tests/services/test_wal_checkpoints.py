@@ -13,6 +13,7 @@ from flask import Flask
 
 from engagement.extensions import FALLBACK_CHECKPOINT_PAGES, db
 from tests.factories import browser_headers, mint_reader, send_view
+from tests.support.periodic import run_rounds
 
 CHECKPOINTER_THREAD = "engagement-wal-checkpointer"
 
@@ -95,12 +96,6 @@ def test_a_failing_checkpoint_is_logged_and_retried(
         original()
 
     monkeypatch.setattr(checkpointer, "_run_once", flaky)
-    checkpointer.ensure_started()
-    try:
-        deadline = time.monotonic() + 5
-        while len(rounds) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        checkpointer.stop()
+    run_rounds(checkpointer, rounds, 3)
     assert len(rounds) >= 3
     assert "SQLite WAL checkpoint failed" in caplog.text
