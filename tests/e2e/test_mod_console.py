@@ -52,7 +52,12 @@ def sign_in(new_tab: Any, api: HttpApi, role: str = "moderator", **tab_options: 
 
 
 def filter_queue(page: Any, article: str, tab: str = "Pending") -> None:
-    page.get_by_role("tab", name=tab).click()
+    chosen = page.get_by_role("tab", name=tab)
+    # The tabs widen when their counts arrive after signing in: click once they have, or a
+    # slow answer can move the tab from under the click.
+    expect(chosen.locator(".count")).to_have_text(re.compile(r"\(\d+\)"))
+    chosen.click()
+    expect(chosen).to_have_attribute("aria-selected", "true")
     page.get_by_label("Article key").fill(article)
     page.get_by_role("button", name="Filter").click()
     # The tab's own (unfiltered) answer may land first; the list is busy until the filtered one has.
