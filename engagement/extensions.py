@@ -32,23 +32,23 @@ class EngagementApi(Api):
 
 
 # Requests with these methods only read (or write one statement at a time, e.g. a token's
-# last use): they run on one connection, without a transaction (see request_connection).
+# last use): on PostgreSQL their connection runs without a transaction (see request_connection).
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 class EngagementSession(FlaskSession):
-    """Flask-SQLAlchemy's session; in a request that only reads, it runs on the request's
-    connection (``request_connection``).
+    """Flask-SQLAlchemy's session; in a request it runs on the request's connection
+    (``request_connection``).
 
-    Reads that need no ORM object run their statements on that connection without
-    creating a session at all (the session's own bookkeeping costs more than the
-    cached thread page's one query); a GET that does need the session shares the
-    connection instead of checking out a second one.
+    Statements that need no ORM object run on that connection without creating a
+    session at all (the session's own bookkeeping costs more than a cached thread page's
+    one query, or a counted view's three statements); a request that does need the
+    session shares the connection, and its transaction, instead of checking out a second one.
     """
 
     def __init__(self, db: Any, **kwargs: Any) -> None:
         super().__init__(db, **kwargs)
-        self._reads_only = has_request_context() and request.method in READ_METHODS
+        self._in_request = has_request_context()
         self._only_bind: Engine | Connection | None = None
 
     def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any) -> Any:
@@ -61,7 +61,7 @@ class EngagementSession(FlaskSession):
             if len(self._db.engines) != 1:
                 return super().get_bind(mapper, clause, **kwargs)
             engine = super().get_bind()
-            self._only_bind = request_connection(engine) if self._reads_only else engine
+            self._only_bind = request_connection(engine) if self._in_request else engine
         return self._only_bind
 
 
@@ -75,29 +75,54 @@ _REQUEST_CONNECTION = "_engagement_request_connection"  # where request_connecti
 
 
 def request_connection(engine: Engine | None = None) -> Connection:
-    """The database connection of the current GET or HEAD request: opened on first use,
-    returned to the pool when the request ends (``install_request_connections``).
+    """The database connection of the current request: opened on first use, returned to
+    the pool when the request ends (``install_request_connections``).
 
-    On PostgreSQL it runs in autocommit mode: a transaction would cost two round trips
-    of its own (BEGIN, and the ROLLBACK when the connection goes back to the pool), more
-    than a cached read's one query; each statement sees the data as of its start, as in
-    a READ COMMITTED transaction. On SQLite a read begins no transaction anyway.
+    A GET or HEAD only reads. On PostgreSQL its connection runs in autocommit mode: a
+    transaction would cost two round trips of its own (BEGIN, and the ROLLBACK when the
+    connection goes back to the pool), more than a cached read's one query; each
+    statement sees the data as of its start, as in a READ COMMITTED transaction. On
+    SQLite a read begins no transaction anyway.
+
+    Any other request's connection begins a transaction with its first statement; the
+    request's session, if it needs one, joins it. ``finish_request_transaction`` commits
+    or rolls back both; what is left uncommitted when the request ends is rolled back.
     """
     connection: Connection | None = g.get(_REQUEST_CONNECTION)
     if connection is None:
         engine = engine or db.engine
-        if engine.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql" and request.method in READ_METHODS:
             engine = _autocommit_engine(engine)
         connection = engine.connect()
         setattr(g, _REQUEST_CONNECTION, connection)
     return connection
 
 
+def finish_request_transaction(*, commit: bool) -> None:
+    """Commit (or roll back) the request's work: its session's, then its connection's.
+
+    A session that began the connection's transaction commits it; one that joined a
+    transaction begun by a statement run on the connection only flushes on commit (it
+    joined for rollback only), and the connection's own commit follows.
+    """
+    if db.session.registry.has():
+        if commit:
+            db.session.commit()
+        else:
+            db.session.rollback()
+    connection: Connection | None = g.get(_REQUEST_CONNECTION)
+    if connection is not None and connection.in_transaction():
+        if commit:
+            connection.commit()
+        else:
+            connection.rollback()
+
+
 def _close_request_connection(_error: BaseException | None) -> None:
     connection: Connection | None = g.pop(_REQUEST_CONNECTION, None)
     if connection is not None:
         db.session.remove()  # a session of the request runs on the connection: it goes first
-        connection.close()
+        connection.close()  # rolls back what was left uncommitted
 
 
 def install_request_connections(app: Flask) -> None:

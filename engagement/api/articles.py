@@ -17,6 +17,7 @@ from engagement.api.common import (
     settings,
     transactional,
     view_counter,
+    writes,
 )
 from engagement.api.ratelimits import limit, target_allowance
 from engagement.extensions import db
@@ -65,7 +66,7 @@ def record_view(page: dict[str, Any], key: str) -> dict[str, int]:
     reader = current_reader()
     automation = bots.automation(reader.user_agent, request.headers, has_reader_token=reader.has_token)
     recorded = views.record_view(
-        db.session, keyring(), settings(),
+        writes(), keyring(), settings(),
         article_key=key, reader=reader, automated=automation is not None,
         now=now(), counter=view_counter(), allowance=target_allowance("views", key, reader),
     )
@@ -84,7 +85,7 @@ def record_view(page: dict[str, Any], key: str) -> dict[str, int]:
 def get_reactions(key: str) -> tuple[ReactionState, dict[str, str]]:
     """Reaction counts per kind and the kinds this reader chose."""
     cache_headers = caching.validate_articles([key], per_reader=True)
-    return reactions.reactions(db.session, settings(), article_key=key, reader=current_reader()), cache_headers
+    return reactions.reactions(reads(), settings(), article_key=key, reader=current_reader()), cache_headers
 
 
 @blp.route(REACTION, methods=["PUT"])
@@ -96,7 +97,7 @@ def add_reaction(key: str, kind: str) -> ReactionState:
     """React to the article (idempotent); 404 for a kind that is not configured."""
     reader = participant()
     return reactions.add_reaction(
-        db.session, settings(), article_key=key, kind=kind, reader=reader, now=now(),
+        writes(), settings(), article_key=key, kind=kind, reader=reader, now=now(),
         allowance=target_allowance("reactions", key, reader),
     )
 
@@ -109,7 +110,7 @@ def add_reaction(key: str, kind: str) -> ReactionState:
 def remove_reaction(key: str, kind: str) -> ReactionState:
     """Withdraw your reaction (idempotent); 404 for a kind that is not configured."""
     return reactions.remove_reaction(
-        db.session, settings(), article_key=key, kind=kind, reader=participant(), now=now()
+        writes(), settings(), article_key=key, kind=kind, reader=participant(), now=now()
     )
 
 

@@ -23,7 +23,7 @@ from flask import Flask, Response, current_app, g, request
 from engagement.api.common import READER_TOKEN_HEADER, current_reader, reads, settings, view_counter
 from engagement.clock import utcnow
 from engagement.services import hot_views
-from engagement.services.articles import article_versions, thread_state
+from engagement.services.articles import ArticleRow, article_versions, thread_state
 
 PUBLIC_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 # Responses that include the reader's own state ("mine", "my_vote") stay in the browser.
@@ -96,13 +96,15 @@ def validate_result(result: object, query: Query | None = None) -> dict[str, str
     return validate([result], query=query)
 
 
-def validate_thread(key: str, query: Query | None = None) -> dict[str, str]:
-    """``validate`` for a thread page: the article's version and whether it is closed now.
+def validate_thread(article: ArticleRow | None, query: Query | None = None) -> dict[str, str]:
+    """``validate`` for a thread page, from its article's row (``find_article_row``; None
+    when nobody has touched it): the article's version and whether it is closed now.
 
     Views are left out (a thread page does not show them), so counted views do not
-    invalidate thread pages; closing by age is in, since it depends on the time.
+    invalidate thread pages; closing by age is in, since it depends on the time. The
+    page is built from the same row, so the validator names exactly what the body shows.
     """
-    state = thread_state(reads(), settings(), key, utcnow())
+    state = thread_state(article, settings(), utcnow())
     return validate([*state] if state is not None else [None], query=query)
 
 

@@ -13,6 +13,7 @@ from engagement.api.common import (
     keyring,
     now,
     participant,
+    reads,
     settings,
     transactional,
 )
@@ -28,6 +29,7 @@ from engagement.schemas.comments import (
 )
 from engagement.schemas.common import ErrorSchema
 from engagement.services import comments as service
+from engagement.services.articles import find_article_row
 from engagement.services.comments import Draft, ThreadNode, ThreadPage
 
 blp = EngagementBlueprint("comments", __name__, url_prefix="/api/v1", description="Comment threads")
@@ -57,13 +59,14 @@ def post_comment(draft: Draft, key: str) -> ThreadNode:
 @blp.alt_response(404, schema=ErrorSchema, description="`around` names no comment shown in this thread")
 def list_comments(query: dict[str, Any], key: str) -> tuple[ThreadPage, dict[str, str]] | Response:
     """A page of the thread: top-level comments with their replies nested."""
-    cache_headers = caching.validate_thread(key, query)
+    article = find_article_row(reads(), key)
+    cache_headers = caching.validate_thread(article, query)
     stored = caching.rendered(cache_headers)
     if stored is not None:
         return stored
     page = service.list_thread(
-        db.session, keyring(), settings(),
-        article_key=key, sort=query["sort"], limit=query["limit"], cursor=query.get("cursor"), now=now(),
+        reads(), keyring(), settings(),
+        article_key=key, article=article, sort=query["sort"], limit=query["limit"], cursor=query.get("cursor"), now=now(),
         around=query.get("around"),
     )
     return page, cache_headers

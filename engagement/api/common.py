@@ -11,13 +11,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema
 from webargs import core
 from webargs.flaskparser import FlaskParser
+from sqlalchemy.engine import Connection
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter
 
 from engagement.clock import utcnow
 from engagement.config import Settings
 from engagement.errors import NotFound, SignInRequired, Unauthorized
-from engagement.extensions import READ_METHODS, db, request_connection
+from engagement.extensions import READ_METHODS, db, finish_request_transaction, request_connection
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.schemas.common import ARTICLE_KEY_PATTERN, ARTICLE_KEY_REGEX
 from engagement.services.hot_views import ViewCounter
@@ -105,6 +106,8 @@ WAL_CHECKPOINTER = "engagement.wal_checkpointer"
 def transactional(view: View) -> View:
     """Run the view as one unit of work: commit when it returns, roll back when it raises.
 
+    The unit is the request's connection (``writes``) and its session, if the view used one.
+
     On SQLite, where only one writer proceeds at a time anyway, the threads of a process
     take turns on a lock instead of SQLite's busy handler, whose sleeps of up to 100 ms
     would otherwise make the slowest writes many times slower than the median. A
@@ -121,13 +124,20 @@ def transactional(view: View) -> View:
         with extensions.get(WRITE_LOCK) or contextlib.nullcontext():
             try:
                 result = view(*args, **kwargs)
-                db.session.commit()
+                finish_request_transaction(commit=True)
             except BaseException:
-                db.session.rollback()
+                finish_request_transaction(commit=False)
                 raise
         return result
 
     return cast(View, wrapper)
+
+
+def writes() -> Connection:
+    """Where a write that needs no ORM object runs its statements: the request's
+    connection, in the request's transaction (``transactional`` commits it). No session
+    is created for it; a session the request does use joins the same transaction."""
+    return request_connection()
 
 
 def reads() -> Database:

@@ -5,8 +5,9 @@ from flask import Response, request
 
 from engagement import atom
 from engagement.api import caching
-from engagement.api.common import EngagementBlueprint, settings
+from engagement.api.common import EngagementBlueprint, reads, settings
 from engagement.extensions import db
+from engagement.services.articles import find_article_row
 from engagement.services.feeds import latest_published
 
 blp = EngagementBlueprint("feeds", __name__, url_prefix="/api/v1", description="Atom feeds of published comments")
@@ -32,7 +33,7 @@ def _entry_id_prefix() -> str:
 @blp.doc(**ATOM_CONTENT)
 def article_feed(key: str) -> Response:
     """An article's published comments (replies included) as an Atom feed, with an ETag."""
-    headers = caching.validate_thread(key)
+    headers = caching.validate_thread(find_article_row(reads(), key))
     entries = latest_published(db.session, article_key=key)
     site_url = entries[0].article_url if entries else None
     title = entries[0].article_title if entries and entries[0].article_title else key

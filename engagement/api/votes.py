@@ -4,9 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 
-from engagement.api.common import EngagementBlueprint, now, participant, settings, transactional
+from engagement.api.common import EngagementBlueprint, now, participant, settings, transactional, writes
 from engagement.api.ratelimits import limit, target_allowance
-from engagement.extensions import db
 from engagement.schemas.engagement import VoteSchema, VoteStateSchema
 from engagement.services import votes
 from engagement.services.votes import VoteState
@@ -24,6 +23,6 @@ def vote(body: dict[str, Any], comment_id: int) -> VoteState:
     """Vote 1 or -1 on a public comment, or 0 to withdraw; not on your own comment (403)."""
     reader = participant()
     return votes.vote(
-        db.session, settings(), comment_id=comment_id, value=body["value"], reader=reader, now=now(),
+        writes(), settings(), comment_id=comment_id, value=body["value"], reader=reader, now=now(),
         allowance=target_allowance("votes", str(comment_id), reader),
     )

@@ -62,6 +62,7 @@ class ArticleRow(NamedTuple):
     comments_closed: bool
     created_at: datetime
     moderation: ModerationMode | None
+    version: int  # what the thread page's validator names
 
 
 _ARTICLE_ROW = sa.select(*(ARTICLES.c[name] for name in ArticleRow._fields)).where(
@@ -69,8 +70,8 @@ _ARTICLE_ROW = sa.select(*(ARTICLES.c[name] for name in ArticleRow._fields)).whe
 )
 
 
-def find_article_row(session: Session, key: str) -> ArticleRow | None:
-    row = run(session, _ARTICLE_ROW, {"key": key}).first()
+def find_article_row(database: Database, key: str) -> ArticleRow | None:
+    row = run(database, _ARTICLE_ROW, {"key": key}).first()
     return None if row is None else ArticleRow(*row)
 
 
@@ -93,17 +94,17 @@ def find_article(session: Session, key: str) -> Article | None:
     return session.scalars(_ARTICLE_BY_KEY, {"key": key}).one_or_none()
 
 
-def find_article_id(session: Session, key: str) -> int | None:
+def find_article_id(database: Database, key: str) -> int | None:
     """The article's id, without loading the row (the paths that only count need no more)."""
-    return run(session, _ARTICLE_ID, {"key": key}).scalar()
+    return run(database, _ARTICLE_ID, {"key": key}).scalar()
 
 
-def ensure_article_id(session: Session, key: str, now: datetime) -> int:
+def ensure_article_id(database: Database, key: str, now: datetime) -> int:
     """``ensure_article`` for callers that need only the id."""
-    article_id = find_article_id(session, key)
+    article_id = find_article_id(database, key)
     if article_id is None:
-        run(session, _create_article(session), {"key": key, "now": now})
-        article_id = find_article_id(session, key)
+        run(database, _create_article(database), {"key": key, "now": now})
+        article_id = find_article_id(database, key)
         assert article_id is not None  # inserted just now, or by the request we raced with
     return article_id
 
@@ -111,9 +112,6 @@ def ensure_article_id(session: Session, key: str, now: datetime) -> int:
 _VERSIONS = sa.select(ARTICLES.c.key, ARTICLES.c.version, ARTICLES.c.views).where(
     ARTICLES.c.key.in_(sa.bindparam("keys", expanding=True))
 )
-_THREAD_STATE = sa.select(
-    ARTICLES.c.version, ARTICLES.c.comments_closed, ARTICLES.c.created_at, ARTICLES.c.moderation
-).where(ARTICLES.c.key == sa.bindparam("key"))
 
 
 def article_versions(database: Database, keys: list[str]) -> dict[str, tuple[int, int]]:
@@ -127,14 +125,17 @@ def article_versions(database: Database, keys: list[str]) -> dict[str, tuple[int
     return {key: (version, views) for key, version, views in run(database, _VERSIONS, {"keys": keys})}
 
 
-def thread_state(database: Database, settings: Settings, key: str, now: datetime) -> tuple[int, bool, bool] | None:
-    """(version, closed now, premoderated) of the article's thread, or None for an unknown key: what a thread page
-    depends on. Premoderation is in because the site default changes with a restart, not with the version."""
-    row = run(database, _THREAD_STATE, {"key": key}).first()
-    if row is None:
+def thread_state(article: ArticleRow | None, settings: Settings, now: datetime) -> tuple[int, bool, bool] | None:
+    """(version, closed now, premoderated) of the article's thread, or None for an unknown article: what a
+    thread page depends on. Premoderation is in because the site default changes with a restart, not with
+    the version."""
+    if article is None:
         return None
-    version, comments_closed, created_at, moderation = row
-    return version, closed_state(comments_closed, created_at, settings, now), is_premoderated(moderation, settings)
+    return (
+        article.version,
+        closed_state(article.comments_closed, article.created_at, settings, now),
+        is_premoderated(article.moderation, settings),
+    )
 
 
 def ensure_article(session: Session, key: str, now: datetime) -> Article:
@@ -190,9 +191,9 @@ def register_article(
     return bool(result.rowcount)
 
 
-def touch_article(session: Session, article_id: int, *, comment_delta: int = 0) -> None:
+def touch_article(database: Database, article_id: int, *, comment_delta: int = 0) -> None:
     """Record a public change: bump the version (for HTTP validators) and adjust the comment count."""
-    run(session, _TOUCH_ARTICLE, {"article_id": article_id, "delta": comment_delta})
+    run(database, _TOUCH_ARTICLE, {"article_id": article_id, "delta": comment_delta})
 
 
 def is_closed(article: ThreadArticle, settings: Settings, now: datetime) -> bool:

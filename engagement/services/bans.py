@@ -23,7 +23,7 @@ from engagement.models.base import MAX_ID
 from engagement.models.moderation import BanPurgedComment
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import audit
-from engagement.services.statements import run
+from engagement.services.statements import Database, run
 
 
 _BANS = Ban.__table__
@@ -85,7 +85,7 @@ def _slots(name: str, hashes: tuple[str, ...]) -> dict[str, str | None]:
 
 
 def find_active_ban(
-    session: Session,
+    database: Database,
     now: datetime,
     *,
     reader_hashes: tuple[str, ...] = (),
@@ -100,18 +100,18 @@ def find_active_ban(
     if not (reader_hashes or address_hashes or email_hash):
         return None
     parameters = {"now": now, "email": email_hash, **_slots("reader", reader_hashes), **_slots("address", address_hashes)}
-    return run(session, _ACTIVE_BAN, parameters).scalar()
+    return run(database, _ACTIVE_BAN, parameters).scalar()
 
 
 def ensure_not_banned(
-    session: Session, reader: ReaderIdentity, now: datetime, email_hash: str | None = None
+    database: Database, reader: ReaderIdentity, now: datetime, email_hash: str | None = None
 ) -> None:
     """Refuse a banned reader: matched by reader identity, address hash, or the email hash given.
 
     Raises Banned.
     """
     if find_active_ban(
-        session, now, reader_hashes=(reader.key,), address_hashes=(reader.address_hash,), email_hash=email_hash
+        database, now, reader_hashes=(reader.key,), address_hashes=(reader.address_hash,), email_hash=email_hash
     ) is not None:
         raise Banned()
 

@@ -29,14 +29,14 @@ from engagement.privacy import Keyring, ReaderIdentity, hash_secret, new_secret,
 from engagement.sanitize import render_body, render_html, render_markdown
 from engagement.services import events, policy, sso, subscriptions, trending
 from engagement.services.articles import (
+    ArticleRow,
     ThreadArticle,
     closed_state,
-    find_article_row,
     is_premoderated,
     posting_article,
     touch_article,
 )
-from engagement.services.statements import insert_loaded, run
+from engagement.services.statements import Database, insert_loaded, run
 
 
 NOT_IN_THREAD = "No such comment in this thread."
@@ -393,14 +393,14 @@ def _nth_statement(sort: Sort, pinned: bool) -> sa.Executable:
     return _segment(sort, pinned, None).offset(sa.bindparam("page_offset", type_=sa.Integer))
 
 
-def _start_around(session: Session, article_id: int, sort: Sort, limit: int, comment_id: int) -> list[int] | None:
+def _start_around(database: Database, article_id: int, sort: Sort, limit: int, comment_id: int) -> list[int] | None:
     """The key to start after (as in a cursor) for the page, walking ``limit`` at a time
     from the first, that holds comment ``comment_id``'s thread; None for the first page.
 
     Two statements at most, whatever the thread's size. Raises NotFound when the comment
     is not in this article, or neither it nor any comment above it is shown in the thread.
     """
-    found = run(session, _position_statement(sort), {"article_id": article_id, "comment_id": comment_id}).first()
+    found = run(database, _position_statement(sort), {"article_id": article_id, "comment_id": comment_id}).first()
     if found is None:
         raise NotFound(NOT_IN_THREAD)
     rank = found.before if found.pinned else found.pinned_count + found.before
@@ -411,7 +411,7 @@ def _start_around(session: Session, article_id: int, sort: Sort, limit: int, com
     in_pinned = previous < found.pinned_count
     offset = previous if in_pinned else previous - found.pinned_count
     parameters = {"article_id": article_id, "page_limit": 1, "page_offset": offset}
-    row = run(session, _nth_statement(sort, in_pinned), parameters).first()
+    row = run(database, _nth_statement(sort, in_pinned), parameters).first()
     if row is None:
         return None  # the thread shrank between the two statements: start from the top
     return _sort_key(PublicComment(*row), sort)
@@ -500,32 +500,32 @@ _THREAD_REPLIES = sa.select(*_PUBLIC_COLUMNS).where(
 _COMMENTS_BY_ID = sa.select(*_PUBLIC_COLUMNS).where(_COMMENTS.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
-def _thread_replies(session: Session, root_ids: list[int]) -> list[PublicComment]:
+def _thread_replies(database: Database, root_ids: list[int]) -> list[PublicComment]:
     """Every reply of these threads that is visible or may stand above a visible one.
 
     One query in the usual case: approved replies and those with approved direct replies.
     A non-public comment whose only visible descendants sit below another non-public
     one is fetched by id afterwards, one query per missing level (rare, bounded by depth).
     """
-    replies = _public_comments(run(session, _THREAD_REPLIES, {"root_ids": root_ids}))
+    replies = _public_comments(run(database, _THREAD_REPLIES, {"root_ids": root_ids}))
     known = set(root_ids) | {comment.id for comment in replies}
     missing = {comment.parent_id for comment in replies if comment.parent_id not in known}
     while missing:
-        found = _public_comments(run(session, _COMMENTS_BY_ID, {"ids": sorted(missing)}))
+        found = _public_comments(run(database, _COMMENTS_BY_ID, {"ids": sorted(missing)}))
         replies.extend(found)
         known |= {comment.id for comment in found}
         missing = {comment.parent_id for comment in found if comment.parent_id not in known}
     return sorted(replies, key=lambda comment: comment.id)
 
 
-def _attach_replies(session: Session, roots: list[ThreadNode]) -> None:
+def _attach_replies(database: Database, roots: list[ThreadNode]) -> None:
     """Nest every visible reply of these threads under its parent; non-public ones with
     visible descendants become placeholders, the others are dropped."""
     by_id = {node.comment.id: node for node in roots}
     if not by_id:
         return
     root = roots[0]
-    for comment in _thread_replies(session, list(by_id)):  # a parent's id is below its replies'
+    for comment in _thread_replies(database, list(by_id)):  # a parent's id is below its replies'
         parent = by_id.get(comment.parent_id or 0)
         if parent is None:
             continue  # defensive: _thread_replies fetches every ancestor of what it returns
@@ -543,11 +543,12 @@ def _prune_empty_placeholders(node: ThreadNode) -> bool:
 
 
 def list_thread(
-    session: Session,
+    database: Database,
     keyring: Keyring,
     settings: Settings,
     *,
     article_key: str,
+    article: ArticleRow | None,
     sort: Sort,
     limit: int,
     cursor: str | None,
@@ -561,13 +562,15 @@ def list_thread(
     page whatever the thread size, each served in order by an index. ``comments_closed`` includes closing by age at
     ``now``; ``premoderated`` follows the article's own moderation mode, else the site default.
 
+    ``article`` is the row of ``article_key`` (``find_article_row``), None when nobody has
+    touched it: read once per request, for the page's validator and for the page itself.
+
     With ``around`` (a comment id; not with ``cursor``), the page is the one that walking
     the cursors from the first page reaches and that holds that comment's thread, at two
     more queries. Raises ValidationFailed for a malformed cursor, NotFound when ``around``
     names no comment shown in this thread (itself or as the thread above it).
     """
     after = _decode_cursor(keyring, cursor, sort) if cursor else None
-    article = find_article_row(session, article_key)
     if article is None:
         if around is not None:
             raise NotFound(NOT_IN_THREAD)
@@ -576,18 +579,18 @@ def list_thread(
         )
         return ThreadPage(summary, [], None)
     if around is not None:
-        after = _start_around(session, article.id, sort, limit, around)
+        after = _start_around(database, article.id, sort, limit, around)
 
     # The pinned segment first, then the rest; one statement (UNION ALL of both segments).
     shape, parameters = _page_parameters(article.id, limit + 1, after)
     statement = _page_statement(sort, *shape)
-    rows = _public_comments(run(session, statement, parameters))
+    rows = _public_comments(run(database, statement, parameters))
     names, descending = _ORDERINGS[sort]
     rows.sort(key=lambda c: [-c.pinned, *((-v if descending else v) for v in (getattr(c, n) for n in names))])
 
     page, more = rows[:limit], len(rows) > limit
     roots = [ThreadNode(comment, article_key, settings.anonymous_name, in_thread=True) for comment in page]
-    _attach_replies(session, roots)
+    _attach_replies(database, roots)
     next_cursor = keyring.sign_cursor({"s": sort.value, "k": _sort_key(page[-1], sort)}) if more else None
     visible = [node for node in roots if not node.deleted or node.replies]
     closed = closed_state(article.comments_closed, article.created_at, settings, now)

@@ -53,7 +53,7 @@ from engagement.config import Settings
 from engagement.models import ActivityBucket, Article, CounterFlush
 from engagement.observability import ThrottledWarnings
 from engagement.privacy import Keyring, ReaderIdentity
-from engagement.services.articles import dialect_insert, ensure_article
+from engagement.services.articles import dialect_insert, ensure_article_id
 from engagement.services.budgets import UNLIMITED, Allowance
 from engagement.services.statements import Database, run
 from engagement.services.trending import bucket_hour
@@ -357,11 +357,11 @@ def unflushed_views(counter: ViewCounter | None, keys: Iterable[str]) -> Unflush
         return NOTHING_UNFLUSHED
 
 
-def current_views(session: Session, keys: Sequence[str], unflushed: UnflushedViews) -> dict[str, int]:
+def current_views(database: Database, keys: Sequence[str], unflushed: UnflushedViews) -> dict[str, int]:
     """Views of each existing article among ``keys``: stored plus unflushed, in one SELECT."""
     if not keys:
         return {}
-    rows = session.execute(
+    rows = database.execute(
         sa.select(Article.key, Article.views, *unflushed.applied_columns()).where(Article.key.in_(keys))
     )
     return {key: unflushed.total(key, views, applied) for key, views, *applied in rows}
@@ -386,7 +386,7 @@ def article_versions(database: Database, counter: ViewCounter | None, keys: list
 
 
 def count_view(
-    session: Session,
+    database: Database,
     counter: ViewCounter,
     keyring: Keyring,
     settings: Settings,
@@ -427,11 +427,11 @@ def count_view(
     except redis.RedisError as exc:
         _warnings.warning("count", "Redis unreachable, counting views in SQL instead: %s", exc)
         return None
-    views = current_views(session, [article_key], unflushed)
+    views = current_views(database, [article_key], unflushed)
     if article_key in views or not countable:
         return views.get(article_key, 0), counted
-    ensure_article(session, article_key, now)
-    return current_views(session, [article_key], unflushed)[article_key], counted
+    ensure_article_id(database, article_key, now)
+    return current_views(database, [article_key], unflushed)[article_key], counted
 
 
 # --- flushing -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from engagement.services import trending
 from engagement.services.articles import ARTICLES, ensure_article_id, find_article_id, touch_article
 from engagement.services.bans import ban_parameters, ensure_not_banned, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance, require
-from engagement.services.statements import DIALECT_INSERTS, per_dialect, run
+from engagement.services.statements import DIALECT_INSERTS, Database, per_dialect, run
 
 
 @dataclass(frozen=True)
@@ -101,13 +101,13 @@ def _count_reaction(dialect: str) -> sa.Insert:
 
 
 def _reaction_state(
-    session: Session, settings: Settings, article_id: int | None, reader: ReaderIdentity
+    database: Database, settings: Settings, article_id: int | None, reader: ReaderIdentity
 ) -> ReactionState:
     counts = dict.fromkeys(settings.reaction_kinds, 0)
     if article_id is None:
         return ReactionState(counts, [])
     mine = set()
-    for kind, count, chosen in run(session, _REACTION_STATE, {"article_id": article_id, "reader_hash": reader.key}):
+    for kind, count, chosen in run(database, _REACTION_STATE, {"article_id": article_id, "reader_hash": reader.key}):
         if kind in counts:
             counts[kind] = count
             if chosen:
@@ -115,13 +115,13 @@ def _reaction_state(
     return ReactionState(counts, [kind for kind in settings.reaction_kinds if kind in mine])
 
 
-def reactions(session: Session, settings: Settings, *, article_key: str, reader: ReaderIdentity) -> ReactionState:
+def reactions(database: Database, settings: Settings, *, article_key: str, reader: ReaderIdentity) -> ReactionState:
     """Reaction counts (every configured kind) and the reader's own kinds; zeros for unknown articles."""
-    return _reaction_state(session, settings, find_article_id(session, article_key), reader)
+    return _reaction_state(database, settings, find_article_id(database, article_key), reader)
 
 
 def add_reaction(
-    session: Session,
+    database: Database,
     settings: Settings,
     *,
     article_key: str,
@@ -138,33 +138,33 @@ def add_reaction(
     """
     _require_kind(settings, kind)
     if not allowance.available():
-        ensure_not_banned(session, reader, now)
+        ensure_not_banned(database, reader, now)
         # Repeating a reaction the reader already gave spends nothing, so it is answered
         # even past the budget (PUT stays idempotent); only a new one is refused.
-        state = _reaction_state(session, settings, find_article_id(session, article_key), reader)
+        state = _reaction_state(database, settings, find_article_id(database, article_key), reader)
         if kind in state.mine:
             return state
         require(allowance, "Too many reactions to this article from your network; try again later.")
     reaction = {"key": article_key, "reader_hash": reader.key, "kind": kind, **ban_parameters(reader, now)}
-    article_id = run(session, _store_reaction(session), reaction).scalar()
+    article_id = run(database, _store_reaction(database), reaction).scalar()
     if article_id is None:
-        ensure_not_banned(session, reader, now)  # nothing stored: banned (refused), given already, or a new article
-        known_id = find_article_id(session, article_key)
+        ensure_not_banned(database, reader, now)  # nothing stored: banned (refused), given already, or a new article
+        known_id = find_article_id(database, article_key)
         if known_id is not None:  # given already: nothing changes
-            return _reaction_state(session, settings, known_id, reader)
-        known_id = ensure_article_id(session, article_key, now)  # the article's first use
-        article_id = run(session, _store_reaction(session), reaction).scalar()
+            return _reaction_state(database, settings, known_id, reader)
+        known_id = ensure_article_id(database, article_key, now)  # the article's first use
+        article_id = run(database, _store_reaction(database), reaction).scalar()
         if article_id is None:  # a racing request of the same reader stored it first
-            return _reaction_state(session, settings, known_id, reader)
+            return _reaction_state(database, settings, known_id, reader)
     allowance.spend()
-    touch_article(session, article_id)
-    run(session, _count_reaction(session), {"article_id": article_id, "kind": kind})
-    trending.record_activity(session, article_id, now, reactions=1)
-    return _reaction_state(session, settings, article_id, reader)
+    touch_article(database, article_id)
+    run(database, _count_reaction(database), {"article_id": article_id, "kind": kind})
+    trending.record_activity(database, article_id, now, reactions=1)
+    return _reaction_state(database, settings, article_id, reader)
 
 
 def remove_reaction(
-    session: Session, settings: Settings, *, article_key: str, kind: str, reader: ReaderIdentity, now: datetime
+    database: Database, settings: Settings, *, article_key: str, kind: str, reader: ReaderIdentity, now: datetime
 ) -> ReactionState:
     """Withdraw a reaction; withdrawing one that does not exist changes nothing.
 
@@ -172,18 +172,18 @@ def remove_reaction(
     Never creates the article.
     """
     _require_kind(settings, kind)
-    ensure_not_banned(session, reader, now)
-    article_id = find_article_id(session, article_key)
+    ensure_not_banned(database, reader, now)
+    article_id = find_article_id(database, article_key)
     if article_id is None:
-        return _reaction_state(session, settings, None, reader)
+        return _reaction_state(database, settings, None, reader)
     reaction = {"article_id": article_id, "reader_hash": reader.key, "kind": kind}
-    removed = run(session, _WITHDRAW_REACTION, reaction).first()
+    removed = run(database, _WITHDRAW_REACTION, reaction).first()
     if removed is not None:
-        touch_article(session, article_id)
-        run(session, _UNCOUNT_REACTION, {"of_article": article_id, "of_kind": kind})
+        touch_article(database, article_id)
+        run(database, _UNCOUNT_REACTION, {"of_article": article_id, "of_kind": kind})
         # Take it back from the hour it was counted in, so toggling cannot inflate trending.
-        trending.withdraw_activity(session, article_id, removed.created_at, reactions=1)
-    return _reaction_state(session, settings, article_id, reader)
+        trending.withdraw_activity(database, article_id, removed.created_at, reactions=1)
+    return _reaction_state(database, settings, article_id, reader)
 
 
 _READER_REACTIONS = sa.delete(_REACTIONS).where(_REACTIONS.c.reader_hash == sa.bindparam("reader_hash")).returning(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from engagement.config import TrendingWeights
 from engagement.models import ActivityBucket, Article, ViewMark
-from engagement.services.statements import DIALECT_INSERTS, per_dialect, run
+from engagement.services.statements import DIALECT_INSERTS, Database, per_dialect, run
 
 
 class TrendingWindow(enum.Enum):
@@ -67,7 +67,7 @@ def bucket_hour(moment: datetime) -> datetime:
 
 
 def record_activity(
-    session: Session,
+    database: Database,
     article_id: int,
     moment: datetime,
     *,
@@ -77,8 +77,8 @@ def record_activity(
 ) -> None:
     """Add to the article's bucket for the hour of ``moment`` (an atomic upsert)."""
     run(
-        session,
-        _bucket_upsert(session),
+        database,
+        _bucket_upsert(database),
         {"article_id": article_id, "hour": bucket_hour(moment), "views": views, "comments": comments,
          "reactions": reactions},
     )
@@ -230,9 +230,9 @@ _PURGE_EXPIRED_MARKS = sa.delete(_VIEW_MARKS).where(
 )
 
 
-def purge_expired_view_marks(session: Session, now: datetime, *, limit: int) -> int:
+def purge_expired_view_marks(database: Database, now: datetime, *, limit: int) -> int:
     """Delete up to ``limit`` view marks that expired before ``now`` (one statement); returns how many."""
-    return run(session, _PURGE_EXPIRED_MARKS, {"now": now, "limit": limit}).rowcount
+    return run(database, _PURGE_EXPIRED_MARKS, {"now": now, "limit": limit}).rowcount
 
 
 def prune_old_buckets(session: Session, now: datetime, *, limit: int) -> int:

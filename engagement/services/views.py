@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.models import ViewMark
@@ -18,7 +17,7 @@ from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import hot_views, trending
 from engagement.services.articles import ARTICLES, ensure_article_id
 from engagement.services.budgets import UNLIMITED, Allowance
-from engagement.services.statements import DIALECT_INSERTS, per_dialect, run
+from engagement.services.statements import DIALECT_INSERTS, Database, per_dialect, run
 
 # Every this many counted views of an article, expired view marks are deleted along the
 # way (four times as many as views counted since, so they never pile up; prune does the rest).
@@ -91,7 +90,7 @@ _COUNT_VIEW = (
 
 
 def record_view(
-    session: Session,
+    database: Database,
     keyring: Keyring,
     settings: Settings,
     *,
@@ -121,7 +120,7 @@ def record_view(
     refusal = _refusal(automated, allowance)
     if counter is not None:
         hot = hot_views.count_view(
-            session, counter, keyring, settings,
+            database, counter, keyring, settings,
             article_key=article_key, reader=reader, countable=refusal is None, now=now, allowance=allowance,
         )
         if hot is not None:
@@ -129,7 +128,7 @@ def record_view(
             return RecordedView(views, refusal or (ViewOutcome.COUNTED if counted else ViewOutcome.REPEAT))
 
     if refusal is not None:
-        return RecordedView(run(session, _VIEWS_BY_KEY, {"key": article_key}).scalar() or 0, refusal)
+        return RecordedView(run(database, _VIEWS_BY_KEY, {"key": article_key}).scalar() or 0, refusal)
 
     today = now.astimezone(timezone.utc).date()
     claim = {
@@ -139,21 +138,21 @@ def record_view(
         "expires_at": now + timedelta(minutes=settings.view_window_minutes),
         "now": now,
     }
-    article_id = run(session, _view_claim(session), claim).scalar()
+    article_id = run(database, _view_claim(database), claim).scalar()
     if article_id is None:
-        article = run(session, _ID_AND_VIEWS_BY_KEY, {"key": article_key}).first()
+        article = run(database, _ID_AND_VIEWS_BY_KEY, {"key": article_key}).first()
         if article is not None:
             return RecordedView(article.views, ViewOutcome.REPEAT)
-        ensure_article_id(session, article_key, now)  # the article's first view
-        article_id = run(session, _view_claim(session), claim).scalar()
+        ensure_article_id(database, article_key, now)  # the article's first view
+        article_id = run(database, _view_claim(database), claim).scalar()
         if article_id is None:  # a racing request of the same reader claimed the mark first
-            return RecordedView(run(session, _VIEWS_BY_KEY, {"key": article_key}).scalar_one(), ViewOutcome.REPEAT)
+            return RecordedView(run(database, _VIEWS_BY_KEY, {"key": article_key}).scalar_one(), ViewOutcome.REPEAT)
 
     allowance.spend()
-    views = run(session, _COUNT_VIEW, {"article_id": article_id}).scalar_one()
-    trending.record_activity(session, article_id, now, views=1)
+    views = run(database, _COUNT_VIEW, {"article_id": article_id}).scalar_one()
+    trending.record_activity(database, article_id, now, views=1)
     if views % PURGE_EVERY == 0:
-        trending.purge_expired_view_marks(session, now, limit=PURGE_EVERY * 4)
+        trending.purge_expired_view_marks(database, now, limit=PURGE_EVERY * 4)
     return RecordedView(views, ViewOutcome.COUNTED)
 
 

@@ -19,7 +19,7 @@ from engagement.privacy import ReaderIdentity
 from engagement.services.articles import ARTICLES, closed_state, touch_article
 from engagement.services.bans import ban_parameters, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance
-from engagement.services.statements import insert_new, per_dialect, run
+from engagement.services.statements import Database, insert_new, per_dialect, run
 
 # A vote change is retried this often when a concurrent request changed the same vote row.
 VOTE_ATTEMPTS = 3
@@ -88,33 +88,33 @@ def _store_vote(dialect: str) -> sa.Insert:
     return insert_new(dialect, _VOTES, values, unique=("comment_id", "reader_hash"))
 
 
-def _change_vote(session: Session, comment_id: int, reader_key: str, value: int, now: datetime) -> int | None:
+def _change_vote(database: Database, comment_id: int, reader_key: str, value: int, now: datetime) -> int | None:
     """Store the reader's vote; return the previous value if it changed, None if it did not.
 
     Each step is one statement whose own row lock or unique index decides races.
     """
     mine = {"voted_on": comment_id, "voter": reader_key}
     if value == 0:
-        return run(session, _WITHDRAW_VOTE, mine).scalar()
+        return run(database, _WITHDRAW_VOTE, mine).scalar()
     change = {**mine, "new_value": value, "now": now}
     for _ in range(VOTE_ATTEMPTS):
         # A first vote is the common case: one statement.
-        if run(session, _store_vote(session), change).first() is not None:
+        if run(database, _store_vote(database), change).first() is not None:
             return 0
-        if run(session, _FLIP_VOTE, change).first() is not None:
+        if run(database, _FLIP_VOTE, change).first() is not None:
             return -value
-        if _stored_vote(session, comment_id, reader_key) == value:
+        if _stored_vote(database, comment_id, reader_key) == value:
             return None
         # The row changed between our statements (another request of this reader): try again.
     return None
 
 
-def _stored_vote(session: Session, comment_id: int, reader_key: str) -> int:
-    return run(session, _STORED_VOTE, {"voted_on": comment_id, "voter": reader_key}).scalar() or 0
+def _stored_vote(database: Database, comment_id: int, reader_key: str) -> int:
+    return run(database, _STORED_VOTE, {"voted_on": comment_id, "voter": reader_key}).scalar() or 0
 
 
 def vote(
-    session: Session,
+    database: Database,
     settings: Settings,
     *,
     comment_id: int,
@@ -133,7 +133,7 @@ def vote(
     """
     target = None
     if 0 < comment_id <= MAX_ID:
-        target = run(session, _VOTE_TARGET, {"comment_id": comment_id, **ban_parameters(reader, now)}).first()
+        target = run(database, _VOTE_TARGET, {"comment_id": comment_id, **ban_parameters(reader, now)}).first()
     if target is None or target.status is not CommentStatus.APPROVED or target.purged_at is not None:
         raise NotFound("Comment not found.")
     if closed_state(target.comments_closed, target.created_at, settings, now):
@@ -142,20 +142,20 @@ def vote(
         raise Banned()
     if target.reader_hash == reader.key:
         raise Forbidden("You cannot vote on your own comment.")
-    if value != 0 and not allowance.available() and _stored_vote(session, comment_id, reader.key) == 0:
+    if value != 0 and not allowance.available() and _stored_vote(database, comment_id, reader.key) == 0:
         raise RateLimited("Too many votes on this comment from your network; try again later.",
                           retry_after=allowance.retry_after())
 
-    previous = _change_vote(session, comment_id, reader.key, value, now)
+    previous = _change_vote(database, comment_id, reader.key, value, now)
     if previous == 0:
         allowance.spend()
     if previous is None:
-        row = run(session, _READ_VOTE_COUNTERS, {"comment_id": comment_id}).one()
-        return VoteState(row.score, row.upvotes, row.downvotes, _stored_vote(session, comment_id, reader.key))
+        row = run(database, _READ_VOTE_COUNTERS, {"comment_id": comment_id}).one()
+        return VoteState(row.score, row.upvotes, row.downvotes, _stored_vote(database, comment_id, reader.key))
 
     delta = _vote_delta(previous, value)
-    row = run(session, _APPLY_VOTE, {"comment_id": comment_id, **{f"{name}_delta": change for name, change in delta.items()}}).one()
-    touch_article(session, target.article_id)
+    row = run(database, _APPLY_VOTE, {"comment_id": comment_id, **{f"{name}_delta": change for name, change in delta.items()}}).one()
+    touch_article(database, target.article_id)
     return VoteState(row.score, row.upvotes, row.downvotes, value)
 
 

@@ -273,6 +273,7 @@ def test_thread_page_comments_are_what_the_schema_would_dump(app, client, mod):
     from engagement.extensions import db
     from engagement.clock import utcnow
     from engagement.schemas.comments import PublicCommentSchema, public_comment_document
+    from engagement.services.articles import find_article_row
     from engagement.services.comments import Sort, list_thread
 
     named = post_comment(client, body="**named**", author_name="Ana", author_url="https://ana.example")
@@ -298,7 +299,8 @@ def test_thread_page_comments_are_what_the_schema_would_dump(app, client, mod):
         settings = app.extensions["engagement.settings"]
         page = list_thread(
             db.session, app.extensions["engagement.keyring"], settings,
-            article_key=DEFAULT_ARTICLE, sort=Sort.OLDEST, limit=50, cursor=None, now=utcnow(),
+            article_key=DEFAULT_ARTICLE, article=find_article_row(db.session, DEFAULT_ARTICLE), sort=Sort.OLDEST,
+            limit=50, cursor=None, now=utcnow(),
         )
         nodes = list(page.comments)
         kinds = set()

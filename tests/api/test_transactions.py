@@ -1,4 +1,5 @@
-"""Write requests on SQLite take turns on one lock per process; reads never wait for it."""
+"""Each request runs on one connection; writes are one transaction on it, and on SQLite
+they take turns on one lock per process (reads never wait for it)."""
 from __future__ import annotations
 
 import threading
@@ -9,8 +10,19 @@ import sqlalchemy as sa
 from flask import Flask
 
 from engagement.api.common import WRITE_LOCK
+from engagement.services import trending
 from engagement.extensions import EngagementSession, db
-from tests.factories import DEFAULT_ARTICLE, browser_headers, list_comments, post_comment
+from tests.factories import (
+    DEFAULT_ARTICLE,
+    browser_headers,
+    get_article,
+    list_comments,
+    mint_reader,
+    post_comment,
+    react,
+    send_view,
+    vote,
+)
 
 
 class RecordingLock:
@@ -115,18 +127,25 @@ def test_cached_reads_use_one_connection_and_no_session(app, client):
         assert counts.status_code == 200
         summary = client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions", headers=browser_headers())
         assert summary.status_code == 200
-    # The thread page's validator and the counts ran on their request's connection alone;
-    # the reactions read a session on that same connection: one checkout per request.
-    assert seen == {"sessions": 1, "checkouts": 3, "out": 0}
+    # Each ran on its request's connection alone: one checkout per request, no session.
+    assert seen == {"sessions": 0, "checkouts": 3, "out": 0}
 
 
 def test_a_read_that_needs_the_session_shares_its_connection(app, client):
     post_comment(client)
     with database_use(app) as seen:
-        list_comments(client)  # validator on the connection, then the page through a session
+        assert client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}").status_code == 200
         assert client.get("/api/v1/articles/unknown-article").status_code == 404
-    assert seen["checkouts"] == 2 and seen["out"] == 0  # one per request, each returned
-    assert seen["sessions"] == 2
+    assert seen == {"sessions": 2, "checkouts": 2, "out": 0}  # one per request, each returned
+
+
+def test_a_thread_page_rendered_each_time_needs_no_session(app_factory):
+    client = app_factory(RENDERED_CACHE_ENTRIES=0).test_client()
+    post_comment(client)
+    with database_use(client.application) as seen:
+        first, second = list_comments(client), list_comments(client)
+    assert first == second and len(first["comments"]) == 1
+    assert seen == {"sessions": 0, "checkouts": 2, "out": 0}
 
 
 def test_a_read_after_a_write_sees_it(client):
@@ -134,3 +153,56 @@ def test_a_read_after_a_write_sees_it(client):
     first = list_comments(client)
     post_comment(client, body="a second thought, posted after the first read")
     assert len(list_comments(client)["comments"]) == len(first["comments"]) + 1
+
+
+# --- writes: one transaction on the request's connection ----------------------------------
+
+def test_counted_writes_use_one_connection_and_no_session(app, client):
+    comment = post_comment(client)
+    voter = browser_headers(mint_reader(client))
+    with database_use(app) as seen:
+        assert send_view(client, headers=voter) == 1
+        assert react(client, "like", headers=voter)["counts"]["like"] == 1
+        assert react(client, "love", headers=voter)["mine"] == ["like", "love"]
+        assert react(client, "love", method="DELETE", headers=voter)["mine"] == ["like"]
+        assert vote(client, comment["id"], 1, headers=voter)["score"] == 1
+    assert seen == {"sessions": 0, "checkouts": 5, "out": 0}
+    # Each was committed with its request.
+    summary = get_article(client)
+    assert (summary["views"], summary["reactions"]["like"], summary["reactions"]["love"]) == (1, 1, 0)
+    assert list_comments(client)["comments"][0]["score"] == 1
+
+
+def test_a_write_that_fails_midway_leaves_nothing_behind(app, client, monkeypatch):
+    """The view's mark and its count ran on the connection before the failure: both roll back."""
+    reader = browser_headers(mint_reader(client))
+    assert send_view(client, "elsewhere", headers=reader) == 1  # the article exists from here on
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the trending bucket could not be written")
+
+    monkeypatch.setattr(trending, "record_activity", fail)
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 as in production
+    failed = browser_headers(mint_reader(client))
+    response = client.post("/api/v1/articles/elsewhere/views", headers=failed)
+    assert response.status_code == 500
+    monkeypatch.undo()
+    assert get_article(client, "elsewhere")["views"] == 1
+    # Nor was the failed reader's mark kept: their next view counts; the first reader's does not.
+    assert send_view(client, "elsewhere", headers=failed) == 2
+    assert send_view(client, "elsewhere", headers=reader) == 2
+
+
+def test_a_write_that_also_needs_the_session_shares_the_connection_and_its_transaction(app_factory):
+    site = "https://news.example"
+    client = app_factory(CORS_ORIGINS=[site]).test_client()
+    with database_use(client.application) as seen:
+        response = client.post(
+            "/api/v1/articles/named/views", json={"url": f"{site}/named", "title": "Named"},
+            headers=browser_headers(Origin=site),
+        )
+        assert response.status_code == 202
+    # The view counted on the connection, then the page's name went through a session on it.
+    assert seen == {"sessions": 1, "checkouts": 1, "out": 0}
+    summary = get_article(client, "named")
+    assert (summary["views"], summary["url"], summary["title"]) == (1, f"{site}/named", "Named")
