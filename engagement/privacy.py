@@ -7,6 +7,7 @@ key so one hash can never be matched against another.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -26,6 +27,8 @@ UNSUBSCRIBE_SALT = "engagement.mail-unsubscribe"
 MAX_USER_AGENT_LENGTH = 512
 MAX_READER_TOKEN_LENGTH = 256
 MAX_ADDRESS_LENGTH = 64
+# How many recent addresses a worker keeps parsed and hashed (``Keyring.identify``).
+ADDRESS_FACTS_CACHED = 4096
 # Reader ids of readers signed in with the site's account start with this; anonymous ids
 # are URL-safe base64, which has no colon.
 ACCOUNT_READER_PREFIX = "sso:"
@@ -119,6 +122,9 @@ class Keyring:
         self._mail_confirmations = URLSafeTimedSerializer(secret_key, salt=MAIL_CONFIRMATION_SALT)
         self._unsubscribes = URLSafeSerializer(secret_key, salt=UNSUBSCRIBE_SALT)
         self._derived: dict[str, bytes] = {}
+        # Every request is identified, and its address (readers behind one address send
+        # many) comes back often: its parse and two keyed hashes are kept, a bounded few.
+        self._address_facts = functools.lru_cache(maxsize=ADDRESS_FACTS_CACHED)(self._facts_of_address)
 
     def _key(self, purpose: str) -> bytes:
         key = self._derived.get(purpose)
@@ -184,6 +190,11 @@ class Keyring:
             return VerifiedToken(payload["r"], payload["t"], expires)
         return None
 
+    def _facts_of_address(self, address: str) -> tuple[str, str, str]:
+        """(client, its keyed hash, its network's keyed hash) of a request's address."""
+        client = ClientAddress.parse(address)
+        return client.client, self.keyed_hash("address", client.client), self.keyed_hash("network", client.network)
+
     def identify(
         self, *, token: str | None, address: str, user_agent: str, now: datetime
     ) -> ReaderIdentity | None:
@@ -191,7 +202,7 @@ class Keyring:
 
         The user agent is cut to MAX_USER_AGENT_LENGTH before anything looks at it.
         """
-        client = ClientAddress.parse(address)
+        client, address_hash, network_hash = self._address_facts(address[:MAX_ADDRESS_LENGTH])
         user_agent = user_agent[:MAX_USER_AGENT_LENGTH]
         established = signed_in = False
         if token is not None:
@@ -207,14 +218,14 @@ class Keyring:
                 signed_in or minted is None or now.timestamp() - minted >= self.established_after.total_seconds()
             )
         else:
-            key = self.keyed_hash("anonymous-reader", f"{client.client}\x00{user_agent}")
+            key = self.keyed_hash("anonymous-reader", f"{client}\x00{user_agent}")
         return ReaderIdentity(
             key,
-            self.keyed_hash("address", client.client),
+            address_hash,
             token is not None,
-            client.client,
+            client,
             user_agent,
-            network_hash=self.keyed_hash("network", client.network),
+            network_hash=network_hash,
             established=established,
             signed_in=signed_in,
         )

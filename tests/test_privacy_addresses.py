@@ -39,3 +39,22 @@ def test_fixed_examples_and_text_that_is_no_address():
     assert ClientAddress.parse("::") == ClientAddress("::/64", "::/48")
     assert ClientAddress.parse("not an address") == ClientAddress("not an address", "not an address")
     assert ClientAddress.parse("x" * 500).client == "x" * 64
+
+
+@given(st.lists(st.one_of(IPV4, IPV6).map(str), min_size=1, max_size=40))
+def test_identities_keep_to_their_address_however_often_it_returns(addresses):
+    """A worker keeps a few thousand recent addresses parsed and hashed: a cached answer
+    is the one a fresh keyring gives, and an evicted address is worked out again."""
+    from datetime import datetime, timezone
+
+    from engagement import privacy
+
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    keyring = privacy.Keyring("k" * 40)
+    keyring._address_facts = privacy.functools.lru_cache(maxsize=4)(keyring._facts_of_address)
+    for address in addresses + addresses[::-1]:
+        fresh = privacy.Keyring("k" * 40).identify(token=None, address=address, user_agent="UA", now=now)
+        assert keyring.identify(token=None, address=address, user_agent="UA", now=now) == fresh
+        client = ClientAddress.parse(address)
+        assert (fresh.address, fresh.address_hash) == (client.client, keyring.keyed_hash("address", client.client))
+        assert fresh.network_hash == keyring.keyed_hash("network", client.network)
