@@ -66,8 +66,8 @@ def list_comments(query: dict[str, Any], key: str) -> tuple[ThreadPage, dict[str
         return stored
     page = service.list_thread(
         reads(), keyring(), settings(),
-        article_key=key, article=article, sort=query["sort"], limit=query["limit"], cursor=query.get("cursor"), now=now(),
-        around=query.get("around"),
+        article_key=key, article=article, sort=query["sort"], limit=query["limit"], cursor=query.get("cursor"),
+        now=now(), around=query.get("around"),
     )
     return page, cache_headers
 

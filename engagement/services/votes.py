@@ -154,7 +154,8 @@ def vote(
         return VoteState(row.score, row.upvotes, row.downvotes, _stored_vote(database, comment_id, reader.key))
 
     delta = _vote_delta(previous, value)
-    row = run(database, _APPLY_VOTE, {"comment_id": comment_id, **{f"{name}_delta": change for name, change in delta.items()}}).one()
+    changes = {f"{name}_delta": change for name, change in delta.items()}
+    row = run(database, _APPLY_VOTE, {"comment_id": comment_id, **changes}).one()
     touch_article(database, target.article_id)
     return VoteState(row.score, row.upvotes, row.downvotes, value)
 
