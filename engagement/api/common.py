@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
+from collections import OrderedDict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 from marshmallow import Schema
+from sqlalchemy.engine import Connection
 from webargs import core
 from webargs.flaskparser import FlaskParser
-from sqlalchemy.engine import Connection
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter
 
@@ -20,7 +22,7 @@ from engagement.config import Settings
 from engagement.errors import NotFound, SignInRequired, Unauthorized
 from engagement.extensions import READ_METHODS, db, finish_request_transaction, request_connection
 from engagement.privacy import Keyring, ReaderIdentity
-from engagement.schemas.common import ARTICLE_KEY_PATTERN, ARTICLE_KEY_REGEX
+from engagement.schemas.common import ARTICLE_KEY_PATTERN, ARTICLE_KEY_REGEX, RepeatableQuerySchema
 from engagement.services.hot_views import ViewCounter
 from engagement.services.statements import Database
 
@@ -47,6 +49,13 @@ READER_SECURITY_SCHEMES = {
 
 View = TypeVar("View", bound=Callable[..., Any])
 
+# Parsed query strings kept per worker (EngagementParser), and the longest query kept: a
+# thread page's or trending's query fits (a cursor included); a counts list of more than
+# a few keys does not, since keeping hundreds of lists of keys cost the counts that
+# missed more than the ones that hit saved (the lists vary far more than pages do).
+KEPT_QUERY_PARSES = 256
+MAX_KEPT_QUERY_BYTES = 256
+
 
 class ArticleKeyConverter(BaseConverter):
     """The site's article key: 1-200 of A-Z a-z 0-9 . _ : - starting with a letter or digit."""
@@ -68,11 +77,44 @@ class IdConverter(BaseConverter):
         return str(value)
 
 
-class JsonBodyParser(FlaskParser):
-    """webargs' Flask parser, except that a route whose JSON body has required fields
-    refuses an empty or absent body as malformed (400), not as a missing field (422):
-    the client sent no JSON document at all. Bodies of optional fields (the view
-    beacon's) may still be left out."""
+class EngagementParser(FlaskParser):
+    """webargs' Flask parser, with two differences.
+
+    A route whose JSON body has required fields refuses an empty or absent body as
+    malformed (400), not as a missing field (422): the client sent no JSON document at
+    all. Bodies of optional fields (the view beacon's) may still be left out.
+
+    The query strings of the reads every page load makes repeat (every reader of a
+    thread asks for the same page): for a ``RepeatableQuerySchema`` the parsed result of
+    a short query string is kept, a bounded few per worker, and a repeat is answered
+    from it instead of loading the schema again. Errors are never kept: a query that
+    does not validate is parsed, and refused, each time.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._query_parses: OrderedDict[tuple[Schema, bytes], dict[str, Any]] = OrderedDict()
+        self._query_parses_lock = threading.Lock()
+
+    def parse(self, argmap: Any, req: Any = None, *, location: str | None = None, **kwargs: Any) -> Any:
+        if location != "query" or not isinstance(argmap, RepeatableQuerySchema) or kwargs.get("validate"):
+            return super().parse(argmap, req, location=location, **kwargs)
+        query = (req or request).query_string
+        if len(query) > MAX_KEPT_QUERY_BYTES:
+            return super().parse(argmap, req, location=location, **kwargs)
+        key = (argmap, query)
+        with self._query_parses_lock:
+            kept = self._query_parses.get(key)
+            if kept is not None:
+                self._query_parses.move_to_end(key)
+        if kept is None:
+            kept = super().parse(argmap, req, location=location, **kwargs)
+            with self._query_parses_lock:
+                self._query_parses[key] = kept
+                if len(self._query_parses) > KEPT_QUERY_PARSES:
+                    self._query_parses.popitem(last=False)
+        # A copy, lists included: a view may change what it was given.
+        return {name: list(value) if isinstance(value, list) else value for name, value in kept.items()}
 
     def load_json(self, req: Any, schema: Schema) -> Any:
         data = super().load_json(req, schema)
@@ -84,7 +126,7 @@ class JsonBodyParser(FlaskParser):
 class EngagementBlueprint(Blueprint):
     """flask-smorest's Blueprint with engagement's argument parser."""
 
-    ARGUMENTS_PARSER = JsonBodyParser()
+    ARGUMENTS_PARSER = EngagementParser()
 
     def for_the_reader(self) -> Callable[[View], View]:
         """Document a route that acts as the reader: an X-Reader-Token is welcome, not required."""

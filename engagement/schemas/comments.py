@@ -10,6 +10,7 @@ from engagement.schemas.common import (
     OptionalEmail,
     OptionalHttpUrl,
     OptionalText,
+    RepeatableQuerySchema,
     SafeString,
     Timestamp,
     iso_timestamp,
@@ -68,7 +69,7 @@ class CommentEditSchema(BodyMixin):
     pass
 
 
-class ThreadQuerySchema(Schema):
+class ThreadQuerySchema(RepeatableQuerySchema):
     sort = fields.Enum(Sort, by_value=True, load_default=Sort.OLDEST)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
     cursor = fields.String(validate=validate.Length(max=500))

@@ -172,6 +172,14 @@ def Id(**kwargs: Any) -> fields.Integer:
     return IdField(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
+class RepeatableQuerySchema(Schema):
+    """A query-string schema whose result depends on the query string alone: no clock,
+    no settings, no request state. The public reads every page load makes (thread pages,
+    counts, trending) declare theirs so; the parser keeps their recent results
+    (``api.common.EngagementParser``).
+    """
+
+
 class ErrorDetailSchema(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)

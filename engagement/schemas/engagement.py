@@ -5,7 +5,13 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_dump, utils, validate
 
-from engagement.schemas.common import ARTICLE_KEY, OptionalHttpUrl, OptionalText, article_key_validator
+from engagement.schemas.common import (
+    ARTICLE_KEY,
+    OptionalHttpUrl,
+    OptionalText,
+    RepeatableQuerySchema,
+    article_key_validator,
+)
 from engagement.services.trending import TrendingWindow
 
 MAX_COUNTS_KEYS = 100
@@ -90,7 +96,7 @@ class ArticleKeyList(fields.List):
         return list(value)
 
 
-class CountsQuerySchema(Schema):
+class CountsQuerySchema(RepeatableQuerySchema):
     articles = ArticleKeyList(
         required=True,
         validate=validate.Length(min=1, max=MAX_COUNTS_KEYS),
@@ -123,7 +129,7 @@ def article_counts_document(counts: Any) -> dict[str, Any]:
     return {"views": counts.views, "comments": counts.comments, "reactions": dict(counts.reactions)}
 
 
-class TrendingQuerySchema(Schema):
+class TrendingQuerySchema(RepeatableQuerySchema):
     window = fields.Enum(TrendingWindow, by_value=True, load_default=TrendingWindow.DAY)
     limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MAX_TRENDING_LIMIT))
 
