@@ -2,12 +2,14 @@
 budgets, flags) are made of, so it must never change for a given address."""
 from __future__ import annotations
 
+import functools
 import ipaddress
+from datetime import datetime, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engagement.privacy import ClientAddress
+from engagement.privacy import ClientAddress, Keyring
 
 IPV4 = st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address)
 IPV6 = st.integers(0, 2**128 - 1).map(ipaddress.IPv6Address)
@@ -45,15 +47,11 @@ def test_fixed_examples_and_text_that_is_no_address():
 def test_identities_keep_to_their_address_however_often_it_returns(addresses):
     """A worker keeps a few thousand recent addresses parsed and hashed: a cached answer
     is the one a fresh keyring gives, and an evicted address is worked out again."""
-    from datetime import datetime, timezone
-
-    from engagement import privacy
-
     now = datetime(2026, 12, 1, tzinfo=timezone.utc)
-    keyring = privacy.Keyring("k" * 40)
-    keyring._address_facts = privacy.functools.lru_cache(maxsize=4)(keyring._facts_of_address)
+    keyring = Keyring("k" * 40)
+    keyring._address_facts = functools.lru_cache(maxsize=4)(keyring._facts_of_address)  # evictions too
     for address in addresses + addresses[::-1]:
-        fresh = privacy.Keyring("k" * 40).identify(token=None, address=address, user_agent="UA", now=now)
+        fresh = Keyring("k" * 40).identify(token=None, address=address, user_agent="UA", now=now)
         assert keyring.identify(token=None, address=address, user_agent="UA", now=now) == fresh
         client = ClientAddress.parse(address)
         assert (fresh.address, fresh.address_hash) == (client.client, keyring.keyed_hash("address", client.client))
