@@ -32,18 +32,37 @@ def fresh_database_url(database_url: str, tmp_path) -> Iterator[str]:
         admin.dispose()
 
 
-def test_migrations_match_the_models(app_factory, fresh_database_url):
+def triggers_of(connection: sa.Connection) -> list[tuple[str, str]]:
+    """(name, definition) of every trigger, and on PostgreSQL of every function they call."""
+    if connection.dialect.name == "sqlite":
+        return [tuple(row) for row in connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+        )]
+    return [tuple(row) for row in connection.exec_driver_sql(
+        "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal "
+        "UNION ALL SELECT proname, pg_get_functiondef(oid) FROM pg_proc WHERE pronamespace = 'public'::regnamespace "
+        "ORDER BY 1, 2"
+    )]
+
+
+def test_migrations_match_the_models(app_factory, fresh_database_url, schema):
     app = app_factory(SQLALCHEMY_DATABASE_URI=fresh_database_url)
     enable_migrations(app)
+    with schema.connect() as connection:
+        created = triggers_of(connection)  # what Base.metadata.create_all made for the suite
+    assert [name for name, _ in created] != []
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            migrated = triggers_of(connection)
         assert diff == [], f"models and migrations differ: {diff}"
+        assert migrated == created
 
         downgrade(revision="base")
         with db.engine.connect() as connection:
             remaining = set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
+            assert triggers_of(connection) == []
         assert remaining == set()
         upgrade()  # and back up again: the downgrade left a clean slate
 

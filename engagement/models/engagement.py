@@ -6,6 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from engagement.models import triggers
 from engagement.models.base import Base
 
 
@@ -22,6 +23,9 @@ class CommentVote(Base):
 
 
 class Reaction(Base):
+    """A reader's reaction of one kind to an article. Storing or deleting one keeps its
+    total, its article's version and its trending bucket in step (``models.triggers``)."""
+
     __tablename__ = "reactions"
     __table_args__ = (sa.UniqueConstraint("article_id", "reader_hash", "kind"),)
 
@@ -32,8 +36,12 @@ class Reaction(Base):
     created_at: Mapped[datetime]
 
 
+triggers.install(Reaction.__table__)
+
+
 class ReactionTotal(Base):
-    """Per-article, per-kind reaction counts, kept in step with ``reactions`` atomically."""
+    """Per-article, per-kind reaction counts, kept in step with ``reactions`` by the
+    database (``models.triggers``); imported totals are written here directly."""
 
     __tablename__ = "reaction_totals"
 

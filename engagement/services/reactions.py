@@ -1,8 +1,9 @@
 """Reactions to articles: one per reader and kind, with a running total per kind.
 
-A reaction row and its kind's total change in one transaction, each by one atomic
-statement (INSERT ... ON CONFLICT, DELETE ... RETURNING), so concurrent requests from
-many processes never lose or double a count.
+A reaction is stored or withdrawn by one atomic statement (INSERT ... ON CONFLICT,
+DELETE); the database's triggers change its kind's total, its article's version and
+its trending bucket within that statement (``models.triggers``), so concurrent requests
+from many processes never lose or double a count.
 """
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ from engagement.config import Settings
 from engagement.errors import NotFound
 from engagement.models import Reaction, ReactionTotal
 from engagement.privacy import ReaderIdentity
-from engagement.services import trending
-from engagement.services.articles import ARTICLES, ensure_article_id, find_article_id, touch_article
+from engagement.services.articles import ARTICLES, ensure_article_id, find_article_id
 from engagement.services.bans import ban_parameters, ensure_not_banned, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance, require
 from engagement.services.statements import DIALECT_INSERTS, Database, per_dialect, run
@@ -63,17 +63,7 @@ _REACTION_STATE = sa.select(
     _REACTION_TOTALS.c.count,
     sa.exists().where(_MINE, _REACTIONS.c.kind == _REACTION_TOTALS.c.kind),
 ).where(_REACTION_TOTALS.c.article_id == sa.bindparam("article_id"))
-_WITHDRAW_REACTION = sa.delete(_REACTIONS).where(_MINE, _REACTIONS.c.kind == sa.bindparam("kind")).returning(
-    _REACTIONS.c.created_at
-)
-_UNCOUNT_REACTION = (
-    sa.update(_REACTION_TOTALS)
-    .where(
-        # (Parameters of UPDATE statements may not share a column's name.)
-        _REACTION_TOTALS.c.article_id == sa.bindparam("of_article"), _REACTION_TOTALS.c.kind == sa.bindparam("of_kind")
-    )
-    .values(count=_REACTION_TOTALS.c.count - 1)
-)
+_WITHDRAW_REACTION = sa.delete(_REACTIONS).where(_MINE, _REACTIONS.c.kind == sa.bindparam("kind"))
 
 
 @per_dialect
@@ -88,16 +78,6 @@ def _store_reaction(dialect: str) -> sa.Insert:
     ).where(ARTICLES.c.key == sa.bindparam("key"), ~reader_banned())
     insert = DIALECT_INSERTS[dialect](_REACTIONS).from_select([*columns, "created_at"], article)
     return insert.on_conflict_do_nothing(index_elements=list(columns)).returning(_REACTIONS.c.article_id)
-
-
-@per_dialect
-def _count_reaction(dialect: str) -> sa.Insert:
-    insert = DIALECT_INSERTS[dialect](_REACTION_TOTALS).values(
-        article_id=sa.bindparam("article_id"), kind=sa.bindparam("kind"), count=1
-    )
-    return insert.on_conflict_do_update(
-        index_elements=["article_id", "kind"], set_={"count": _REACTION_TOTALS.c.count + 1}
-    )
 
 
 def _reaction_state(
@@ -156,10 +136,7 @@ def add_reaction(
         article_id = run(database, _store_reaction(database), reaction).scalar()
         if article_id is None:  # a racing request of the same reader stored it first
             return _reaction_state(database, settings, known_id, reader)
-    allowance.spend()
-    touch_article(database, article_id)
-    run(database, _count_reaction(database), {"article_id": article_id, "kind": kind})
-    trending.record_activity(database, article_id, now, reactions=1)
+    allowance.spend()  # the total, the article's version and trending followed the row (models.triggers)
     return _reaction_state(database, settings, article_id, reader)
 
 
@@ -176,27 +153,16 @@ def remove_reaction(
     article_id = find_article_id(database, article_key)
     if article_id is None:
         return _reaction_state(database, settings, None, reader)
-    reaction = {"article_id": article_id, "reader_hash": reader.key, "kind": kind}
-    removed = run(database, _WITHDRAW_REACTION, reaction).first()
-    if removed is not None:
-        touch_article(database, article_id)
-        run(database, _UNCOUNT_REACTION, {"of_article": article_id, "of_kind": kind})
-        # Take it back from the hour it was counted in, so toggling cannot inflate trending.
-        trending.withdraw_activity(database, article_id, removed.created_at, reactions=1)
+    # The total, the version and the hour's bucket it was counted in follow (models.triggers):
+    # taken back from that hour, so toggling cannot inflate trending.
+    run(database, _WITHDRAW_REACTION, {"article_id": article_id, "reader_hash": reader.key, "kind": kind})
     return _reaction_state(database, settings, article_id, reader)
 
 
-_READER_REACTIONS = sa.delete(_REACTIONS).where(_REACTIONS.c.reader_hash == sa.bindparam("reader_hash")).returning(
-    _REACTIONS.c.article_id, _REACTIONS.c.kind, _REACTIONS.c.created_at
-)
+_READER_REACTIONS = sa.delete(_REACTIONS).where(_REACTIONS.c.reader_hash == sa.bindparam("reader_hash"))
 
 
 def withdraw_reader_reactions(session: Session, reader_key: str) -> int:
-    """Withdraw every reaction of one reader, totals and trending with them; returns how many."""
-    withdrawn = run(session, _READER_REACTIONS, {"reader_hash": reader_key}).all()
-    for article_id, kind, created_at in withdrawn:
-        run(session, _UNCOUNT_REACTION, {"of_article": article_id, "of_kind": kind})
-        trending.withdraw_activity(session, article_id, created_at, reactions=1)
-    for article_id in sorted({row.article_id for row in withdrawn}):
-        touch_article(session, article_id)
-    return len(withdrawn)
+    """Withdraw every reaction of one reader, totals and trending with them (``models.triggers``);
+    returns how many."""
+    return run(session, _READER_REACTIONS, {"reader_hash": reader_key}).rowcount

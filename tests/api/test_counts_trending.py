@@ -1,7 +1,6 @@
 """Article summary, batch counts and trending through HTTP."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,6 +11,7 @@ import time_machine
 
 from engagement.config import DEFAULT_REACTION_KINDS
 from engagement.extensions import db
+from engagement.models import ActivityBucket, Article
 from tests.factories import (
     assert_error,
     browser_headers,
@@ -22,6 +22,7 @@ from tests.factories import (
     react,
     send_view,
 )
+from tests.sql import counting_statements
 
 ZEROS = dict.fromkeys(DEFAULT_REACTION_KINDS, 0)
 NOW = datetime(2025, 9, 13, 12, 30, tzinfo=timezone.utc)
@@ -37,22 +38,6 @@ def trending(client, **params):
     response = client.get("/api/v1/trending", query_string=params)
     assert response.status_code == 200, response.get_json()
     return response.get_json()["articles"]
-
-
-@contextmanager
-def counted_statements(app):
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 # --- article summary ---------------------------------------------------------------------
@@ -108,7 +93,7 @@ def test_counts_accept_100_keys_in_two_queries(app, client):
     keys = [f"article-{n}" for n in range(100)]
     for key in keys[:3]:
         react(client, "sad", key)
-    with counted_statements(app) as statements:
+    with counting_statements(app) as statements:
         response = client.get("/api/v1/counts", query_string={"articles": keys})
     assert response.status_code == 200
     body = response.get_json()
@@ -210,6 +195,31 @@ def test_withdrawn_reactions_and_comments_leave_trending(client):
     deleted = client.delete(f"/api/v1/comments/{posted['id']}", headers={"X-Edit-Token": posted["edit_token"]})
     assert deleted.status_code == 204
     assert trending(client) == []
+
+
+def test_a_reaction_withdrawn_hours_later_leaves_the_hour_it_was_given(app, client):
+    headers = browser_headers(mint_reader(client))
+    with time_machine.travel(NOW, tick=False) as clock:
+        react(client, "like", "given-earlier", headers=headers)
+        send_view(client, "given-earlier")
+        # The reaction and the view of one hour share its bucket (one row, both counted).
+        assert activity_buckets(app, "given-earlier") == [(NOW.replace(minute=0), 1, 1)]
+        clock.move_to(NOW + timedelta(hours=3))
+        react(client, "like", "given-earlier", method="DELETE", headers=headers)
+        assert activity_buckets(app, "given-earlier") == [(NOW.replace(minute=0), 1, 0)]
+        assert [a["reactions"]["like"] for a in trending(client)] == [0]
+
+
+def activity_buckets(app, key):
+    """(hour, views, reactions) of the article's trending buckets, oldest first."""
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(ActivityBucket.hour, ActivityBucket.views, ActivityBucket.reactions)
+            .join(Article, Article.id == ActivityBucket.article_id)
+            .where(Article.key == key)
+            .order_by(ActivityBucket.hour)
+        )
+        return [tuple(row) for row in rows]
 
 
 def test_held_comments_do_not_trend(app_factory):

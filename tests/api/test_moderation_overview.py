@@ -2,15 +2,11 @@
 own name and role, the index of articles, and the figures per day."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
-import sqlalchemy as sa
 import time_machine
 
-from engagement.extensions import db
 from tests.factories import (
     assert_error,
     create_api_token,
@@ -21,6 +17,7 @@ from tests.factories import (
     reader_headers,
     send_view,
 )
+from tests.sql import counting_statements
 
 QUEUE = "/api/v1/mod/comments"
 ARTICLES = "/api/v1/mod/articles"
@@ -31,22 +28,6 @@ def get_ok(client, path, headers, **params):
     response = client.get(path, query_string=params, headers=headers)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
-
-
-@contextmanager
-def counting_statements(app) -> Iterator[list[str]]:
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 # --- author_of ----------------------------------------------------------------------------------

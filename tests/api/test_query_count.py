@@ -1,16 +1,15 @@
 """A thread page costs the same, small number of SQL statements whatever the thread size."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from engagement.extensions import db
 from engagement.models import Comment, CommentStatus
 from engagement.services.articles import ensure_article
+from tests.sql import counting_statements
 
 
 def _seed_thread(app, key: str, total: int) -> None:
@@ -42,22 +41,6 @@ def _seed_thread(app, key: str, total: int) -> None:
         db.session.commit()
 
 
-@contextmanager
-def _counting_statements(app):
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 @pytest.fixture
 def app(app_factory):
     # Rendered-response cache off: every read below builds its page from the database.
@@ -71,7 +54,7 @@ def test_thread_page_statement_count_does_not_grow_with_the_thread(app, client, 
     counts = {}
     for key in ("small", "large"):
         client.get(f"/api/v1/articles/{key}/comments?sort={sort}")  # warm the pool
-        with _counting_statements(app) as statements:
+        with counting_statements(app) as statements:
             response = client.get(f"/api/v1/articles/{key}/comments?sort={sort}&limit=50")
         assert response.status_code == 200
         counts[key] = len(statements)
@@ -101,9 +84,9 @@ def test_a_page_around_a_comment_costs_two_statements_more_whatever_the_thread_s
     counts = {}
     for key, around in (("small", 1), ("large", deep)):
         client.get(f"/api/v1/articles/{key}/comments?sort={sort}")  # warm the pool
-        with _counting_statements(app) as plain:
+        with counting_statements(app) as plain:
             client.get(f"/api/v1/articles/{key}/comments?sort={sort}&limit=20")
-        with _counting_statements(app) as statements:
+        with counting_statements(app) as statements:
             response = client.get(f"/api/v1/articles/{key}/comments?sort={sort}&limit=20&around={around}")
         assert response.status_code == 200
         counts[key] = len(statements) - len(plain)

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from engagement.config import DEFAULT_REACTION_KINDS
+from engagement.extensions import db
+from engagement.models import Reaction
 from tests.factories import assert_error, browser_headers, get_article, mint_reader, react
+from tests.sql import counting_statements
 
 ZEROS = dict.fromkeys(DEFAULT_REACTION_KINDS, 0)
 
@@ -99,3 +103,33 @@ def test_bad_token_is_refused(client):
         401,
         "unauthorized",
     )
+
+
+def test_a_new_reaction_costs_two_statements_its_bookkeeping_none(app, client):
+    """Storing the row is the one write: its total, its article's version and its trending
+    bucket follow in the database; the second statement reads the state answered."""
+    headers = browser_headers(mint_reader(client))
+    react(client, "like", headers=headers)  # the article exists
+    with counting_statements(app) as stored:
+        state = react(client, "love", headers=headers)
+    with counting_statements(app) as withdrawn:
+        react(client, "like", method="DELETE", headers=headers)
+    assert state == {"counts": counts(like=1, love=1), "mine": ["like", "love"]}
+    # A withdrawal first checks the ban and finds the article (two reads), then deletes and reads.
+    assert (len(stored), len(withdrawn)) == (2, 4), (stored, withdrawn)
+
+
+def test_totals_and_validators_follow_the_rows_whatever_statement_deletes_them(app, client):
+    """The database keeps the totals in step: rows deleted outside the API (a maintenance
+    script, say) take their counts along, and cached copies of the article go stale."""
+    ana, ben = browser_headers(mint_reader(client)), browser_headers(mint_reader(client))
+    react(client, "like", headers=ana)
+    react(client, "like", headers=ben)
+    react(client, "sad", headers=ana)
+    etag = client.get("/api/v1/articles/an-article").headers["ETag"]
+    with app.app_context():
+        db.session.execute(sa.delete(Reaction).where(Reaction.kind == "like"))
+        db.session.commit()
+    assert get_article(client)["reactions"] == counts(sad=1)
+    assert client.get("/api/v1/articles/an-article", headers={"If-None-Match": etag}).status_code == 200
+    assert react(client, "like", headers=ben) == {"counts": counts(like=1, sad=1), "mine": ["like"]}
