@@ -1,6 +1,7 @@
 """The Alembic history creates exactly what the models declare, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -40,9 +41,19 @@ def triggers_of(connection: sa.Connection) -> list[tuple[str, str]]:
         )]
     return [tuple(row) for row in connection.exec_driver_sql(
         "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal "
-        "UNION ALL SELECT proname, pg_get_functiondef(oid) FROM pg_proc WHERE pronamespace = 'public'::regnamespace "
+        "UNION ALL SELECT DISTINCT proname, pg_get_functiondef(pg_proc.oid) FROM pg_proc "
+        "JOIN pg_trigger ON pg_trigger.tgfoid = pg_proc.oid WHERE NOT tgisinternal "
         "ORDER BY 1, 2"
     )]
+
+
+def functions_of(connection: sa.Connection) -> list[str]:
+    """The functions of the public schema (PostgreSQL; SQLite has none)."""
+    if connection.dialect.name == "sqlite":
+        return []
+    return list(connection.exec_driver_sql(
+        "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
+    ).scalars())
 
 
 def test_migrations_match_the_models(app_factory, fresh_database_url, schema):
@@ -62,9 +73,34 @@ def test_migrations_match_the_models(app_factory, fresh_database_url, schema):
         downgrade(revision="base")
         with db.engine.connect() as connection:
             remaining = set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
-            assert triggers_of(connection) == []
+            assert (triggers_of(connection), functions_of(connection)) == ([], [])
         assert remaining == set()
         upgrade()  # and back up again: the downgrade left a clean slate
+
+
+def test_the_reaction_counts_migration_fills_them_from_the_stored_totals(app_factory, fresh_database_url):
+    app = app_factory(SQLALCHEMY_DATABASE_URI=fresh_database_url)
+    enable_migrations(app)
+    with app.app_context():
+        upgrade(revision="0009")
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO articles (id, key, created_at, updated_at) VALUES "
+                "(1, 'reacted', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), "
+                "(2, 'quiet', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            ))
+            connection.execute(sa.text(
+                "INSERT INTO reaction_totals (article_id, kind, count) VALUES (1, 'like', 3), (1, 'sad', 1)"
+            ))
+        upgrade()
+        with db.engine.begin() as connection:
+            stored = dict(connection.execute(sa.text("SELECT key, reaction_counts FROM articles")).all())
+            assert (json.loads(stored["reacted"]), stored["quiet"]) == ({"like": 3, "sad": 1}, None)
+            # From now on the database keeps them (models.triggers).
+            connection.execute(sa.text("UPDATE reaction_totals SET count = 4 WHERE kind = 'like'"))
+            connection.execute(sa.text("INSERT INTO reaction_totals (article_id, kind, count) VALUES (2, 'love', 1)"))
+            stored = dict(connection.execute(sa.text("SELECT key, reaction_counts FROM articles")).all())
+        assert (json.loads(stored["reacted"]), json.loads(stored["quiet"])) == ({"like": 4, "sad": 1}, {"love": 1})
 
 
 def test_the_db_commands_load_flask_migrate_when_asked_for(app_factory, fresh_database_url):

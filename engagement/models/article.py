@@ -25,6 +25,9 @@ class Article(Base):
     # Denormalised counters, only ever changed by atomic UPDATE ... + n statements.
     views: Mapped[int] = mapped_column(default=0, server_default="0")
     comment_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The reaction totals as one JSON object ({kind: count}), kept by the database from
+    # reaction_totals (models.triggers); NULL or {} before the first.
+    reaction_counts: Mapped[str | None] = mapped_column(sa.Text)
     # Bumped in the same transaction as any change that public reads show (HTTP validators).
     version: Mapped[int] = mapped_column(default=0, server_default="0")
     comments_closed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())

@@ -36,7 +36,7 @@ class Reaction(Base):
     created_at: Mapped[datetime]
 
 
-triggers.install(Reaction.__table__)
+triggers.install(Reaction.__table__, triggers.REACTION_TRIGGERS)
 
 
 class ReactionTotal(Base):
@@ -50,6 +50,9 @@ class ReactionTotal(Base):
     )
     kind: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     count: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+triggers.install(ReactionTotal.__table__, triggers.TOTAL_TRIGGERS)
 
 
 class ViewMark(Base):

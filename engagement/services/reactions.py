@@ -29,21 +29,6 @@ class ReactionState:
     mine: list[str]
 
 
-def reaction_totals(session: Session, article_ids: list[int], kinds: tuple[str, ...]) -> dict[int, dict[str, int]]:
-    """Reaction counts of every configured kind (zeros included) per article, in one query."""
-    totals = {article_id: dict.fromkeys(kinds, 0) for article_id in article_ids}
-    if not article_ids:
-        return totals
-    rows = session.execute(
-        sa.select(ReactionTotal.article_id, ReactionTotal.kind, ReactionTotal.count).where(
-            ReactionTotal.article_id.in_(article_ids), ReactionTotal.kind.in_(kinds)
-        )
-    )
-    for article_id, kind, count in rows:
-        totals[article_id][kind] = count
-    return totals
-
-
 def _require_kind(settings: Settings, kind: str) -> None:
     if kind not in settings.reaction_kinds:
         raise NotFound(f"Unknown reaction kind. Kinds: {', '.join(settings.reaction_kinds)}.")

@@ -19,19 +19,9 @@ down_revision = '0008'
 branch_labels = None
 depends_on = None
 
-_CREATE = {"sqlite": triggers.SQLITE_TRIGGERS, "postgresql": triggers.POSTGRESQL_TRIGGERS}
-_DROP = {"sqlite": triggers.SQLITE_DROPS, "postgresql": triggers.POSTGRESQL_DROPS}
-
-
-def _run(statements):
-    connection = op.get_bind()
-    for statement in statements[connection.dialect.name]:
-        connection.exec_driver_sql(statement)
-
-
 def upgrade():
-    _run(_CREATE)
+    triggers.execute(op.get_bind(), triggers.REACTION_TRIGGERS)
 
 
 def downgrade():
-    _run(_DROP)
+    triggers.execute(op.get_bind(), triggers.REACTION_TRIGGER_DROPS)
