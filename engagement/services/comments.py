@@ -36,7 +36,7 @@ from engagement.services.articles import (
     posting_article,
     touch_article,
 )
-from engagement.services.statements import Database, insert_loaded, run
+from engagement.services.statements import Database, in_values, insert_loaded, per_dialect, run
 
 
 NOT_IN_THREAD = "No such comment in this thread."
@@ -492,11 +492,16 @@ def _visible_top_level() -> sa.Select[Any]:
     return sa.select(*_PUBLIC_COLUMNS).where(*_top_level_visibility(_COMMENTS))
 
 
-# Replies that are visible or may stand above a visible one, of the given threads.
-_THREAD_REPLIES = sa.select(*_PUBLIC_COLUMNS).where(
-    _COMMENTS.c.root_id.in_(sa.bindparam("root_ids", expanding=True)),
-    sa.or_(_COMMENTS.c.status == CommentStatus.APPROVED, _COMMENTS.c.reply_count > 0),
-)
+@per_dialect
+def _thread_replies_of(dialect: str) -> sa.Select[Any]:
+    """Replies that are visible or may stand above a visible one, of the given threads
+    (``root_ids``: one list parameter, so the statement compiles once, whatever the page)."""
+    return sa.select(*_PUBLIC_COLUMNS).where(
+        in_values(dialect, _COMMENTS.c.root_id, "root_ids"),
+        sa.or_(_COMMENTS.c.status == CommentStatus.APPROVED, _COMMENTS.c.reply_count > 0),
+    )
+
+
 _COMMENTS_BY_ID = sa.select(*_PUBLIC_COLUMNS).where(_COMMENTS.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
@@ -507,7 +512,7 @@ def _thread_replies(database: Database, root_ids: list[int]) -> list[PublicComme
     A non-public comment whose only visible descendants sit below another non-public
     one is fetched by id afterwards, one query per missing level (rare, bounded by depth).
     """
-    replies = _public_comments(run(database, _THREAD_REPLIES, {"root_ids": root_ids}))
+    replies = _public_comments(run(database, _thread_replies_of(database), {"root_ids": root_ids}))
     known = set(root_ids) | {comment.id for comment in replies}
     missing = {comment.parent_id for comment in replies if comment.parent_id not in known}
     while missing:

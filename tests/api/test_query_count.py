@@ -62,6 +62,18 @@ def test_thread_page_statement_count_does_not_grow_with_the_thread(app, client, 
     assert counts["large"] <= 4, counts
 
 
+def test_thread_pages_of_any_length_send_the_same_statements(app, client):
+    """The page's threads are bound as one list: the statements' text (and so their
+    compiled, cached form) does not depend on how many threads the page shows."""
+    _seed_thread(app, "large", 300)
+    texts = {}
+    for limit in (5, 50):
+        with counting_statements(app) as statements:
+            assert client.get(f"/api/v1/articles/large/comments?limit={limit}").status_code == 200
+        texts[limit] = statements
+    assert texts[5] == texts[50]
+
+
 def test_the_large_thread_page_really_carries_its_replies(app, client):
     _seed_thread(app, "large", 1000)
     page = client.get("/api/v1/articles/large/comments?limit=100").get_json()
