@@ -210,6 +210,18 @@ def test_a_reaction_withdrawn_hours_later_leaves_the_hour_it_was_given(app, clie
         assert [a["reactions"]["like"] for a in trending(client)] == [0]
 
 
+def test_a_view_counts_in_the_hour_of_its_claim_and_again_when_renewed(app, client):
+    headers = browser_headers(mint_reader(client))
+    with time_machine.travel(NOW, tick=False) as clock:
+        send_view(client, "watched", headers=headers)
+        clock.move_to(NOW + timedelta(minutes=20))
+        send_view(client, "watched", headers=headers)  # within the window: not counted
+        clock.move_to(NOW + timedelta(minutes=65))  # the mark expired: renewed, counted again
+        assert send_view(client, "watched", headers=headers) == 2
+    hour = NOW.replace(minute=0)
+    assert activity_buckets(app, "watched") == [(hour, 1, 0), (hour + timedelta(hours=1), 1, 0)]
+
+
 def activity_buckets(app, key):
     """(hour, views, reactions) of the article's trending buckets, oldest first."""
     with app.app_context():
