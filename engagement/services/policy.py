@@ -10,6 +10,7 @@ comment service.
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -165,6 +166,7 @@ NON_TEXT_MAX_SHARE = 0.7
 MAX_REPEATED_RUN = 15
 # Linear: at each position at most MAX_REPEATED_RUN characters are compared.
 _REPEATED_RUN = re.compile(rf"(.)\1{{{MAX_REPEATED_RUN - 1}}}", re.DOTALL)
+_DROP_ASCII_ALNUM = str.maketrans("", "", string.ascii_letters + string.digits)
 
 
 def count_links(rendered: RenderedBody) -> int:
@@ -192,8 +194,16 @@ def is_mostly_non_text(rendered: RenderedBody) -> bool:
         return True  # nothing but links
     if _REPEATED_RUN.search(words):
         return True
-    text = sum(1 for ch in words if unicodedata.category(ch).startswith(_TEXT_CATEGORIES))
-    return 1 - text / len(words) > NON_TEXT_MAX_SHARE
+    return 1 - _count_text(words) / len(words) > NON_TEXT_MAX_SHARE
+
+
+def _count_text(words: str) -> int:
+    """How many characters of ``words`` are of ``_TEXT_CATEGORIES``."""
+    if words.isascii():
+        # ASCII's only such characters are its letters and digits (it has no marks and
+        # no "So" symbols): counted in one pass in C rather than a lookup per character.
+        return len(words) - len(words.translate(_DROP_ASCII_ALNUM))
+    return sum(1 for ch in words if unicodedata.category(ch).startswith(_TEXT_CATEGORIES))
 
 
 def hold_non_text(session: Session, submission: Submission, settings: Settings) -> Verdict | None:

@@ -314,3 +314,34 @@ def test_thread_page_comments_are_what_the_schema_would_dump(app, client, mod):
             ("status", "spam"), ("status", "pending"), ("status", "deleted")} <= kinds
     # And the page itself carries exactly those documents.
     assert list_comments(client)["comments"] == [public_comment_document(node) for node in page.comments]
+
+
+def test_posted_comments_are_what_the_schema_would_dump(app, client):
+    """A posted comment is answered without a per-field schema dump: it must equal the dump.
+
+    Named with a URL, anonymous, a reply, one held for its links and one the honeypot
+    caught (answered as held): each response equals the schema's own dump of the comment.
+    """
+    from marshmallow import Schema
+
+    from engagement.extensions import db
+    from engagement.models import Comment
+    from engagement.schemas.comments import PostedCommentSchema
+    from engagement.services.comments import ThreadNode
+
+    parent = post_comment(client, body="answered below")
+    answers = [
+        post_comment(client, body="**named**", author_name="Ana", author_url="https://ana.example"),
+        post_comment(client, body="anonymous"),
+        post_comment(client, body="a reply", parent_id=parent["id"]),
+        post_comment(client, body=" ".join(f"https://link{number}.example" for number in range(12))),
+        post_comment(client, body="caught", website="http://spam.example"),
+    ]
+    assert {answer["status"] for answer in answers} == {"approved", "pending"}
+    schema = PostedCommentSchema()
+    with app.test_request_context():
+        anonymous_name = app.extensions["engagement.settings"].anonymous_name
+        for answer in answers:
+            node = ThreadNode(db.session.get(Comment, answer["id"]), DEFAULT_ARTICLE, anonymous_name,
+                              edit_token=answer["edit_token"])
+            assert schema.dump(node) == Schema.dump(schema, node) == answer

@@ -1,6 +1,7 @@
 """The policy's text checks on the service directly: they judge the rendered body, once."""
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 
 import pytest
@@ -71,6 +72,14 @@ def test_a_body_that_renders_to_nothing_visible_is_refused(settings, body):
 )
 def test_mostly_non_text_judges_what_readers_see_without_code(body, expected):
     assert policy.is_mostly_non_text(render_body(body)) is expected
+
+
+def test_ascii_text_is_counted_as_the_unicode_categories_say():
+    """ASCII bodies take a shortcut; it counts exactly the characters the general rule counts."""
+    every_ascii = "".join(map(chr, range(128)))
+    by_category = sum(1 for ch in every_ascii if unicodedata.category(ch).startswith(("L", "N", "M", "So")))
+    assert policy._count_text(every_ascii) == by_category == 62
+    assert policy._count_text(every_ascii + "é✓̀") == by_category + 3  # letter, "So" symbol, combining mark
 
 
 def test_the_blocklist_matcher_is_built_once_per_list():
