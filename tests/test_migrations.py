@@ -13,6 +13,7 @@ from flask_migrate import downgrade, upgrade
 
 from engagement.extensions import db, enable_migrations
 from engagement.models import Base
+from tests.factories import post_comment
 
 
 @pytest.fixture
@@ -101,6 +102,29 @@ def test_the_reaction_counts_migration_fills_them_from_the_stored_totals(app_fac
             connection.execute(sa.text("INSERT INTO reaction_totals (article_id, kind, count) VALUES (2, 'love', 1)"))
             stored = dict(connection.execute(sa.text("SELECT key, reaction_counts FROM articles")).all())
         assert (json.loads(stored["reacted"]), json.loads(stored["quiet"])) == ({"like": 4, "sad": 1}, {"love": 1})
+
+
+def test_the_blocklist_version_migration_names_a_stored_list(app_factory, fresh_database_url):
+    """A list stored before the version existed gets one (and is screened); an empty one does not."""
+    app = app_factory(SQLALCHEMY_DATABASE_URI=fresh_database_url)
+    enable_migrations(app)
+    version = sa.text("SELECT value FROM site_settings WHERE name = 'blocklist_version'")
+    with app.app_context():
+        upgrade(revision="0010")
+        upgrade()
+        with db.engine.connect() as connection:
+            assert connection.execute(version).all() == []
+        downgrade(revision="0010")
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO blocked_words (word, normalized) VALUES ('bad', 'bad')"))
+        upgrade()
+        with db.engine.connect() as connection:
+            assert len(connection.execute(version).scalar_one()) == 32
+    assert post_comment(app.test_client(), body="bad")["status"] == "pending"
+    with app.app_context():
+        downgrade(revision="0010")
+        with db.engine.connect() as connection:
+            assert connection.execute(version).all() == []
 
 
 def test_the_db_commands_load_flask_migrate_when_asked_for(app_factory, fresh_database_url):

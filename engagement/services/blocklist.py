@@ -6,13 +6,18 @@ Unicode-aware: the text and the words are both brought to their ``matching_form`
 confusables skeleton), so ``іdіоt`` in Cyrillic letters, ``id&shy;iot`` or full-width
 letters match ``idiot``. Both are split into tokens (runs of letters, digits and ``_``,
 and single other characters) and an entry matches a run of whole tokens, so ``idiots``
-does not match ``idiot`` and ``buy **pills**`` matches ``buy pills``. The list is read
-from the database on every check, so an edit takes effect at once for every worker;
-the matcher built from it is cached per worker.
+does not match ``idiot`` and ``buy **pills**`` matches ``buy pills``.
+
+Every edit of the list also writes a new random version (a row of ``site_settings``), and
+each check reads that one row: a worker reads the words themselves (up to a thousand
+rows) only when the version differs from the one of the list it kept, so an edit takes
+effect at once for every worker while a post on a busy site reads one row, not the list.
+The matcher built from a list is cached per worker too.
 """
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -28,6 +33,7 @@ from engagement.services.statements import run
 from engagement.text import clean_plain_text, matching_form
 
 ACTION_SETTING = "blocklist_action"
+VERSION_SETTING = "blocklist_version"  # absent: the list was never edited, and is empty
 DEFAULT_ACTION = BlocklistAction.HOLD
 WORD_MAX_LENGTH = 100
 NORMALIZED_MAX_LENGTH = 200
@@ -92,8 +98,10 @@ def find_blocked_word(words: tuple[str, ...], text: str) -> str | None:
     return None
 
 
+_SETTINGS = SiteSetting.__table__
 _WORDS = sa.select(BlockedWord.__table__.c.word).order_by(BlockedWord.__table__.c.id)
-_ACTION = sa.select(SiteSetting.__table__.c.value).where(SiteSetting.__table__.c.name == ACTION_SETTING)
+_ACTION = sa.select(_SETTINGS.c.value).where(_SETTINGS.c.name == ACTION_SETTING)
+_VERSION = sa.select(_SETTINGS.c.value).where(_SETTINGS.c.name == VERSION_SETTING)
 
 
 def _action(session: Session) -> BlocklistAction:
@@ -101,12 +109,37 @@ def _action(session: Session) -> BlocklistAction:
     return BlocklistAction(value) if value else DEFAULT_ACTION
 
 
+class _KeptList:
+    """The list this worker read last, with its version.
+
+    A version is random and written with the list it names, so it names that list in any
+    database this process serves (tests serve several); one tuple, so threads never see a
+    version with another version's words.
+    """
+
+    def __init__(self) -> None:
+        self.entry: tuple[str, tuple[str, ...]] | None = None
+
+    def words(self, session: Session) -> tuple[str, ...]:
+        version = run(session, _VERSION).scalar()
+        if version is None:
+            return ()
+        kept = self.entry
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        # Entries as typed, not their stored normal form: the matcher normalises them
+        # itself, so a change of normalisation needs no migration of stored rows.
+        words = tuple(run(session, _WORDS).scalars())
+        self.entry = (version, words)
+        return words
+
+
+_kept_list = _KeptList()
+
+
 def screen(session: Session, text: str) -> BlocklistAction | None:
     """The action to take on ``text`` (what readers see): None when it contains no blocked word."""
-    # Entries as typed, not their stored normal form: the matcher normalises them itself,
-    # so a change of normalisation needs no migration of stored rows.
-    words = tuple(run(session, _WORDS).scalars())
-    if find_blocked_word(words, text) is None:
+    if find_blocked_word(_kept_list.words(session), text) is None:
         return None
     return _action(session)
 
@@ -152,8 +185,8 @@ def replace_blocklist(
             sa.insert(BlockedWord), [{"word": word, "normalized": key} for key, word in cleaned.items()]
         )
     new_action = action or before.action
-    upsert = dialect_insert(session, SiteSetting).values(name=ACTION_SETTING, value=new_action.value)
-    session.execute(upsert.on_conflict_do_update(index_elements=["name"], set_={"value": new_action.value}))
+    _write_setting(session, ACTION_SETTING, new_action.value)
+    _write_setting(session, VERSION_SETTING, secrets.token_hex(16))  # every worker reads the new list
     after = Blocklist(list(cleaned.values()), new_action)
     audit.record(
         session, actor=actor, action="blocklist.replace", target="blocklist",
@@ -166,3 +199,8 @@ def replace_blocklist(
         now=now,
     )
     return after
+
+
+def _write_setting(session: Session, name: str, value: str) -> None:
+    upsert = dialect_insert(session, SiteSetting).values(name=name, value=value)
+    session.execute(upsert.on_conflict_do_update(index_elements=["name"], set_={"value": value}))

@@ -11,6 +11,7 @@ from tests.factories import (
     mod_headers,
     post_comment,
 )
+from tests.sql import counting_statements
 
 MOD = "/api/v1/mod"
 
@@ -97,8 +98,27 @@ def test_an_edit_takes_effect_at_once_for_every_worker(app_factory):
     mod = mod_headers(create_api_token(first))
     put_blocklist(first.test_client(), mod, words=["bad"])
     assert post_comment(second.test_client(), body="bad")["status"] == "pending"
-    put_blocklist(first.test_client(), mod, words=[])
+    put_blocklist(first.test_client(), mod, words=["worse"])  # the second keeps the list it read
     assert post_comment(second.test_client(), body="bad again")["status"] == "approved"
+    assert post_comment(second.test_client(), body="even worse")["status"] == "pending"
+    put_blocklist(first.test_client(), mod, words=[])
+    assert post_comment(second.test_client(), body="worse still")["status"] == "approved"
+
+
+def test_a_post_reads_the_list_only_after_an_edit(app, client, mod):
+    """A worker keeps the list it read until its version changes: a post reads one row, not a thousand."""
+    put_blocklist(client, mod, words=[f"word{n}" for n in range(1000)])
+
+    def statements_reading_the_list(body):
+        with counting_statements(app) as statements:
+            assert post_comment(client, body=body)["status"] == "approved"
+        return [statement for statement in statements if "blocked_words" in statement]
+
+    assert len(statements_reading_the_list("first")) == 1
+    assert statements_reading_the_list("second") == []
+    put_blocklist(client, mod, words=[f"word{n}" for n in range(999)])
+    assert len(statements_reading_the_list("after the edit")) == 1
+    assert statements_reading_the_list("and again") == []
 
 
 @pytest.mark.parametrize(
