@@ -84,9 +84,11 @@ def find_blocked_word(words: tuple[str, ...], text: str) -> str | None:
     position wins. Linear in the length of ``text`` times the tokens of the longest
     entry (at most NORMALIZED_MAX_LENGTH), whatever the number of entries.
     """
-    if not words:
-        return None
-    root = _trie(words)
+    return _first_entry(_trie(words), text) if words else None
+
+
+def _first_entry(root: dict, text: str) -> str | None:
+    """``find_blocked_word`` with the list's trie (``_trie``) already built."""
     found = tokens(text)
     for start in range(len(found)):
         node, match, position = root, None, start
@@ -110,28 +112,28 @@ def _action(session: Session) -> BlocklistAction:
 
 
 class _KeptList:
-    """The list this worker read last, with its version.
+    """The matcher (``_trie``) of the list this worker read last, with the list's version.
 
     A version is random and written with the list it names, so it names that list in any
     database this process serves (tests serve several); one tuple, so threads never see a
-    version with another version's words.
+    version with another version's matcher.
     """
 
     def __init__(self) -> None:
-        self.entry: tuple[str, tuple[str, ...]] | None = None
+        self.entry: tuple[str, dict] | None = None
 
-    def words(self, session: Session) -> tuple[str, ...]:
+    def matcher(self, session: Session) -> dict:
         version = run(session, _VERSION).scalar()
         if version is None:
-            return ()
+            return {}
         kept = self.entry
         if kept is not None and kept[0] == version:
             return kept[1]
         # Entries as typed, not their stored normal form: the matcher normalises them
         # itself, so a change of normalisation needs no migration of stored rows.
-        words = tuple(run(session, _WORDS).scalars())
-        self.entry = (version, words)
-        return words
+        root = _trie(tuple(run(session, _WORDS).scalars()))
+        self.entry = (version, root)
+        return root
 
 
 _kept_list = _KeptList()
@@ -139,7 +141,8 @@ _kept_list = _KeptList()
 
 def screen(session: Session, text: str) -> BlocklistAction | None:
     """The action to take on ``text`` (what readers see): None when it contains no blocked word."""
-    if find_blocked_word(_kept_list.words(session), text) is None:
+    root = _kept_list.matcher(session)
+    if not root or _first_entry(root, text) is None:
         return None
     return _action(session)
 
