@@ -89,6 +89,11 @@ def _bucket_upsert(dialect_name: str) -> sa.Insert:
     # Built once per dialect (every counted view runs it); the values come as parameters.
     # Core, on the table: executed with parameters, an ORM insert would go through the
     # ORM's bulk-insert machinery.
+    return bucket_upsert(dialect_name)
+
+
+def bucket_upsert(dialect_name: str) -> sa.Insert:
+    """The upsert that adds activity to a bucket (``record_activity``), to build other statements from."""
     buckets = ActivityBucket.__table__
     statement = DIALECT_INSERTS[dialect_name](buckets)
     return statement.on_conflict_do_update(

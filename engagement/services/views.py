@@ -6,18 +6,20 @@ transaction; the mark's unique constraint decides every race.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import sqlalchemy as sa
 
 from engagement.config import Settings
-from engagement.models import ViewMark
+from engagement.models import ActivityBucket, ViewMark
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import hot_views, trending
 from engagement.services.articles import ARTICLES, ensure_article_id
 from engagement.services.budgets import UNLIMITED, Allowance
-from engagement.services.statements import DIALECT_INSERTS, Database, per_dialect, run
+from engagement.services.statements import DIALECT_INSERTS, Database, dialect_name, per_dialect, run
 
 # Every this many counted views of an article, expired view marks are deleted along the
 # way (four times as many as views counted since, so they never pile up; prune does the rest).
@@ -89,6 +91,22 @@ _COUNT_VIEW = (
 )
 
 
+@functools.cache
+def _count_view_in_one_statement() -> sa.Select[Any]:
+    """``_COUNT_VIEW`` and the hour's bucket upsert as one PostgreSQL statement.
+
+    Every view of an article updates the same two rows, and each row stays locked from
+    its update to the commit: one statement for both keeps a round trip (and the Python
+    between two statements) out of the time the next view of the article waits.
+    """
+    counted = _COUNT_VIEW.cte("counted")
+    bucketed = trending.bucket_upsert("postgresql").values(
+        article_id=sa.bindparam("article_id"), hour=sa.bindparam("hour", type_=ActivityBucket.hour.type),
+        views=1, comments=0, reactions=0,
+    ).cte("bucketed")
+    return sa.select(counted.c.views).add_cte(bucketed)
+
+
 def record_view(
     database: Database,
     keyring: Keyring,
@@ -149,11 +167,20 @@ def record_view(
             return RecordedView(run(database, _VIEWS_BY_KEY, {"key": article_key}).scalar_one(), ViewOutcome.REPEAT)
 
     allowance.spend()
-    views = run(database, _COUNT_VIEW, {"article_id": article_id}).scalar_one()
-    trending.record_activity(database, article_id, now, views=1)
+    views = _count(database, article_id, now)
     if views % PURGE_EVERY == 0:
         trending.purge_expired_view_marks(database, now, limit=PURGE_EVERY * 4)
     return RecordedView(views, ViewOutcome.COUNTED)
+
+
+def _count(database: Database, article_id: int, now: datetime) -> int:
+    """Add the view to the article and to its hour's trending bucket; the article's new total."""
+    if dialect_name(database) == "postgresql":
+        parameters = {"article_id": article_id, "hour": trending.bucket_hour(now)}
+        return run(database, _count_view_in_one_statement(), parameters).scalar_one()
+    views = run(database, _COUNT_VIEW, {"article_id": article_id}).scalar_one()
+    trending.record_activity(database, article_id, now, views=1)  # SQLite: no UPDATE inside WITH
+    return views
 
 
 def _refusal(automated: bool, allowance: Allowance) -> ViewOutcome | None:

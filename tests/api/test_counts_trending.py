@@ -222,6 +222,22 @@ def test_a_view_counts_in_the_hour_of_its_claim_and_again_when_renewed(app, clie
     assert activity_buckets(app, "watched") == [(hour, 1, 0), (hour + timedelta(hours=1), 1, 0)]
 
 
+def test_a_counted_view_changes_its_article_and_bucket_in_one_statement_on_postgresql(app, client, database_url):
+    """Every view of an article updates the same two rows, each locked until the commit: on
+    PostgreSQL one statement changes both (SQLite has no UPDATE inside WITH: two)."""
+    with time_machine.travel(NOW, tick=False):
+        send_view(client, "hot")
+        with counting_statements(app) as statements:
+            assert send_view(client, "hot", address="192.0.2.9") == 2
+    writes = [statement for statement in statements if "UPDATE articles" in statement or "activity_buckets" in statement]
+    if database_url.startswith("postgresql"):
+        assert len(writes) == 1 and "UPDATE articles" in writes[0] and "INSERT INTO activity_buckets" in writes[0]
+    else:
+        assert len(writes) == 2
+    assert activity_buckets(app, "hot") == [(NOW.replace(minute=0), 2, 0)]
+    assert get_article(client, "hot")["views"] == 2
+
+
 def activity_buckets(app, key):
     """(hour, views, reactions) of the article's trending buckets, oldest first."""
     with app.app_context():

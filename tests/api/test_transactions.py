@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from engagement.api.common import WRITE_LOCK
-from engagement.services import trending
+from engagement.services import views
 from engagement.extensions import EngagementSession, db
 from tests.factories import (
     DEFAULT_ARTICLE,
@@ -178,10 +178,13 @@ def test_a_write_that_fails_midway_leaves_nothing_behind(app, client, monkeypatc
     reader = browser_headers(mint_reader(client))
     assert send_view(client, "elsewhere", headers=reader) == 1  # the article exists from here on
 
-    def fail(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("the trending bucket could not be written")
+    count = views._count
 
-    monkeypatch.setattr(trending, "record_activity", fail)
+    def count_then_fail(*args: object, **kwargs: object) -> None:
+        count(*args, **kwargs)  # the mark claimed, the article and its bucket counted
+        raise RuntimeError("the request failed after counting")
+
+    monkeypatch.setattr(views, "_count", count_then_fail)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 as in production
     failed = browser_headers(mint_reader(client))
     response = client.post("/api/v1/articles/elsewhere/views", headers=failed)
