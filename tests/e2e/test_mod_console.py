@@ -398,6 +398,8 @@ def test_the_audit_log_shows_the_consoles_decisions(new_tab: Any, live_api: Http
     filter_queue(page, article)
     page.keyboard.press("r")
     expect(cards(page)).to_have_count(0)
+    # The card leaves as the decision is sent; its toast comes with the server's answer.
+    expect(page.locator("#toast")).to_contain_text(f"Rejected: comment {comment['id']}.")
     page.get_by_role("button", name="Audit log").click()
     page.get_by_label("Target").fill(f"comment:{comment['id']}")
     page.locator("#audit-filter").get_by_role("button", name="Filter").click()
@@ -406,6 +408,43 @@ def test_the_audit_log_shows_the_consoles_decisions(new_tab: Any, live_api: Http
     expect(rows.first).to_contain_text("night-moderator")
     expect(rows.first).to_contain_text("comment.status")
     expect(rows.first).to_contain_text('"after":"rejected"')
+    tab.assert_clean()
+
+
+def test_a_slow_unfiltered_audit_answer_does_not_replace_the_filtered_one(new_tab: Any, live_api: HttpApi) -> None:
+    article = "e2e-mod-audit-race"
+    [comment] = premoderated(live_api, article, ["Race me."])
+    live_api.ok("PATCH", f"/api/v1/mod/comments/{comment['id']}", {"status": "rejected"}, live_api.moderator())
+    tab = sign_in(new_tab, live_api)
+    page = tab.page
+    # The log's first (unfiltered) answer is held back until the filtered one has been drawn.
+    held: list[Any] = []
+
+    def hold_the_first_answer(route: Any) -> None:
+        if held:
+            route.continue_()
+            return
+        held.append((route, route.fetch()))
+
+    endpoint = f"{live_api.origin}/api/v1/mod/audit?*"
+    page.route(endpoint, hold_the_first_answer)
+    page.get_by_role("button", name="Audit log").click()
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(25)
+    assert len(held) == 1
+    page.get_by_label("Target").fill(f"comment:{comment['id']}")
+    page.locator("#audit-filter").get_by_role("button", name="Filter").click()
+    rows = page.locator("#audit > tr")
+    expect(rows).to_have_count(1)
+    route, answer = held[0]
+    with page.expect_response(lambda response: "/api/v1/mod/audit?" in response.url):
+        route.fulfill(response=answer)
+    page.unroute(endpoint)
+    page.wait_for_timeout(200)  # time for the page to read that answer
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(f"comment:{comment['id']}")
     tab.assert_clean()
 
 

@@ -116,12 +116,18 @@ async function saveBlocklist(event) {
 
 // --- audit ------------------------------------------------------------------------------------
 
+// Bumped by every new (not "more") load: opening the log and filtering at once must not
+// let the slower, unfiltered answer replace the filtered one.
+let auditGeneration = 0;
+
 async function loadAudit(more) {
   const form = new FormData($("audit-filter"));
   const query = { limit: 50, cursor: more ? pages.audit : null };
   for (const name of ["actor", "action", "target"]) query[name] = form.get(name).trim();
+  const generation = more ? auditGeneration : ++auditGeneration;
   try {
     const page = await call("GET", "/audit", { query });
+    if (generation !== auditGeneration) return;
     if (!more) $("audit").replaceChildren();
     $("audit").append(...page.entries.map((entry) => h("tr", {},
       h("td", {}, timeEl(entry.at)), h("td", {}, entry.actor), h("td", {}, entry.action), h("td", {}, entry.target),
