@@ -90,6 +90,40 @@ def settled_statuses(api: HttpApi, comment_ids: list[int], article: str, expecte
         time.sleep(0.1)
 
 
+class HeldAnswer:
+    """The first GET answer to ``endpoint`` (a route pattern): fetched from the service,
+    then held back from the page until ``deliver``, so it arrives after later ones."""
+
+    def __init__(self, page: Any, endpoint: str):
+        self._page = page
+        self._endpoint = endpoint
+        self._held: list[tuple[Any, Any]] = []
+        page.route(endpoint, self._hold)
+
+    def _hold(self, route: Any) -> None:
+        if route.request.method != "GET" or self._held:
+            route.continue_()
+            return
+        self._held.append((route, route.fetch()))
+
+    def wait(self) -> str:
+        """Wait until the answer is held; its body."""
+        for _ in range(200):
+            if self._held:
+                break
+            self._page.wait_for_timeout(25)
+        assert len(self._held) == 1
+        return self._held[0][1].text()
+
+    def deliver(self) -> None:
+        """Hand the held answer to the page, and give the page time to read it."""
+        route, answer = self._held[0]
+        with self._page.expect_response(lambda response: response.url == route.request.url):
+            route.fulfill(response=answer)
+        self._page.unroute(self._endpoint)
+        self._page.wait_for_timeout(200)
+
+
 def cards(page: Any) -> Any:
     return page.locator("#queue > li.card")
 
@@ -359,32 +393,15 @@ def test_a_list_answer_that_predates_a_save_does_not_undo_it_on_screen(
     page = tab.page
     # Another list load is answered by the service (the thread still open), but the answer
     # is held back on its way to the page; meanwhile the moderator closes the thread.
-    held: list[Any] = []
-
-    def hold_the_answer(route: Any) -> None:
-        if route.request.method != "GET":
-            route.continue_()
-            return
-        held.append((route, route.fetch()))
-
-    endpoint = f"{live_api.origin}/api/v1/mod/articles?*"
-    page.route(endpoint, hold_the_answer)
+    held = HeldAnswer(page, f"{live_api.origin}/api/v1/mod/articles?*")
     page.get_by_role("button", name="Show").click()
-    for _ in range(200):
-        if held:
-            break
-        page.wait_for_timeout(25)
-    assert len(held) == 1
+    answered = held.wait()
     row.get_by_role("button", name="Close comments").click()
     expect(page.locator("#live")).to_have_text(f"Saved {article}.")
     expect(row.get_by_role("button", name="Reopen comments")).to_be_visible()
     # The list as it was before the save arrives last: it is dropped, not drawn.
-    route, answer = held[0]
-    assert '"comments_closed":false' in answer.text().replace(" ", "")  # answered before the save
-    with page.expect_response(lambda response: "/api/v1/mod/articles?" in response.url):
-        route.fulfill(response=answer)
-    page.unroute(endpoint)
-    page.wait_for_timeout(200)  # time for the page to read that answer
+    assert '"comments_closed":false' in answered.replace(" ", "")  # answered before the save
+    held.deliver()
     expect(row.get_by_role("button", name="Reopen comments")).to_be_visible()
     expect(row).to_contain_text("closed")
     tab.assert_clean()
@@ -418,31 +435,14 @@ def test_a_slow_unfiltered_audit_answer_does_not_replace_the_filtered_one(new_ta
     tab = sign_in(new_tab, live_api)
     page = tab.page
     # The log's first (unfiltered) answer is held back until the filtered one has been drawn.
-    held: list[Any] = []
-
-    def hold_the_first_answer(route: Any) -> None:
-        if held:
-            route.continue_()
-            return
-        held.append((route, route.fetch()))
-
-    endpoint = f"{live_api.origin}/api/v1/mod/audit?*"
-    page.route(endpoint, hold_the_first_answer)
+    held = HeldAnswer(page, f"{live_api.origin}/api/v1/mod/audit?*")
     page.get_by_role("button", name="Audit log").click()
-    for _ in range(200):
-        if held:
-            break
-        page.wait_for_timeout(25)
-    assert len(held) == 1
+    held.wait()
     page.get_by_label("Target").fill(f"comment:{comment['id']}")
     page.locator("#audit-filter").get_by_role("button", name="Filter").click()
     rows = page.locator("#audit > tr")
     expect(rows).to_have_count(1)
-    route, answer = held[0]
-    with page.expect_response(lambda response: "/api/v1/mod/audit?" in response.url):
-        route.fulfill(response=answer)
-    page.unroute(endpoint)
-    page.wait_for_timeout(200)  # time for the page to read that answer
+    held.deliver()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(f"comment:{comment['id']}")
     tab.assert_clean()
