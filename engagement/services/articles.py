@@ -20,12 +20,22 @@ _ARTICLE_ID = sa.select(ARTICLES.c.id).where(ARTICLES.c.key == sa.bindparam("key
 # cost more than running it.
 _ARTICLE_BY_KEY = sa.select(Article).where(Article.key == sa.bindparam("key"))
 
-# A public change: the version (for HTTP validators) goes up, the comment count by ``delta``.
-_TOUCH_ARTICLE = (
-    sa.update(ARTICLES)
-    .where(ARTICLES.c.id == sa.bindparam("article_id"))
-    .values(version=ARTICLES.c.version + 1, comment_count=ARTICLES.c.comment_count + sa.bindparam("delta"))
-)
+
+def article_touch(article_id: str = "article_id") -> sa.Update:
+    """A public change: the version (for HTTP validators) goes up, the comment count by ``delta``.
+
+    The article's id is bound as ``article_id``, or under another name where the statement
+    joins an UPDATE of a table that has an ``article_id`` column (the parameters of a
+    statement are shared, and an UPDATE sets every column a parameter is named after).
+    """
+    return (
+        sa.update(ARTICLES)
+        .where(ARTICLES.c.id == sa.bindparam(article_id))
+        .values(version=ARTICLES.c.version + 1, comment_count=ARTICLES.c.comment_count + sa.bindparam("delta"))
+    )
+
+
+_TOUCH_ARTICLE = article_touch()
 
 
 @per_dialect

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from engagement.extensions import db
 from engagement.models import Article
 from tests.factories import (
+    DEFAULT_ARTICLE,
     assert_error,
     browser_headers,
     list_comments,
@@ -14,6 +15,7 @@ from tests.factories import (
     post_comment,
     vote,
 )
+from tests.sql import counting_statements
 
 
 @pytest.fixture
@@ -68,6 +70,24 @@ def test_many_readers_add_up(client, comment):
     for value in values:
         vote(client, comment["id"], value, headers=browser_headers(mint_reader(client)))
     assert public_counters(client, comment["id"]) == {"score": 2, "upvotes": 4, "downvotes": 2}
+
+
+def test_a_vote_changes_its_comment_and_article_in_one_statement_on_postgresql(app, client, comment, voter,
+                                                                              database_url):
+    """Every vote on a comment updates its row and its article's, each locked until the
+    commit: on PostgreSQL one statement changes both (SQLite has no UPDATE inside WITH: two)."""
+    thread = f"/api/v1/articles/{DEFAULT_ARTICLE}/comments"
+    thread_etag = client.get(thread).headers["ETag"]
+    with counting_statements(app) as statements:
+        state = vote(client, comment["id"], -1, headers=voter)
+    assert state == {"score": -1, "upvotes": 0, "downvotes": 1, "my_vote": -1}
+    writes = [statement for statement in statements if "UPDATE comments" in statement or "UPDATE articles" in statement]
+    if database_url.startswith("postgresql"):
+        assert len(writes) == 1 and "UPDATE comments" in writes[0] and "UPDATE articles" in writes[0]
+    else:
+        assert len(writes) == 2
+    assert public_counters(client, comment["id"]) == {"score": -1, "upvotes": 0, "downvotes": 1}
+    assert client.get(thread).headers["ETag"] != thread_etag  # the article's version moved with the vote
 
 
 def test_readers_without_token_vote_by_address_and_agent(client, comment):
