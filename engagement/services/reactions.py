@@ -37,18 +37,28 @@ def _require_kind(settings: Settings, kind: str) -> None:
 # Reaction statements, built once (see services.statements): every reaction runs them.
 _REACTIONS = Reaction.__table__
 _REACTION_TOTALS = ReactionTotal.__table__
-_MINE = sa.and_(
-    _REACTIONS.c.article_id == sa.bindparam("article_id"),
-    _REACTIONS.c.reader_hash == sa.bindparam("reader_hash"),
-)
-# Each kind's total and whether this reader chose it: a reader's reaction always has a
-# total row (counted when it was stored), so one query over the totals answers both.
+_ARTICLE_OF_KEY = sa.select(ARTICLES.c.id).where(ARTICLES.c.key == sa.bindparam("key")).scalar_subquery()
+# Each kind's total and whether this reader chose it, for the article with key ``key``: a
+# reader's reaction always has a total row (counted when it was stored), so one query
+# over the totals answers both.
 _REACTION_STATE = sa.select(
     _REACTION_TOTALS.c.kind,
     _REACTION_TOTALS.c.count,
-    sa.exists().where(_MINE, _REACTIONS.c.kind == _REACTION_TOTALS.c.kind),
-).where(_REACTION_TOTALS.c.article_id == sa.bindparam("article_id"))
-_WITHDRAW_REACTION = sa.delete(_REACTIONS).where(_MINE, _REACTIONS.c.kind == sa.bindparam("kind"))
+    sa.exists().where(
+        _REACTIONS.c.article_id == _REACTION_TOTALS.c.article_id,
+        _REACTIONS.c.reader_hash == sa.bindparam("reader_hash"),
+        _REACTIONS.c.kind == _REACTION_TOTALS.c.kind,
+    ),
+).where(_REACTION_TOTALS.c.article_id == _ARTICLE_OF_KEY)
+_WITHDRAW_REACTION = (
+    sa.delete(_REACTIONS)
+    .where(
+        _REACTIONS.c.article_id == _ARTICLE_OF_KEY,
+        _REACTIONS.c.reader_hash == sa.bindparam("reader_hash"),
+        _REACTIONS.c.kind == sa.bindparam("kind"),
+    )
+    .returning(_REACTIONS.c.kind)
+)
 
 
 @per_dialect
@@ -65,14 +75,11 @@ def _store_reaction(dialect: str) -> sa.Insert:
     return insert.on_conflict_do_nothing(index_elements=list(columns)).returning(_REACTIONS.c.article_id)
 
 
-def _reaction_state(
-    database: Database, settings: Settings, article_id: int | None, reader: ReaderIdentity
-) -> ReactionState:
+def _reaction_state(database: Database, settings: Settings, article_key: str, reader: ReaderIdentity) -> ReactionState:
+    """Every configured kind's total (zeros for an unknown article) and the reader's own kinds."""
     counts = dict.fromkeys(settings.reaction_kinds, 0)
-    if article_id is None:
-        return ReactionState(counts, [])
     mine = set()
-    for kind, count, chosen in run(database, _REACTION_STATE, {"article_id": article_id, "reader_hash": reader.key}):
+    for kind, count, chosen in run(database, _REACTION_STATE, {"key": article_key, "reader_hash": reader.key}):
         if kind in counts:
             counts[kind] = count
             if chosen:
@@ -80,9 +87,18 @@ def _reaction_state(
     return ReactionState(counts, [kind for kind in settings.reaction_kinds if kind in mine])
 
 
+def _changed(state: ReactionState, settings: Settings, kind: str, *, given: bool) -> ReactionState:
+    """``state`` with the reader's reaction of ``kind`` given (or withdrawn) since it was read."""
+    mine = set(state.mine) | {kind} if given else set(state.mine) - {kind}
+    total = state.counts[kind] + (1 if given else -1)
+    return ReactionState(
+        {**state.counts, kind: max(total, 0)}, [known for known in settings.reaction_kinds if known in mine]
+    )
+
+
 def reactions(database: Database, settings: Settings, *, article_key: str, reader: ReaderIdentity) -> ReactionState:
     """Reaction counts (every configured kind) and the reader's own kinds; zeros for unknown articles."""
-    return _reaction_state(database, settings, find_article_id(database, article_key), reader)
+    return _reaction_state(database, settings, article_key, reader)
 
 
 def add_reaction(
@@ -100,29 +116,34 @@ def add_reaction(
     Each new reaction spends ``allowance`` (what the reader's address may still add to
     the article). Raises NotFound for a kind that is not configured, Banned for a banned
     reader, RateLimited when the allowance is used up.
+
+    The state answered is read before the reaction is stored, with the new reaction
+    added: storing it is the request's last statement, so the rows its bookkeeping
+    changes (the article's, the kind's total) stay locked until the commit and no
+    longer (on PostgreSQL, one round trip less for every reaction waiting on them).
     """
     _require_kind(settings, kind)
+    state = _reaction_state(database, settings, article_key, reader)
     if not allowance.available():
         ensure_not_banned(database, reader, now)
         # Repeating a reaction the reader already gave spends nothing, so it is answered
         # even past the budget (PUT stays idempotent); only a new one is refused.
-        state = _reaction_state(database, settings, find_article_id(database, article_key), reader)
         if kind in state.mine:
             return state
         require(allowance, "Too many reactions to this article from your network; try again later.")
     reaction = {"key": article_key, "reader_hash": reader.key, "kind": kind, **ban_parameters(reader, now)}
-    article_id = run(database, _store_reaction(database), reaction).scalar()
-    if article_id is None:
+    if run(database, _store_reaction(database), reaction).scalar() is None:
         ensure_not_banned(database, reader, now)  # nothing stored: banned (refused), given already, or a new article
-        known_id = find_article_id(database, article_key)
-        if known_id is not None:  # given already: nothing changes
-            return _reaction_state(database, settings, known_id, reader)
-        known_id = ensure_article_id(database, article_key, now)  # the article's first use
-        article_id = run(database, _store_reaction(database), reaction).scalar()
-        if article_id is None:  # a racing request of the same reader stored it first
-            return _reaction_state(database, settings, known_id, reader)
+        if kind in state.mine:  # given already: nothing changes
+            return state
+        if find_article_id(database, article_key) is not None:  # given by a racing request of the same reader
+            return _reaction_state(database, settings, article_key, reader)
+        ensure_article_id(database, article_key, now)  # the article's first use
+        if run(database, _store_reaction(database), reaction).scalar() is None:
+            # A racing request of the same reader stored it first.
+            return _reaction_state(database, settings, article_key, reader)
     allowance.spend()  # the total, the article's version and trending followed the row (models.triggers)
-    return _reaction_state(database, settings, article_id, reader)
+    return _changed(state, settings, kind, given=True)
 
 
 def remove_reaction(
@@ -131,17 +152,18 @@ def remove_reaction(
     """Withdraw a reaction; withdrawing one that does not exist changes nothing.
 
     Raises NotFound for a kind that is not configured, Banned for a banned reader.
-    Never creates the article.
+    Never creates the article. As with ``add_reaction``, the state is read first and
+    the delete is the last statement.
     """
     _require_kind(settings, kind)
     ensure_not_banned(database, reader, now)
-    article_id = find_article_id(database, article_key)
-    if article_id is None:
-        return _reaction_state(database, settings, None, reader)
+    state = _reaction_state(database, settings, article_key, reader)
     # The total, the version and the hour's bucket it was counted in follow (models.triggers):
     # taken back from that hour, so toggling cannot inflate trending.
-    run(database, _WITHDRAW_REACTION, {"article_id": article_id, "reader_hash": reader.key, "kind": kind})
-    return _reaction_state(database, settings, article_id, reader)
+    withdrawn = run(database, _WITHDRAW_REACTION, {"key": article_key, "reader_hash": reader.key, "kind": kind})
+    if withdrawn.first() is None:
+        return state
+    return _changed(state, settings, kind, given=False)
 
 
 _READER_REACTIONS = sa.delete(_REACTIONS).where(_REACTIONS.c.reader_hash == sa.bindparam("reader_hash"))
