@@ -15,7 +15,8 @@ from engagement.services.statements import DIALECT_INSERTS, Database, dialect_na
 
 ARTICLES = Article.__table__
 
-_ARTICLE_ID = sa.select(ARTICLES.c.id).where(ARTICLES.c.key == sa.bindparam("key"))
+# The id of the article with key ``key`` (also a subquery of statements that take a key).
+ARTICLE_ID_BY_KEY = sa.select(ARTICLES.c.id).where(ARTICLES.c.key == sa.bindparam("key"))
 # Built once: posting a comment loads its article, and building the statement each time
 # cost more than running it.
 _ARTICLE_BY_KEY = sa.select(Article).where(Article.key == sa.bindparam("key"))
@@ -106,7 +107,7 @@ def find_article(session: Session, key: str) -> Article | None:
 
 def find_article_id(database: Database, key: str) -> int | None:
     """The article's id, without loading the row (the paths that only count need no more)."""
-    return run(database, _ARTICLE_ID, {"key": key}).scalar()
+    return run(database, ARTICLE_ID_BY_KEY, {"key": key}).scalar()
 
 
 def ensure_article_id(database: Database, key: str, now: datetime) -> int:

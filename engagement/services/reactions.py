@@ -17,7 +17,7 @@ from engagement.config import Settings
 from engagement.errors import NotFound
 from engagement.models import Reaction, ReactionTotal
 from engagement.privacy import ReaderIdentity
-from engagement.services.articles import ARTICLES, ensure_article_id, find_article_id
+from engagement.services.articles import ARTICLE_ID_BY_KEY, ARTICLES, ensure_article_id, find_article_id
 from engagement.services.bans import ban_parameters, ensure_not_banned, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance, require
 from engagement.services.statements import DIALECT_INSERTS, Database, per_dialect, run
@@ -37,7 +37,7 @@ def _require_kind(settings: Settings, kind: str) -> None:
 # Reaction statements, built once (see services.statements): every reaction runs them.
 _REACTIONS = Reaction.__table__
 _REACTION_TOTALS = ReactionTotal.__table__
-_ARTICLE_OF_KEY = sa.select(ARTICLES.c.id).where(ARTICLES.c.key == sa.bindparam("key")).scalar_subquery()
+_ARTICLE_OF_KEY = ARTICLE_ID_BY_KEY.scalar_subquery()
 # Each kind's total and whether this reader chose it, for the article with key ``key``: a
 # reader's reaction always has a total row (counted when it was stored), so one query
 # over the totals answers both.
@@ -89,7 +89,7 @@ def _reaction_state(database: Database, settings: Settings, article_key: str, re
 
 def _changed(state: ReactionState, settings: Settings, kind: str, *, given: bool) -> ReactionState:
     """``state`` with the reader's reaction of ``kind`` given (or withdrawn) since it was read."""
-    mine = set(state.mine) | {kind} if given else set(state.mine) - {kind}
+    mine = (set(state.mine) | {kind}) if given else (set(state.mine) - {kind})
     total = state.counts[kind] + (1 if given else -1)
     return ReactionState(
         {**state.counts, kind: max(total, 0)}, [known for known in settings.reaction_kinds if known in mine]
