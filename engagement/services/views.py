@@ -42,12 +42,10 @@ class RecordedView:
 
 
 _VIEWS_BY_KEY = sa.select(ARTICLES.c.views).where(ARTICLES.c.key == sa.bindparam("key"))
-_ID_AND_VIEWS_BY_KEY = sa.select(ARTICLES.c.id, ARTICLES.c.views).where(ARTICLES.c.key == sa.bindparam("key"))
 
 
-@per_dialect
-def _view_claim(dialect_name: str) -> sa.Insert:
-    """One statement that claims a reader's view mark, built once per dialect.
+def _build_view_claim(dialect_name: str) -> sa.Insert:
+    """One statement that claims a reader's view mark (``_view_claim`` builds it once per dialect).
 
     It finds the article by its key and returns its id when the view counts. It inserts
     nothing for an unknown article, nor when yesterday's hash holds an unexpired mark (a
@@ -73,13 +71,16 @@ def _view_claim(dialect_name: str) -> sa.Insert:
             ARTICLES.c.id,
             sa.bindparam("current_hash", type_=sa.String),
             sa.bindparam("expires_at", type_=marks.c.expires_at.type),
-        ).where(ARTICLES.c.key == sa.bindparam("key"), ~counted_yesterday),
+        ).where(ARTICLES.c.key == sa.bindparam("viewed_key"), ~counted_yesterday),
     )
     return claim.on_conflict_do_update(
         index_elements=["article_id", "visitor_hash"],
         set_={"expires_at": claim.excluded.expires_at},
         where=marks.c.expires_at <= now,  # an unexpired mark is left alone: no count
     ).returning(marks.c.article_id)
+
+
+_view_claim = per_dialect(_build_view_claim)
 
 
 # Counts one view and answers the new total.
@@ -92,17 +93,29 @@ _COUNT_VIEW = (
 
 
 @functools.cache
-def _count_view_in_one_statement() -> sa.Select[Any]:
-    """``_COUNT_VIEW`` and the hour's bucket upsert as one PostgreSQL statement.
+def _claim_and_count_in_one_statement() -> sa.Select[Any]:
+    """``_view_claim``, ``_COUNT_VIEW`` and the hour's bucket upsert as one PostgreSQL statement.
 
-    Every view of an article updates the same two rows, and each row stays locked from
-    its update to the commit: one statement for both keeps a round trip (and the Python
-    between two statements) out of the time the next view of the article waits.
+    Every view of an article updates the same two rows (the article's, its hour's bucket),
+    and each stays locked from its update to the commit: one statement for the claim and
+    both keeps round trips (and the Python between statements) out of the request and
+    out of the time the next view of the article waits. The count and the bucket read the
+    claimed mark, so a view whose mark is not claimed changes nothing and answers no row.
+    The article's key is bound as ``viewed_key``: an UPDATE of ``articles`` sets every
+    column a parameter is named after.
     """
-    counted = _COUNT_VIEW.cte("counted")
-    bucketed = trending.bucket_upsert("postgresql").values(
-        article_id=sa.bindparam("article_id"), hour=sa.bindparam("hour", type_=ActivityBucket.hour.type),
-        views=1, comments=0, reactions=0,
+    claimed = _build_view_claim("postgresql").cte("claimed")
+    counted = (
+        sa.update(ARTICLES)
+        .where(ARTICLES.c.id == sa.select(claimed.c.article_id).scalar_subquery())
+        .values(views=ARTICLES.c.views + 1)
+        .returning(ARTICLES.c.views)
+        .cte("counted")
+    )
+    hour = sa.bindparam("hour", type_=ActivityBucket.hour.type)
+    bucketed = trending.bucket_upsert("postgresql").from_select(
+        ["article_id", "hour", "views", "comments", "reactions"],
+        sa.select(claimed.c.article_id, hour, sa.literal(1), sa.literal(0), sa.literal(0)),
     ).cte("bucketed")
     return sa.select(counted.c.views).add_cte(bucketed)
 
@@ -150,36 +163,40 @@ def record_view(
 
     today = now.astimezone(timezone.utc).date()
     claim = {
-        "key": article_key,
+        "viewed_key": article_key,
         "current_hash": keyring.daily_visitor_hash(reader, today),
         "previous_hash": keyring.daily_visitor_hash(reader, today - timedelta(days=1)),
         "expires_at": now + timedelta(minutes=settings.view_window_minutes),
         "now": now,
     }
-    article_id = run(database, _view_claim(database), claim).scalar()
-    if article_id is None:
-        article = run(database, _ID_AND_VIEWS_BY_KEY, {"key": article_key}).first()
-        if article is not None:
-            return RecordedView(article.views, ViewOutcome.REPEAT)
+    views = _claim_and_count(database, claim, now)
+    if views is None:
+        stored_views = run(database, _VIEWS_BY_KEY, {"key": article_key}).scalar()
+        if stored_views is not None:
+            return RecordedView(stored_views, ViewOutcome.REPEAT)
         ensure_article_id(database, article_key, now)  # the article's first view
-        article_id = run(database, _view_claim(database), claim).scalar()
-        if article_id is None:  # a racing request of the same reader claimed the mark first
+        views = _claim_and_count(database, claim, now)
+        if views is None:  # a racing request of the same reader claimed the mark first
             return RecordedView(run(database, _VIEWS_BY_KEY, {"key": article_key}).scalar_one(), ViewOutcome.REPEAT)
 
     allowance.spend()
-    views = _count(database, article_id, now)
     if views % PURGE_EVERY == 0:
         trending.purge_expired_view_marks(database, now, limit=PURGE_EVERY * 4)
     return RecordedView(views, ViewOutcome.COUNTED)
 
 
-def _count(database: Database, article_id: int, now: datetime) -> int:
-    """Add the view to the article and to its hour's trending bucket; the article's new total."""
+def _claim_and_count(database: Database, claim: dict[str, Any], now: datetime) -> int | None:
+    """Claim the reader's view mark (``_view_claim``) and, when claimed, add the view to the
+    article and to its hour's trending bucket: the article's new total, or None when the
+    mark was not claimed (nothing counted)."""
     if dialect_name(database) == "postgresql":
-        parameters = {"article_id": article_id, "hour": trending.bucket_hour(now)}
-        return run(database, _count_view_in_one_statement(), parameters).scalar_one()
+        parameters = {**claim, "hour": trending.bucket_hour(now)}
+        return run(database, _claim_and_count_in_one_statement(), parameters).scalar()
+    article_id = run(database, _view_claim(database), claim).scalar()  # SQLite: no UPDATE inside WITH
+    if article_id is None:
+        return None
     views = run(database, _COUNT_VIEW, {"article_id": article_id}).scalar_one()
-    trending.record_activity(database, article_id, now, views=1)  # SQLite: no UPDATE inside WITH
+    trending.record_activity(database, article_id, now, views=1)
     return views
 
 

@@ -178,13 +178,13 @@ def test_a_write_that_fails_midway_leaves_nothing_behind(app, client, monkeypatc
     reader = browser_headers(mint_reader(client))
     assert send_view(client, "elsewhere", headers=reader) == 1  # the article exists from here on
 
-    count = views._count
+    count = views._claim_and_count
 
     def count_then_fail(*args: object, **kwargs: object) -> None:
         count(*args, **kwargs)  # the mark claimed, the article and its bucket counted
         raise RuntimeError("the request failed after counting")
 
-    monkeypatch.setattr(views, "_count", count_then_fail)
+    monkeypatch.setattr(views, "_claim_and_count", count_then_fail)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 as in production
     failed = browser_headers(mint_reader(client))
     response = client.post("/api/v1/articles/elsewhere/views", headers=failed)
