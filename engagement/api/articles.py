@@ -15,6 +15,7 @@ from engagement.api.common import (
     now,
     reads,
     settings,
+    single_statement_writes,
     transactional,
     view_counter,
     writes,
@@ -92,6 +93,7 @@ def get_reactions(key: str) -> tuple[ReactionState, dict[str, str]]:
 @blp.for_the_reader()
 @blp.response(200, ReactionStateSchema)
 @limit("reactions")
+@single_statement_writes
 @transactional
 def add_reaction(key: str, kind: str) -> ReactionState:
     """React to the article (idempotent); 404 for a kind that is not configured."""
@@ -106,6 +108,7 @@ def add_reaction(key: str, kind: str) -> ReactionState:
 @blp.for_the_reader()
 @blp.response(200, ReactionStateSchema)
 @limit("reactions")
+@single_statement_writes
 @transactional
 def remove_reaction(key: str, kind: str) -> ReactionState:
     """Withdraw your reaction (idempotent); 404 for a kind that is not configured."""

@@ -20,7 +20,13 @@ from werkzeug.routing import BaseConverter
 from engagement.clock import utcnow
 from engagement.config import Settings
 from engagement.errors import NotFound, SignInRequired, Unauthorized
-from engagement.extensions import READ_METHODS, db, finish_request_transaction, request_connection
+from engagement.extensions import (
+    READ_METHODS,
+    db,
+    finish_request_transaction,
+    request_connection,
+    standalone_statements,
+)
 from engagement.privacy import Keyring, ReaderIdentity
 from engagement.schemas.common import ARTICLE_KEY_PATTERN, ARTICLE_KEY_REGEX, RepeatableQuerySchema
 from engagement.services.hot_views import ViewCounter
@@ -171,6 +177,21 @@ def transactional(view: View) -> View:
                 finish_request_transaction(commit=False)
                 raise
         return result
+
+    return cast(View, wrapper)
+
+
+def single_statement_writes(view: View) -> View:
+    """For a view whose every write is one statement that stands alone (each whole and
+    consistent by itself, as the database's triggers keep a reaction's bookkeeping): on
+    PostgreSQL each statement commits by itself, so the rows a write locks are free again
+    when it returns (``extensions.standalone_statements``). Place it above
+    ``transactional``, which still commits (or rolls back) a session or SQLite's transaction."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        standalone_statements()
+        return view(*args, **kwargs)
 
     return cast(View, wrapper)
 

@@ -3,7 +3,9 @@
 A reaction is stored or withdrawn by one atomic statement (INSERT ... ON CONFLICT,
 DELETE); the database's triggers change its kind's total, its article's version and
 its trending bucket within that statement (``models.triggers``), so concurrent requests
-from many processes never lose or double a count.
+from many processes never lose or double a count. Every write here is one statement
+that stands alone (the article's creation on first use too), so the routes may run
+them without a surrounding transaction (``api.common.single_statement_writes``).
 """
 from __future__ import annotations
 

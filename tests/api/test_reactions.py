@@ -140,6 +140,43 @@ def test_repeating_or_withdrawing_nothing_writes_nothing_and_answers_the_state(a
     assert get_article(client)["reactions"] == counts(like=1, sad=1)
 
 
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_a_reactions_locks_end_with_its_write_on_postgresql(app, client, database_url, is_postgres, method):
+    """Each write of a reaction stands alone, so on PostgreSQL it commits by itself: the
+    rows its triggers lock (the article's, its kind's total) are free for the next
+    reaction as soon as the write returns, not a round trip later at a COMMIT."""
+    if not is_postgres:
+        pytest.skip("SQLite has one writer at a time: its reactions keep one transaction")
+    ana = browser_headers(mint_reader(client))
+    react(client, "love", headers=browser_headers(mint_reader(client)))  # the article exists
+    if method == "DELETE":
+        react(client, "like", headers=ana)
+    other = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    touched = []
+
+    def touch_the_article_meanwhile(_connection, _cursor, statement, *_args):
+        if statement.startswith(("INSERT INTO reactions", "DELETE FROM reactions")):
+            with other.begin() as elsewhere:  # a lock still held would fail this at once
+                elsewhere.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+                touched.append(elsewhere.execute(
+                    sa.text("UPDATE reaction_totals SET count = count WHERE kind = 'like' RETURNING count")
+                ).scalar())
+                elsewhere.execute(sa.text("UPDATE articles SET version = version"))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "after_cursor_execute", touch_the_article_meanwhile)
+    try:
+        state = react(client, "like", method=method, headers=ana)
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", touch_the_article_meanwhile)
+        other.dispose()
+    given = method == "PUT"
+    assert touched == [1 if given else 0]  # the write's own change was already committed
+    assert state == {"counts": counts(like=int(given), love=1), "mine": ["like"] if given else []}
+    assert get_article(client)["reactions"] == counts(like=int(given), love=1)
+
+
 def test_totals_and_validators_follow_the_rows_whatever_statement_deletes_them(app, client):
     """The database keeps the totals in step: rows deleted outside the API (a maintenance
     script, say) take their counts along, and cached copies of the article go stale."""
