@@ -198,8 +198,9 @@ def single_statement_writes(view: View) -> View:
 
 def writes() -> Connection:
     """Where a write that needs no ORM object runs its statements: the request's
-    connection, in the request's transaction (``transactional`` commits it). No session
-    is created for it; a session the request does use joins the same transaction."""
+    connection, in the request's transaction (``transactional`` commits it), or on
+    PostgreSQL statement by statement under ``single_statement_writes``. No session is
+    created for it; a session the request does use joins the same transaction."""
     return request_connection()
 
 
