@@ -94,7 +94,6 @@ def get_reactions(key: str) -> tuple[ReactionState, dict[str, str]]:
 @blp.response(200, ReactionStateSchema)
 @limit("reactions")
 @single_statement_writes
-@transactional
 def add_reaction(key: str, kind: str) -> ReactionState:
     """React to the article (idempotent); 404 for a kind that is not configured."""
     reader = participant()
@@ -109,7 +108,6 @@ def add_reaction(key: str, kind: str) -> ReactionState:
 @blp.response(200, ReactionStateSchema)
 @limit("reactions")
 @single_statement_writes
-@transactional
 def remove_reaction(key: str, kind: str) -> ReactionState:
     """Withdraw your reaction (idempotent); 404 for a kind that is not configured."""
     return reactions.remove_reaction(

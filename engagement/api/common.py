@@ -182,16 +182,17 @@ def transactional(view: View) -> View:
 
 
 def single_statement_writes(view: View) -> View:
-    """For a view whose every write is one statement that stands alone (each whole and
-    consistent by itself, as the database's triggers keep a reaction's bookkeeping): on
-    PostgreSQL each statement commits by itself, so the rows a write locks are free again
-    when it returns (``extensions.standalone_statements``). Place it above
-    ``transactional``, which still commits (or rolls back) a session or SQLite's transaction."""
+    """``transactional`` for a view whose every write is one statement that stands alone
+    (each whole and consistent by itself, as the database's triggers keep a reaction's
+    bookkeeping): on PostgreSQL each statement commits by itself, so the rows a write
+    locks are free again when it returns (``extensions.standalone_statements``); a
+    session, or SQLite's transaction, is still committed or rolled back as a whole."""
+    unit = transactional(view)
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         standalone_statements()
-        return view(*args, **kwargs)
+        return unit(*args, **kwargs)
 
     return cast(View, wrapper)
 

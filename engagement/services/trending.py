@@ -84,14 +84,6 @@ def record_activity(
     )
 
 
-@per_dialect
-def _bucket_upsert(dialect_name: str) -> sa.Insert:
-    # Built once per dialect (every counted view runs it); the values come as parameters.
-    # Core, on the table: executed with parameters, an ORM insert would go through the
-    # ORM's bulk-insert machinery.
-    return bucket_upsert(dialect_name)
-
-
 def bucket_upsert(dialect_name: str) -> sa.Insert:
     """The upsert that adds activity to a bucket (``record_activity``), to build other statements from."""
     buckets = ActivityBucket.__table__
@@ -104,6 +96,12 @@ def bucket_upsert(dialect_name: str) -> sa.Insert:
             "reactions": buckets.c.reactions + statement.excluded.reactions,
         },
     )
+
+
+# Built once per dialect (every counted view runs it); the values come as parameters.
+# Core, on the table: executed with parameters, an ORM insert would go through the
+# ORM's bulk-insert machinery.
+_bucket_upsert = per_dialect(bucket_upsert)
 
 
 def withdraw_activity(
