@@ -3,8 +3,8 @@
 Building a SQLAlchemy statement (coercing every operand, then deriving its cache key at
 each execution) costs several times what SQLite needs to run it. The statements that
 every view, reaction, vote and comment runs are therefore Core statements on the tables,
-built once (per dialect where the SQL differs) with their values as bound parameters:
-their compiled form is cached on first use and each later execution only binds values.
+built once (per dialect where the SQL differs) with their values as bound parameters,
+and ``run`` compiles each of them once and then hands it to the driver directly.
 
 They run on the session's connection, inside the request's transaction, without the
 ORM's execute layer. So they neither flush pending ORM objects nor refresh loaded ones:
@@ -13,13 +13,16 @@ reload what they read afterwards (the request's commit expires every loaded obje
 """
 from __future__ import annotations
 
+import collections
 import functools
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
 # INSERT constructs that support ON CONFLICT, per dialect name.
@@ -71,10 +74,165 @@ def insert_new(dialect: str, table: sa.Table, values: Mapping[str, Any], unique:
     return insert.on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
 
 
-def run(database: Database, statement: sa.Executable, parameters: Mapping[str, Any] | None = None) -> sa.CursorResult[Any]:
-    """Execute a prebuilt Core statement on the connection, or on the session's (its transaction)."""
+class Rows:
+    """What ``run`` answers for a statement it ran on the driver: the rows, read at once.
+
+    The part of SQLAlchemy's ``CursorResult`` that callers use: iteration, ``all``,
+    ``first``, ``one``, ``scalar``, ``scalar_one``, ``scalars`` and ``rowcount``. Rows are
+    named tuples, so ``row.views`` and ``views, = row`` read as they do on SQLAlchemy's rows.
+    """
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Any], rowcount: int):
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        if len(self._rows) != 1:
+            raise sa.exc.MultipleResultsFound() if self._rows else sa.exc.NoResultFound()
+        return self._rows[0]
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalars(self) -> "Rows":
+        return Rows([row[0] for row in self._rows], self.rowcount)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A statement compiled once for one dialect and one set of parameter names."""
+
+    sql: str
+    positions: tuple[str, ...] | None  # the parameters' order (qmark), or None: passed by name
+    fixed: dict[str, Any]  # values the statement carries itself (``views + 1``'s 1)
+    bind: tuple[tuple[str, Callable[[Any], Any]], ...]  # (parameter, its type's processor)
+    row: Callable[[Any], Any]  # tuple -> named row
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, its type's processor) where it has one
+
+
+def _plan(statement: sa.Executable, dialect: Dialect, names: tuple[str, ...]) -> _Plan | None:
+    """Compile ``statement`` as SQLAlchemy would for parameters ``names``; None when the SQL
+    would have to be rendered again per execution, or SQLAlchemy computes values (Python
+    defaults) in its execution context: those run on SQLAlchemy's own path."""
+    if statement.get_execution_options():
+        return None
+    compiled = statement.compile(dialect=dialect, column_keys=sorted(names))
+    if (
+        compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names
+        or compiled.insert_prefetch or compiled.update_prefetch
+    ):
+        return None
+    fixed: dict[str, Any] = {}
+    bind: dict[str, Callable[[Any], Any]] = {}  # a parameter used twice is processed once
+    for parameter, name in compiled.bind_names.items():
+        if name not in names:
+            if parameter.required:
+                return None  # SQLAlchemy's path raises its own error
+            fixed[name] = parameter.effective_value
+        processor = parameter.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            bind[name] = processor
+    columns = list(getattr(statement, "exported_columns", ()))
+    processors = (column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+    results = tuple((index, processor) for index, processor in enumerate(processors) if processor is not None)
+    row = collections.namedtuple("Row", [column.key for column in columns] or ["_0"], rename=True)._make  # type: ignore[misc]
+    positions = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+    return _Plan(compiled.string, positions, fixed, tuple(bind.items()), row, results)
+
+
+# Plans of the statements ``run`` has seen run more than once, per dialect and parameter names.
+# Weak keys: a statement built for one call (an import's) takes its plans with it when it goes.
+_PLANS: weakref.WeakKeyDictionary[sa.Executable, dict[tuple[str, tuple[str, ...]], _Plan | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def run(database: Database, statement: sa.Executable, parameters: Mapping[str, Any] | None = None) -> Any:
+    """Execute a prebuilt Core statement on the connection, or on the session's (its transaction).
+
+    SQLAlchemy spends about eight times what SQLite needs to run such a statement in
+    Python around its execution (an execution context, a result object). A statement
+    run a second time is one built to be reused: it is compiled once by SQLAlchemy, for
+    the dialect and these parameter names, and from then on handed straight to the
+    driver's cursor on the same connection and transaction, with the same type
+    processing both ways; its answer is ``Rows``. Driver errors are raised as
+    SQLAlchemy's (``IntegrityError``, ...), and a lost connection is invalidated as
+    SQLAlchemy would. Lists of parameters (executemany), statements whose SQL changes
+    per execution, and any connection with cursor-execution listeners (tests that count
+    statements, SQL echo) take SQLAlchemy's own path and answer its ``CursorResult``.
+    """
     connection = database if isinstance(database, Connection) else database.connection()
-    return connection.execute(statement, parameters or {})
+    values = parameters or {}
+    if not isinstance(values, Mapping):
+        return connection.execute(statement, values)
+    plans = _PLANS.get(statement)
+    if plans is None:
+        _PLANS[statement] = {}  # seen once: planned if it runs again
+        return connection.execute(statement, values)
+    if connection.engine.echo or _watched(connection):
+        return connection.execute(statement, values)
+    dialect = connection.dialect
+    key = (dialect.name, tuple(values))
+    try:
+        plan = plans[key]
+    except KeyError:
+        plan = plans[key] = _plan(statement, dialect, key[1])
+    if plan is None:
+        return connection.execute(statement, values)
+    return _execute(connection, plan, values)
+
+
+def _watched(connection: Connection) -> bool:
+    dispatch = connection.dispatch
+    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+
+
+def _execute(connection: Connection, plan: _Plan, parameters: Mapping[str, Any]) -> Rows:
+    if not connection.in_transaction():
+        connection.begin()  # as SQLAlchemy's autobegin: the request's commit or rollback covers it
+    values = {**plan.fixed, **parameters} if plan.fixed else dict(parameters)
+    for name, processor in plan.bind:
+        values[name] = processor(values[name])
+    bound = [values[name] for name in plan.positions] if plan.positions is not None else values
+    dialect = connection.dialect
+    dbapi_connection = connection.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(plan.sql, bound)
+        fetched = cursor.fetchall() if cursor.description else []
+        rowcount = cursor.rowcount
+    except dialect.loaded_dbapi.Error as error:
+        lost = dialect.is_disconnect(error, dbapi_connection, cursor)
+        cursor.close()
+        if lost:
+            connection.invalidate(error)
+        raise sa.exc.DBAPIError.instance(
+            plan.sql, bound, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+        ) from error
+    cursor.close()
+    if not plan.results:
+        return Rows(list(map(plan.row, fetched)), rowcount)
+    rows = []
+    for values_read in fetched:
+        row = list(values_read)
+        for index, process in plan.results:
+            row[index] = process(row[index])
+        rows.append(plan.row(row))
+    return Rows(rows, rowcount)
 
 
 # What insert_loaded does with a column the new object leaves unset, besides using its

@@ -1,14 +1,22 @@
-"""``insert_loaded``: a new row inserted with one statement reads and changes like a loaded one."""
+"""``run`` and ``insert_loaded``.
+
+``run`` hands a statement it has seen before straight to the driver: its answers,
+types, errors and transaction must be what SQLAlchemy's own path gives. ``insert_loaded``:
+a new row inserted with one statement reads and changes like a loaded one.
+"""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import gc
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
 from engagement.extensions import db
-from engagement.models import Article, Comment, CommentStatus
-from engagement.services.statements import insert_loaded
+from engagement.models import Article, Comment, CommentStatus, ViewMark
+from engagement.services import statements
+from engagement.services.statements import Rows, insert_loaded, run
+from tests.sql import counting_statements
 
 NOW = datetime(2025, 9, 13, 12, 0, tzinfo=timezone.utc)
 
@@ -76,3 +84,113 @@ def test_values_given_win_over_defaults(session, article_id):
     session.expunge_all()
     stored = session.get(Comment, comment.id)
     assert (stored.depth, stored.verified) == (2, True)
+
+
+# --- run: the driver's path ---------------------------------------------------------------
+
+_COMMENTS = Comment.__table__
+_MARKS = ViewMark.__table__
+# Typed both ways: an aware datetime and an enum bound, an enum, a boolean and a datetime read.
+_COMMENTS_SINCE = (
+    sa.select(_COMMENTS.c.id, _COMMENTS.c.status, _COMMENTS.c.pinned, _COMMENTS.c.created_at)
+    .where(_COMMENTS.c.article_id == sa.bindparam("article_id"), _COMMENTS.c.created_at >= sa.bindparam("since"),
+           _COMMENTS.c.status == sa.bindparam("status", type_=_COMMENTS.c.status.type))
+    .order_by(_COMMENTS.c.id)
+)
+_PIN = sa.update(_COMMENTS).where(_COMMENTS.c.article_id == sa.bindparam("pinned_article")).values(pinned=True)
+_MARK = sa.insert(_MARKS).returning(_MARKS.c.id, _MARKS.c.expires_at)
+
+
+def _answers(result) -> list[tuple]:
+    return [tuple(row) for row in result]
+
+
+def _add_comments(session, article_id: int, count: int) -> None:
+    for minute in range(count):
+        insert_loaded(session, new_comment(article_id, created_at=NOW + timedelta(minutes=minute)))
+
+
+def test_a_statement_run_again_goes_to_the_driver_and_answers_the_same(session, article_id):
+    _add_comments(session, article_id, 3)
+    parameters = {"article_id": article_id, "since": NOW + timedelta(minutes=1), "status": CommentStatus.APPROVED}
+    first = run(session, _COMMENTS_SINCE, parameters)
+    assert not isinstance(first, Rows)  # the first run is SQLAlchemy's
+    expected = _answers(first)
+    again = run(session, _COMMENTS_SINCE, parameters)
+    assert isinstance(again, Rows)
+    assert _answers(again) == expected and len(expected) == 2
+    row = again.first()
+    assert row.status is CommentStatus.APPROVED and row.pinned is False
+    assert row.created_at == NOW + timedelta(minutes=1) and row.created_at.tzinfo is not None
+    ids = [identifier for identifier, *_ in expected]
+    assert run(session, _COMMENTS_SINCE, parameters).scalars().all() == ids
+    assert run(session, _COMMENTS_SINCE, parameters).scalar() == ids[0]
+    with pytest.raises(sa.exc.MultipleResultsFound):
+        run(session, _COMMENTS_SINCE, parameters).one()
+    none_since = {**parameters, "since": NOW + timedelta(days=1)}
+    assert run(session, _COMMENTS_SINCE, none_since).first() is None
+    with pytest.raises(sa.exc.NoResultFound):
+        run(session, _COMMENTS_SINCE, none_since).scalar_one()
+
+
+def test_writes_on_the_driver_count_rows_and_belong_to_the_callers_transaction(session, article_id):
+    _add_comments(session, article_id, 2)
+    session.commit()
+    assert run(session, _PIN, {"pinned_article": article_id}).rowcount == 2
+    assert isinstance(run(session, _PIN, {"pinned_article": article_id}), Rows)
+    session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).where(_COMMENTS.c.pinned)) == 0
+    run(session, _PIN, {"pinned_article": article_id})
+    session.commit()
+    assert session.scalar(sa.select(sa.func.count()).where(_COMMENTS.c.pinned)) == 2
+
+
+def test_a_connection_not_yet_in_a_transaction_commits_what_the_driver_wrote(app, session, article_id):
+    _add_comments(session, article_id, 2)
+    session.commit()
+    with db.engine.connect() as connection:
+        run(connection, _PIN, {"pinned_article": article_id})  # seen once
+        connection.rollback()
+        assert not connection.in_transaction()
+        assert isinstance(run(connection, _PIN, {"pinned_article": article_id}), Rows)
+        assert connection.in_transaction()
+        connection.commit()
+    with db.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).where(_COMMENTS.c.pinned)).scalar() == 2
+
+
+def test_driver_errors_are_sqlalchemys(session, article_id):
+    mark = {"article_id": article_id, "visitor_hash": "w" * 64, "expires_at": NOW}
+    run(session, _MARK, mark)
+    identifier, expires_at = run(session, _MARK, {**mark, "visitor_hash": "x" * 64}).one()
+    assert expires_at == NOW
+    with pytest.raises(sa.exc.IntegrityError):  # (article_id, visitor_hash) is unique
+        run(session, _MARK, mark)
+    session.rollback()
+    stored = run(session, _MARK, {**mark, "expires_at": NOW + timedelta(hours=1)}).one()
+    assert stored.expires_at == NOW + timedelta(hours=1)
+
+
+def test_with_a_statement_listener_sqlalchemys_path_runs(app, session, article_id):
+    parameters = {"pinned_article": article_id}
+    run(session, _PIN, parameters)
+    assert isinstance(run(session, _PIN, parameters), Rows)
+    with counting_statements(app) as seen:
+        result = run(session, _PIN, parameters)
+    assert not isinstance(result, Rows) and len(seen) == 1 and seen[0].lstrip().upper().startswith("UPDATE")
+    session.rollback()
+
+
+def test_statements_built_for_one_call_are_not_kept(session, article_id):
+    def run_one_built_now() -> None:
+        statement = sa.select(_COMMENTS.c.id).where(_COMMENTS.c.article_id == sa.bindparam("article_id"))
+        run(session, statement, {"article_id": article_id})
+        run(session, statement, {"article_id": article_id})
+
+    run_one_built_now()
+    gc.collect()
+    kept = len(statements._PLANS)
+    for _ in range(20):
+        run_one_built_now()
+    gc.collect()
+    assert len(statements._PLANS) == kept
