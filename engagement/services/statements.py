@@ -126,8 +126,9 @@ class _Plan:
 
 def _plan(statement: sa.Executable, dialect: Dialect, names: tuple[str, ...]) -> _Plan | None:
     """Compile ``statement`` as SQLAlchemy would for parameters ``names``; None when the SQL
-    would have to be rendered again per execution, or SQLAlchemy computes values (Python
-    defaults) in its execution context: those run on SQLAlchemy's own path."""
+    would have to be rendered again per execution, SQLAlchemy computes values (Python
+    defaults) in its execution context, or the columns returned are not known before it
+    runs (``text()``): those run on SQLAlchemy's own path."""
     if statement.get_execution_options():
         return None
     compiled = statement.compile(dialect=dialect, column_keys=sorted(names))
@@ -146,7 +147,10 @@ def _plan(statement: sa.Executable, dialect: Dialect, names: tuple[str, ...]) ->
         processor = parameter.type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
             bind[name] = processor
-    columns = list(getattr(statement, "exported_columns", ()))
+    exported = getattr(statement, "exported_columns", None)
+    if exported is None:
+        return None  # text(): what it returns is known only from the cursor
+    columns = list(exported)
     processors = (column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
     results = tuple((index, processor) for index, processor in enumerate(processors) if processor is not None)
     row = collections.namedtuple("Row", [column.key for column in columns] or ["_0"], rename=True)._make  # type: ignore[misc]
