@@ -61,7 +61,8 @@ def article_summary(
     """
     unflushed = hot_views.unflushed_views(counter, [article_key])
     row = session.execute(
-        sa.select(Article, Article.views, *unflushed.applied_columns()).where(Article.key == article_key)
+        sa.select(Article, Article.views, *unflushed.applied_columns()).where(Article.key == article_key),
+        unflushed.parameters(),
     ).one_or_none()
     if row is None:
         raise NotFound("No such article.")
@@ -77,17 +78,20 @@ def article_summary(
     )
 
 
-@functools.cache
-def _counts_by_key(dialect: str) -> sa.Select[Any]:
-    """Views, comments and the reaction totals (a JSON object), a row per article among ``keys``.
+@functools.lru_cache(maxsize=hot_views.BUILT_BATCH_COUNTS)
+def _counts_by_key(dialect: str, batches: int) -> sa.Select[Any]:
+    """Views, comments and the reaction totals (a JSON object), a row per article among ``keys``,
+    and whether each of ``batches`` unflushed view batches is applied (``hot_views``).
 
-    Built once per dialect: a listing page asks for counts on every load, and only the
-    keys change. The totals are the article's own ``reaction_counts`` (kept by the
-    database from ``reaction_totals``), so each key is one index lookup.
+    Built once per dialect (and number of batches): a listing page asks for counts on
+    every load, and only the keys change. The totals are the article's own
+    ``reaction_counts`` (kept by the database from ``reaction_totals``), so each key is
+    one index lookup.
     """
-    return sa.select(ARTICLES.c.key, ARTICLES.c.views, ARTICLES.c.comment_count, ARTICLES.c.reaction_counts).where(
-        in_values(dialect, ARTICLES.c.key, "keys")
-    )
+    return sa.select(
+        ARTICLES.c.key, ARTICLES.c.views, ARTICLES.c.comment_count, ARTICLES.c.reaction_counts,
+        *hot_views.applied_columns(batches),
+    ).where(in_values(dialect, ARTICLES.c.key, "keys"))
 
 
 def _configured(stored: str | None, zeros: dict[str, int]) -> dict[str, int]:
@@ -113,12 +117,10 @@ def article_counts(
     keys = list(dict.fromkeys(article_keys))
     zeros = dict.fromkeys(settings.reaction_kinds, 0)
     unflushed = hot_views.unflushed_views(counter, keys)
-    statement = _counts_by_key(dialect_name(database))
-    if unflushed.batches:
-        statement = statement.add_columns(*unflushed.applied_columns())
+    statement = _counts_by_key(dialect_name(database), len(unflushed.batches))
     found = {
         key: ArticleCounts(unflushed.total(key, views, applied), comments, _configured(stored, zeros))
-        for key, views, comments, stored, *applied in run(database, statement, {"keys": keys})
+        for key, views, comments, stored, *applied in run(database, statement, {"keys": keys, **unflushed.parameters()})
     }
     return {key: found.get(key) or ArticleCounts(0, 0, dict(zeros)) for key in keys}
 

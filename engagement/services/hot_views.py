@@ -35,6 +35,7 @@ The keys span several hashes, so this needs one Redis server (not Redis Cluster)
 """
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -53,9 +54,9 @@ from engagement.config import Settings
 from engagement.models import ActivityBucket, Article, CounterFlush
 from engagement.observability import ThrottledWarnings
 from engagement.privacy import Keyring, ReaderIdentity
-from engagement.services.articles import dialect_insert, ensure_article_id
+from engagement.services.articles import ARTICLES, dialect_insert, ensure_article_id
 from engagement.services.budgets import UNLIMITED, Allowance
-from engagement.services.statements import Database, run
+from engagement.services.statements import Database, dialect_name, in_values, run
 from engagement.services.trending import bucket_hour
 
 logger = logging.getLogger("engagement.hot_views")
@@ -164,16 +165,19 @@ class UnflushedViews:
 
     batches: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
-    def applied_columns(self) -> list[sa.ColumnElement[bool]]:
+    def applied_columns(self) -> tuple[sa.ColumnElement[bool], ...]:
         """Columns to add to the SELECT that reads the views: whether each batch is applied.
 
         Reading both in one statement makes them one snapshot, so a batch committed
         while the read runs is counted once: in the stored views or here, not both.
+        The batches' ids are bound as parameters (``parameters``), so a statement with
+        these columns is built once per number of batches, not once per read.
         """
-        return [
-            sa.exists().where(CounterFlush.flush_id == batch_id).label(f"batch_{index}_applied")
-            for index, batch_id in enumerate(self.batches)
-        ]
+        return applied_columns(len(self.batches))
+
+    def parameters(self) -> dict[str, str]:
+        """The batches' ids, as ``applied_columns`` binds them."""
+        return {f"batch_{index}": batch_id for index, batch_id in enumerate(self.batches)}
 
     def total(self, key: str, stored: int, applied: Sequence[Any]) -> int:
         """``stored`` views plus those of the batches that ``applied`` (same SELECT) says SQL lacks."""
@@ -185,6 +189,27 @@ class UnflushedViews:
 
 
 NOTHING_UNFLUSHED = UnflushedViews()
+
+# Statements built per number of unflushed batches: a pending batch and the few in flight.
+BUILT_BATCH_COUNTS = 8
+
+
+@functools.lru_cache(maxsize=BUILT_BATCH_COUNTS)
+def applied_columns(count: int) -> tuple[sa.ColumnElement[bool], ...]:
+    """``UnflushedViews.applied_columns`` for ``count`` batches, bound as ``batch_0``, ``batch_1``…"""
+    flushes = CounterFlush.__table__
+    return tuple(
+        sa.exists().where(flushes.c.flush_id == sa.bindparam(f"batch_{index}", type_=sa.String))
+        .label(f"batch_{index}_applied")
+        for index in range(count)
+    )
+
+
+@functools.lru_cache(maxsize=2 * BUILT_BATCH_COUNTS)
+def _views_by_keys(dialect: str, batches: int, with_version: bool) -> sa.Select[Any]:
+    """Key, [version,] views and whether each of ``batches`` is applied, a row per article among ``keys``."""
+    columns = (ARTICLES.c.key, *((ARTICLES.c.version,) if with_version else ()), ARTICLES.c.views)
+    return sa.select(*columns, *applied_columns(batches)).where(in_values(dialect, ARTICLES.c.key, "keys"))
 
 
 def _parse_unflushed(keys: Sequence[str], payload: Sequence[Any]) -> UnflushedViews:
@@ -361,9 +386,8 @@ def current_views(database: Database, keys: Sequence[str], unflushed: UnflushedV
     """Views of each existing article among ``keys``: stored plus unflushed, in one SELECT."""
     if not keys:
         return {}
-    rows = database.execute(
-        sa.select(Article.key, Article.views, *unflushed.applied_columns()).where(Article.key.in_(keys))
-    )
+    statement = _views_by_keys(dialect_name(database), len(unflushed.batches), with_version=False)
+    rows = run(database, statement, {"keys": list(keys), **unflushed.parameters()})
     return {key: unflushed.total(key, views, applied) for key, views, *applied in rows}
 
 
@@ -376,12 +400,8 @@ def article_versions(database: Database, counter: ViewCounter | None, keys: list
     if not keys:
         return {}
     unflushed = unflushed_views(counter, keys)
-    rows = run(
-        database,
-        sa.select(Article.key, Article.version, Article.views, *unflushed.applied_columns()).where(
-            Article.key.in_(keys)
-        ),
-    )
+    statement = _views_by_keys(dialect_name(database), len(unflushed.batches), with_version=True)
+    rows = run(database, statement, {"keys": keys, **unflushed.parameters()})
     return {key: (version, unflushed.total(key, views, applied)) for key, version, views, *applied in rows}
 
 
