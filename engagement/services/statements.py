@@ -143,6 +143,8 @@ def _plan(statement: sa.Executable, dialect: Dialect, names: tuple[str, ...]) ->
         if name not in names:
             if parameter.required:
                 return None  # SQLAlchemy's path raises its own error
+            if parameter.callable is not None:
+                return None  # its value is computed at each execution: SQLAlchemy's path does that
             fixed[name] = parameter.effective_value
         processor = parameter.type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:

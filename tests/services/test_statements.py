@@ -181,6 +181,14 @@ def test_with_a_statement_listener_sqlalchemys_path_runs(app, session, article_i
     session.rollback()
 
 
+_CALLS = iter(range(1, 100))
+_COMPUTED_EACH_TIME = sa.select(sa.bindparam("computed", callable_=lambda: next(_CALLS), type_=sa.Integer))
+
+
+def test_a_value_computed_at_execution_is_computed_at_each_run(session):
+    assert [run(session, _COMPUTED_EACH_TIME).scalar() for _ in range(3)] == [1, 2, 3]
+
+
 _TWO_COLUMNS = sa.text("SELECT 1 AS one, 2 AS two")
 
 
