@@ -83,18 +83,14 @@ def _build_view_claim(dialect_name: str) -> sa.Insert:
 _view_claim = per_dialect(_build_view_claim)
 
 
-# Counts one view and answers the new total.
-_COUNT_VIEW = (
-    sa.update(ARTICLES)
-    .where(ARTICLES.c.id == sa.bindparam("article_id"))
-    .values(views=ARTICLES.c.views + 1)
-    .returning(ARTICLES.c.views)
-)
+# Adds one view to an article and answers its new total; ``_COUNT_VIEW`` names the article by id.
+_ADD_VIEW = sa.update(ARTICLES).values(views=ARTICLES.c.views + 1).returning(ARTICLES.c.views)
+_COUNT_VIEW = _ADD_VIEW.where(ARTICLES.c.id == sa.bindparam("article_id"))
 
 
 @functools.cache
 def _claim_and_count_in_one_statement() -> sa.Select[Any]:
-    """``_view_claim``, ``_COUNT_VIEW`` and the hour's bucket upsert as one PostgreSQL statement.
+    """``_view_claim``, ``_ADD_VIEW`` and the hour's bucket upsert as one PostgreSQL statement.
 
     Every view of an article updates the same two rows (the article's, its hour's bucket),
     and each stays locked from its update to the commit: one statement for the claim and
@@ -105,13 +101,7 @@ def _claim_and_count_in_one_statement() -> sa.Select[Any]:
     column a parameter is named after.
     """
     claimed = _build_view_claim("postgresql").cte("claimed")
-    counted = (
-        sa.update(ARTICLES)
-        .where(ARTICLES.c.id == sa.select(claimed.c.article_id).scalar_subquery())
-        .values(views=ARTICLES.c.views + 1)
-        .returning(ARTICLES.c.views)
-        .cte("counted")
-    )
+    counted = _ADD_VIEW.where(ARTICLES.c.id == sa.select(claimed.c.article_id).scalar_subquery()).cte("counted")
     hour = sa.bindparam("hour", type_=ActivityBucket.hour.type)
     bucketed = trending.bucket_upsert("postgresql").from_select(
         ["article_id", "hour", "views", "comments", "reactions"],
