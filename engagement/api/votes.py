@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 
-from engagement.api.common import EngagementBlueprint, now, participant, settings, transactional, writes
+from engagement.api.common import EngagementBlueprint, now, participant, settings, single_statement_writes, writes
 from engagement.api.ratelimits import limit, target_allowance
 from engagement.schemas.engagement import VoteSchema, VoteStateSchema
 from engagement.services import votes
@@ -18,7 +18,7 @@ blp = EngagementBlueprint("votes", __name__, url_prefix="/api/v1", description="
 @blp.arguments(VoteSchema())
 @blp.response(200, VoteStateSchema)
 @limit("votes")
-@transactional
+@single_statement_writes
 def vote(body: dict[str, Any], comment_id: int) -> VoteState:
     """Vote 1 or -1 on a public comment, or 0 to withdraw; not on your own comment (403)."""
     reader = participant()

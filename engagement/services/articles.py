@@ -22,16 +22,18 @@ ARTICLE_ID_BY_KEY = sa.select(ARTICLES.c.id).where(ARTICLES.c.key == sa.bindpara
 _ARTICLE_BY_KEY = sa.select(Article).where(Article.key == sa.bindparam("key"))
 
 
-def article_touch(article_id: str = "article_id") -> sa.Update:
+def article_touch(article_id: str | sa.ColumnElement[int] = "article_id") -> sa.Update:
     """A public change: the version (for HTTP validators) goes up, the comment count by ``delta``.
 
     The article's id is bound as ``article_id``, or under another name where the statement
     joins an UPDATE of a table that has an ``article_id`` column (the parameters of a
-    statement are shared, and an UPDATE sets every column a parameter is named after).
+    statement are shared, and an UPDATE sets every column a parameter is named after), or
+    is given as an expression (what another part of the same statement returns).
     """
+    article = sa.bindparam(article_id) if isinstance(article_id, str) else article_id
     return (
         sa.update(ARTICLES)
-        .where(ARTICLES.c.id == sa.bindparam(article_id))
+        .where(ARTICLES.c.id == article)
         .values(version=ARTICLES.c.version + 1, comment_count=ARTICLES.c.comment_count + sa.bindparam("delta"))
     )
 

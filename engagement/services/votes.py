@@ -1,7 +1,10 @@
 """Votes on comments: one per reader, 1 or -1, and the comment's score.
 
-The vote row and the comment's counters change in one transaction, each by one atomic
-statement; a unique constraint and the row lock decide every race.
+The vote row and the comment's counters change together, each by one atomic statement
+and a unique constraint and the row lock decide every race. On PostgreSQL the vote row's
+change, the counters' and the article's version are one statement that stands alone, so
+the route runs it without a surrounding transaction (``api.common.single_statement_writes``);
+on SQLite they are three statements in the request's transaction.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from engagement.privacy import ReaderIdentity
 from engagement.services.articles import ARTICLES, article_touch, closed_state, touch_article
 from engagement.services.bans import ban_parameters, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance
-from engagement.services.statements import Database, dialect_name, insert_new, per_dialect, run
+from engagement.services.statements import DIALECT_INSERTS, Database, dialect_name, per_dialect, run
 
 # A vote change is retried this often when a concurrent request changed the same vote row.
 VOTE_ATTEMPTS = 3
@@ -59,13 +62,18 @@ _VOTE_TARGET = (
     .where(_COMMENTS.c.id == sa.bindparam("comment_id"))
 )
 _STORED_VOTE = sa.select(_VOTES.c.value).where(_MY_VOTE)
-_WITHDRAW_VOTE = sa.delete(_VOTES).where(_MY_VOTE).returning(_VOTES.c.value)
+# The three ways a vote row changes, each one statement that answers the comment's id and
+# the vote's value before and after (``_apply_change`` turns those into the counters'
+# changes). No row: nothing changed.
+_WITHDRAW_VOTE = sa.delete(_VOTES).where(_MY_VOTE).returning(
+    _VOTES.c.comment_id, _VOTES.c.value.label("old_value"), sa.literal_column("0", sa.Integer).label("new_value")
+)
 # A stored vote is always 1 or -1, so a row this flips held -value.
 _FLIP_VOTE = (
     sa.update(_VOTES)
     .where(_MY_VOTE, _VOTES.c.value == -sa.bindparam("new_value", type_=sa.Integer))
     .values(value=sa.bindparam("new_value"), updated_at=sa.bindparam("now"))
-    .returning(_VOTES.c.id)
+    .returning(_VOTES.c.comment_id, (-_VOTES.c.value).label("old_value"), _VOTES.c.value.label("new_value"))
 )
 _VOTE_COUNTERS = (_COMMENTS.c.score, _COMMENTS.c.upvotes, _COMMENTS.c.downvotes)
 _READ_VOTE_COUNTERS = sa.select(*_VOTE_COUNTERS).where(_COMMENTS.c.id == sa.bindparam("comment_id"))
@@ -81,49 +89,93 @@ _APPLY_VOTE = (
 )
 
 
-@functools.cache
-def _apply_vote_and_touch_article() -> sa.Select[Any]:
-    """``_APPLY_VOTE`` and the article's version bump as one PostgreSQL statement.
-
-    Every vote on a comment updates the comment's row and its article's, and each stays
-    locked from its update to the commit: one statement for both keeps a round trip (and
-    the Python between two statements) out of the time the next vote waits. The
-    counters are read by the outer SELECT, so the comment's update runs (and locks)
-    first, as with two statements.
-    """
-    applied = _APPLY_VOTE.cte("applied")
-    touched = article_touch("voted_article").cte("touched")
-    return sa.select(*applied.c).add_cte(touched)
-
-
 @per_dialect
 def _store_vote(dialect: str) -> sa.Insert:
     values = {
         "comment_id": sa.bindparam("voted_on"), "reader_hash": sa.bindparam("voter"), "value": sa.bindparam("new_value"),
         "created_at": sa.bindparam("now"), "updated_at": sa.bindparam("now"),
     }
-    return insert_new(dialect, _VOTES, values, unique=("comment_id", "reader_hash"))
+    insert = DIALECT_INSERTS[dialect](_VOTES).values(**values)
+    return insert.on_conflict_do_nothing(index_elements=["comment_id", "reader_hash"]).returning(
+        _VOTES.c.comment_id, sa.literal_column("0", sa.Integer).label("old_value"), _VOTES.c.value.label("new_value")
+    )
 
 
-def _change_vote(database: Database, comment_id: int, reader_key: str, value: int, now: datetime) -> int | None:
-    """Store the reader's vote; return the previous value if it changed, None if it did not.
+def _counted(value: sa.ColumnElement[int], counted: int) -> sa.ColumnElement[int]:
+    """1 when the vote ``value`` is ``counted`` (1 or -1), else 0."""
+    return sa.case((value == counted, 1), else_=0)
 
-    Each step is one statement whose own row lock or unique index decides races.
+
+@functools.cache
+def _changed_and_applied(change: sa.Insert | sa.Update | sa.Delete) -> sa.Select[Any]:
+    """A vote change (``_store_vote``, ``_FLIP_VOTE``, ``_WITHDRAW_VOTE``), the comment's
+    counters following it and its article's version bump, as one PostgreSQL statement
+    that answers the new counters and the vote's old value (no row: nothing changed).
+
+    Every vote on a comment updates the comment's row and its article's. Run alone, in
+    autocommit (``api.common.single_statement_writes``), the statement holds those locks
+    only while it runs: the next vote on the comment no longer waits for this request's
+    other statements and its COMMIT. The counters are updated from what the vote row's
+    change returned, so they move exactly with it; a change that matched no row updates
+    nothing.
     """
-    mine = {"voted_on": comment_id, "voter": reader_key}
-    if value == 0:
-        return run(database, _WITHDRAW_VOTE, mine).scalar()
-    change = {**mine, "new_value": value, "now": now}
+    changed = change.cte("changed")
+    applied = (
+        sa.update(_COMMENTS)
+        .where(_COMMENTS.c.id == changed.c.comment_id)
+        .values(
+            score=_COMMENTS.c.score + changed.c.new_value - changed.c.old_value,
+            upvotes=_COMMENTS.c.upvotes + _counted(changed.c.new_value, 1) - _counted(changed.c.old_value, 1),
+            downvotes=_COMMENTS.c.downvotes + _counted(changed.c.new_value, -1) - _counted(changed.c.old_value, -1),
+        )
+        .returning(*_VOTE_COUNTERS, _COMMENTS.c.article_id, changed.c.old_value)
+        .cte("applied")
+    )
+    touched = article_touch(sa.select(applied.c.article_id).scalar_subquery()).cte("touched")
+    return sa.select(applied.c.score, applied.c.upvotes, applied.c.downvotes, applied.c.old_value).add_cte(touched)
+
+
+def _change_vote(
+    database: Database, comment_id: int, article_id: int, reader_key: str, value: int, now: datetime
+) -> tuple[int, Any] | None:
+    """Store the reader's vote and change the comment's counters with it: the previous
+    value and the new counters, or None when the vote already was ``value``.
+
+    Each change of the vote row is one statement whose own row lock or unique index
+    decides races (on PostgreSQL, with the counters and the article's version in it).
+    """
+    change = {"voted_on": comment_id, "voter": reader_key, "new_value": value, "now": now}
+    forms = (_WITHDRAW_VOTE,) if value == 0 else (_store_vote(database), _FLIP_VOTE)  # a first vote is the common case
     for _ in range(VOTE_ATTEMPTS):
-        # A first vote is the common case: one statement.
-        if run(database, _store_vote(database), change).first() is not None:
-            return 0
-        if run(database, _FLIP_VOTE, change).first() is not None:
-            return -value
-        if _stored_vote(database, comment_id, reader_key) == value:
+        for form in forms:
+            applied = _apply_change(database, form, change, article_id)
+            if applied is not None:
+                return applied
+        if value == 0 or _stored_vote(database, comment_id, reader_key) == value:
             return None
         # The row changed between our statements (another request of this reader): try again.
     return None
+
+
+def _apply_change(
+    database: Database, change: sa.Insert | sa.Update | sa.Delete, parameters: dict[str, Any], article_id: int
+) -> tuple[int, Any] | None:
+    """Run one vote change and, when it changed the row, the counters' and the article's
+    bookkeeping: (the vote's old value, the new counters), or None."""
+    if dialect_name(database) == "postgresql":
+        row = run(database, _changed_and_applied(change), {**parameters, "delta": 0}).first()
+        return None if row is None else (row.old_value, row)
+    changed = run(database, change, parameters).first()  # SQLite: no UPDATE inside WITH
+    if changed is None:
+        return None
+    delta = _vote_delta(changed.old_value, changed.new_value)
+    row = run(database, _APPLY_VOTE, {"comment_id": changed.comment_id, **_delta_parameters(delta)}).one()
+    touch_article(database, article_id)
+    return changed.old_value, row
+
+
+def _delta_parameters(delta: dict[str, int]) -> dict[str, int]:
+    return {f"{name}_delta": change for name, change in delta.items()}
 
 
 def _stored_vote(database: Database, comment_id: int, reader_key: str) -> int:
@@ -163,26 +215,14 @@ def vote(
         raise RateLimited("Too many votes on this comment from your network; try again later.",
                           retry_after=allowance.retry_after())
 
-    previous = _change_vote(database, comment_id, reader.key, value, now)
-    if previous == 0:
-        allowance.spend()
-    if previous is None:
+    changed = _change_vote(database, comment_id, target.article_id, reader.key, value, now)
+    if changed is None:
         row = run(database, _READ_VOTE_COUNTERS, {"comment_id": comment_id}).one()
         return VoteState(row.score, row.upvotes, row.downvotes, _stored_vote(database, comment_id, reader.key))
-
-    row = _apply_vote(database, comment_id, target.article_id, _vote_delta(previous, value))
+    previous, row = changed
+    if previous == 0:
+        allowance.spend()
     return VoteState(row.score, row.upvotes, row.downvotes, value)
-
-
-def _apply_vote(database: Database, comment_id: int, article_id: int, delta: dict[str, int]) -> sa.Row[Any]:
-    """Change the comment's counters by ``delta`` and bump its article's version; the new counters."""
-    changes = {"comment_id": comment_id, **{f"{name}_delta": change for name, change in delta.items()}}
-    if dialect_name(database) == "postgresql":
-        statement = _apply_vote_and_touch_article()
-        return run(database, statement, {**changes, "voted_article": article_id, "delta": 0}).one()
-    row = run(database, _APPLY_VOTE, changes).one()  # SQLite: no UPDATE inside WITH
-    touch_article(database, article_id)
-    return row
 
 
 _READER_VOTES = sa.delete(_VOTES).where(_VOTES.c.reader_hash == sa.bindparam("voter")).returning(
@@ -197,8 +237,7 @@ def withdraw_reader_votes(session: Session, reader_key: str) -> int:
     """Withdraw every vote of one reader, each comment's counters changing with it; returns how many."""
     withdrawn = run(session, _READER_VOTES, {"voter": reader_key}).all()
     for comment_id, value in withdrawn:
-        delta = _vote_delta(value, 0)
-        run(session, _APPLY_VOTE, {"comment_id": comment_id, **{f"{name}_delta": change for name, change in delta.items()}})
+        run(session, _APPLY_VOTE, {"comment_id": comment_id, **_delta_parameters(_vote_delta(value, 0))})
     if withdrawn:
         comment_ids = sorted({comment_id for comment_id, _ in withdrawn})
         for article_id in run(session, _ARTICLES_OF_COMMENTS, {"comment_ids": comment_ids}).scalars():

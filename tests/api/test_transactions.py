@@ -58,15 +58,9 @@ def test_sqlite_writes_hold_the_write_lock_and_reads_do_not(app, client, is_post
     assert (lock.entered, lock.held) == (2, False)
 
 
-def test_postgresql_reads_run_without_a_transaction_and_writes_within_one(app, client, is_postgres):
-    """On PostgreSQL a GET runs its statements in autocommit (no BEGIN/ROLLBACK round trips);
-    a write runs them in one transaction."""
-    if not is_postgres:
-        return  # SQLite begins no transaction for reads anyway
-    import sqlalchemy as sa
-
-    from engagement.extensions import db
-
+@contextmanager
+def autocommit_recorded(app: Flask) -> Iterator[list[bool]]:
+    """Whether each statement the app sends runs in autocommit (PostgreSQL's driver)."""
     autocommit: list[bool] = []
 
     def record(connection, *_args):
@@ -76,6 +70,17 @@ def test_postgresql_reads_run_without_a_transaction_and_writes_within_one(app, c
         engine = db.engine
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
+        yield autocommit
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def test_postgresql_reads_run_without_a_transaction_and_writes_within_one(app, client, is_postgres):
+    """On PostgreSQL a GET runs its statements in autocommit (no BEGIN/ROLLBACK round trips);
+    a write runs them in one transaction."""
+    if not is_postgres:
+        return  # SQLite begins no transaction for reads anyway
+    with autocommit_recorded(app) as autocommit:
         post_comment(client)
         assert autocommit and not any(autocommit)
         autocommit.clear()
@@ -84,8 +89,24 @@ def test_postgresql_reads_run_without_a_transaction_and_writes_within_one(app, c
         autocommit.clear()
         post_comment(client, body="after a read, a write is transactional again")
         assert autocommit and not any(autocommit)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def test_postgresql_reactions_and_votes_commit_statement_by_statement(app, client, is_postgres):
+    """A reaction's and a vote's every write is one statement that stands alone: on
+    PostgreSQL each commits by itself, holding the article's and the comment's row locks
+    only while it runs; the counters still follow every change exactly."""
+    if not is_postgres:
+        return  # SQLite runs them in one transaction (its writers take turns anyway)
+    comment = post_comment(client)
+    voter = browser_headers(mint_reader(client))
+    with autocommit_recorded(app) as autocommit:
+        assert react(client, "like", headers=voter)["counts"]["like"] == 1
+        assert vote(client, comment["id"], 1, headers=voter) == {"score": 1, "upvotes": 1, "downvotes": 0, "my_vote": 1}
+        assert vote(client, comment["id"], -1, headers=voter) == {"score": -1, "upvotes": 0, "downvotes": 1, "my_vote": -1}
+        assert vote(client, comment["id"], -1, headers=voter)["score"] == -1  # unchanged
+        assert vote(client, comment["id"], 0, headers=voter) == {"score": 0, "upvotes": 0, "downvotes": 0, "my_vote": 0}
+        assert autocommit and all(autocommit)
+    assert list_comments(client)["comments"][0]["score"] == 0
 
 
 # --- one connection per read -----------------------------------------------------------
