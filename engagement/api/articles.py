@@ -16,7 +16,6 @@ from engagement.api.common import (
     reads,
     settings,
     single_statement_writes,
-    transactional,
     view_counter,
     writes,
 )
@@ -59,7 +58,7 @@ def get_article(key: str) -> tuple[ArticleSummary, dict[str, str]]:
 @blp.arguments(ViewBeaconSchema(), required=False)  # a beacon may send no body at all
 @blp.response(202, ViewCountSchema)
 @limit("views")
-@transactional
+@single_statement_writes
 def record_view(page: dict[str, Any], key: str) -> dict[str, int]:
     """View beacon: counted once per reader per window; bots, prefetches and views beyond
     what one address may add to the article are not counted. The site's own pages may
@@ -74,7 +73,7 @@ def record_view(page: dict[str, Any], key: str) -> dict[str, int]:
     metrics.note_outcome(automation or recorded.outcome.value)
     if page.get("url"):
         register_article(
-            db.session, key=key, url=page["url"], title=page.get("title"),
+            writes(), key=key, url=page["url"], title=page.get("title"),
             request_origin=request.headers.get("Origin"), site_origins=current_app.config["CORS_ORIGINS"], now=now(),
         )
     return {"views": recorded.views}

@@ -174,8 +174,20 @@ def origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+# A page names its article: only one that has no url yet takes it (first write wins). The
+# parameters are not named after columns: an UPDATE sets every column a parameter is named after.
+_NAME_ARTICLE = (
+    sa.update(ARTICLES)
+    .where(ARTICLES.c.key == sa.bindparam("named_key"), ARTICLES.c.url.is_(None))
+    .values(
+        url=sa.bindparam("page_url"), title=sa.bindparam("page_title"), updated_at=sa.bindparam("now"),
+        version=ARTICLES.c.version + 1,
+    )
+)
+
+
 def register_article(
-    session: Session,
+    database: Database,
     *,
     key: str,
     url: str,
@@ -189,19 +201,15 @@ def register_article(
     Accepted only when the url's origin is one of the site's configured origins (never
     the wildcard) and equals the origin the request came from; only an article that has
     no url yet takes it (moderators can change it later). Creates nothing: an article
-    nobody counted or commented on is not registered. Returns whether it was set.
+    nobody counted or commented on is not registered. One statement that stands alone.
+    Returns whether it was set.
     """
     origin = origin_of(url)
     allowed = {configured.rstrip("/").lower() for configured in site_origins if configured != "*"}
     if origin is None or origin not in allowed or (request_origin or "").rstrip("/").lower() != origin:
         return False
-    result = session.execute(
-        sa.update(Article)
-        .where(Article.key == key, Article.url.is_(None))
-        .values(url=url, title=title, updated_at=now, version=Article.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)
+    named = run(database, _NAME_ARTICLE, {"named_key": key, "page_url": url, "page_title": title, "now": now})
+    return bool(named.rowcount)
 
 
 def touch_article(database: Database, article_id: int, *, comment_delta: int = 0) -> None:

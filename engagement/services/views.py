@@ -1,7 +1,10 @@
 """Counted views: at most one per reader per window, never for bots or prefetches.
 
-A view is counted by claiming the reader's mark and adding one to the article, in one
-transaction; the mark's unique constraint decides every race.
+A view is counted by claiming the reader's mark and adding one to the article and its
+trending bucket: on PostgreSQL in one statement that stands alone (the route runs it
+without a surrounding transaction, ``api.common.single_statement_writes``), on SQLite in
+three statements of the request's transaction. The mark's unique constraint decides
+every race.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from engagement.api.common import WRITE_LOCK
-from engagement.services import views
+from engagement.services import comments
 from engagement.extensions import EngagementSession, db
 from tests.factories import (
     DEFAULT_ARTICLE,
@@ -91,21 +91,29 @@ def test_postgresql_reads_run_without_a_transaction_and_writes_within_one(app, c
         assert autocommit and not any(autocommit)
 
 
-def test_postgresql_reactions_and_votes_commit_statement_by_statement(app, client, is_postgres):
-    """A reaction's and a vote's every write is one statement that stands alone: on
-    PostgreSQL each commits by itself, holding the article's and the comment's row locks
-    only while it runs; the counters still follow every change exactly."""
+def test_postgresql_views_reactions_and_votes_commit_statement_by_statement(app_factory, is_postgres):
+    """A view's, a reaction's and a vote's every write is one statement that stands alone:
+    on PostgreSQL each commits by itself, holding the article's and the comment's row
+    locks only while it runs; the counters still follow every change exactly."""
     if not is_postgres:
         return  # SQLite runs them in one transaction (its writers take turns anyway)
+    site = "https://news.example"
+    client = app_factory(CORS_ORIGINS=[site]).test_client()
     comment = post_comment(client)
     voter = browser_headers(mint_reader(client))
-    with autocommit_recorded(app) as autocommit:
+    with autocommit_recorded(client.application) as autocommit:
+        named = client.post(f"/api/v1/articles/{DEFAULT_ARTICLE}/views", headers={**voter, "Origin": site},
+                            json={"url": f"{site}/2025/an-article", "title": "An article"})
+        assert named.status_code == 202 and named.get_json() == {"views": 1}
+        assert send_view(client, headers=voter) == 1  # a repeat: not counted
         assert react(client, "like", headers=voter)["counts"]["like"] == 1
         assert vote(client, comment["id"], 1, headers=voter) == {"score": 1, "upvotes": 1, "downvotes": 0, "my_vote": 1}
         assert vote(client, comment["id"], -1, headers=voter) == {"score": -1, "upvotes": 0, "downvotes": 1, "my_vote": -1}
         assert vote(client, comment["id"], -1, headers=voter)["score"] == -1  # unchanged
         assert vote(client, comment["id"], 0, headers=voter) == {"score": 0, "upvotes": 0, "downvotes": 0, "my_vote": 0}
         assert autocommit and all(autocommit)
+    summary = get_article(client)
+    assert (summary["views"], summary["url"], summary["title"]) == (1, f"{site}/2025/an-article", "An article")
     assert list_comments(client)["comments"][0]["score"] == 0
 
 
@@ -195,38 +203,31 @@ def test_counted_writes_use_one_connection_and_no_session(app, client):
 
 
 def test_a_write_that_fails_midway_leaves_nothing_behind(app, client, monkeypatch):
-    """The view's mark and its count ran on the connection before the failure: both roll back."""
-    reader = browser_headers(mint_reader(client))
-    assert send_view(client, "elsewhere", headers=reader) == 1  # the article exists from here on
+    """A posted comment's row and its article's count ran on the connection before the
+    failure: both roll back, and the thread is as it was."""
+    post_comment(client)
+    before = get_article(client)
 
-    count = views._claim_and_count
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the request failed after the comment was stored and counted")
 
-    def count_then_fail(*args: object, **kwargs: object) -> None:
-        count(*args, **kwargs)  # the mark claimed, the article and its bucket counted
-        raise RuntimeError("the request failed after counting")
-
-    monkeypatch.setattr(views, "_claim_and_count", count_then_fail)
+    monkeypatch.setattr(comments.events, "record_for_comment", fail)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 as in production
-    failed = browser_headers(mint_reader(client))
-    response = client.post("/api/v1/articles/elsewhere/views", headers=failed)
+    response = client.post(f"/api/v1/articles/{DEFAULT_ARTICLE}/comments", json={"body": "Lost midway, never shown."},
+                           headers=browser_headers())
     assert response.status_code == 500
     monkeypatch.undo()
-    assert get_article(client, "elsewhere")["views"] == 1
-    # Nor was the failed reader's mark kept: their next view counts; the first reader's does not.
-    assert send_view(client, "elsewhere", headers=failed) == 2
-    assert send_view(client, "elsewhere", headers=reader) == 2
+    assert get_article(client)["comment_count"] == before["comment_count"] == 1
+    assert [comment["body_html"] for comment in list_comments(client)["comments"]] == ["<p>A thoughtful comment.</p>"]
+    # The same body can be posted again: no stored copy is left to count as a duplicate.
+    assert client.post(f"/api/v1/articles/{DEFAULT_ARTICLE}/comments", json={"body": "Lost midway, never shown."},
+                       headers=browser_headers()).status_code == 201
 
 
-def test_a_write_that_also_needs_the_session_shares_the_connection_and_its_transaction(app_factory):
-    site = "https://news.example"
-    client = app_factory(CORS_ORIGINS=[site]).test_client()
-    with database_use(client.application) as seen:
-        response = client.post(
-            "/api/v1/articles/named/views", json={"url": f"{site}/named", "title": "Named"},
-            headers=browser_headers(Origin=site),
-        )
-        assert response.status_code == 202
-    # The view counted on the connection, then the page's name went through a session on it.
+def test_a_write_that_needs_the_session_runs_it_on_the_connection_and_its_transaction(app, client):
+    with database_use(app) as seen:
+        post_comment(client)
+    # The comment's prebuilt statements and the session's share one connection and commit together.
     assert seen == {"sessions": 1, "checkouts": 1, "out": 0}
-    summary = get_article(client, "named")
-    assert (summary["views"], summary["url"], summary["title"]) == (1, f"{site}/named", "Named")
+    assert get_article(client)["comment_count"] == 1
+    assert len(list_comments(client)["comments"]) == 1
