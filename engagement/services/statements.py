@@ -68,10 +68,14 @@ def in_values(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.Colu
     return column.in_(sa.select(values.c.value))
 
 
-def insert_new(dialect: str, table: sa.Table, values: Mapping[str, Any], unique: Sequence[str]) -> sa.Insert:
-    """INSERT ... ON CONFLICT (``unique``) DO NOTHING RETURNING id: the new row's id, or no row."""
+def insert_new(
+    dialect: str, table: sa.Table, values: Mapping[str, Any], unique: Sequence[str],
+    returning: Sequence[sa.ColumnElement[Any]] = (),
+) -> sa.Insert:
+    """INSERT ... ON CONFLICT (``unique``) DO NOTHING RETURNING ``returning`` (the new
+    row's id by default): a row for the new row, or no row."""
     insert = DIALECT_INSERTS[dialect](table).values(**values)
-    return insert.on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
+    return insert.on_conflict_do_nothing(index_elements=list(unique)).returning(*(returning or (table.c.id,)))
 
 
 class Rows:

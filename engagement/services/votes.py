@@ -1,7 +1,7 @@
 """Votes on comments: one per reader, 1 or -1, and the comment's score.
 
-The vote row and the comment's counters change together, each by one atomic statement
-and a unique constraint and the row lock decide every race. On PostgreSQL the vote row's
+The vote row and the comment's counters change together; each change is one atomic
+statement, and a unique constraint and the row lock decide every race. On PostgreSQL the vote row's
 change, the counters' and the article's version are one statement that stands alone, so
 the route runs it without a surrounding transaction (``api.common.single_statement_writes``);
 on SQLite they are three statements in the request's transaction.
@@ -24,7 +24,7 @@ from engagement.privacy import ReaderIdentity
 from engagement.services.articles import ARTICLES, article_touch, closed_state, touch_article
 from engagement.services.bans import ban_parameters, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance
-from engagement.services.statements import DIALECT_INSERTS, Database, dialect_name, per_dialect, run
+from engagement.services.statements import Database, dialect_name, insert_new, per_dialect, run
 
 # A vote change is retried this often when a concurrent request changed the same vote row.
 VOTE_ATTEMPTS = 3
@@ -37,14 +37,6 @@ class VoteState:
     upvotes: int
     downvotes: int
     my_vote: int
-
-
-def _vote_delta(old: int, new: int) -> dict[str, int]:
-    return {
-        "score": new - old,
-        "upvotes": int(new == 1) - int(old == 1),
-        "downvotes": int(new == -1) - int(old == -1),
-    }
 
 
 # Vote statements, built once (see services.statements): every vote runs them.
@@ -77,14 +69,27 @@ _FLIP_VOTE = (
 )
 _VOTE_COUNTERS = (_COMMENTS.c.score, _COMMENTS.c.upvotes, _COMMENTS.c.downvotes)
 _READ_VOTE_COUNTERS = sa.select(*_VOTE_COUNTERS).where(_COMMENTS.c.id == sa.bindparam("comment_id"))
+
+
+def _counted(value: sa.ColumnElement[int], counted: int) -> sa.ColumnElement[int]:
+    """1 when the vote ``value`` is ``counted`` (1 or -1), else 0."""
+    return sa.case((value == counted, 1), else_=0)
+
+
+def _moved_counters(old: sa.ColumnElement[int], new: sa.ColumnElement[int]) -> dict[str, sa.ColumnElement[int]]:
+    """The comment's counters moved by a vote going from ``old`` to ``new`` (each 1, -1 or 0)."""
+    return {
+        "score": _COMMENTS.c.score + new - old,
+        "upvotes": _COMMENTS.c.upvotes + _counted(new, 1) - _counted(old, 1),
+        "downvotes": _COMMENTS.c.downvotes + _counted(new, -1) - _counted(old, -1),
+    }
+
+
+# The counters moved by one vote change, its values bound as parameters.
 _APPLY_VOTE = (
     sa.update(_COMMENTS)
     .where(_COMMENTS.c.id == sa.bindparam("comment_id"))
-    .values(
-        score=_COMMENTS.c.score + sa.bindparam("score_delta"),
-        upvotes=_COMMENTS.c.upvotes + sa.bindparam("upvotes_delta"),
-        downvotes=_COMMENTS.c.downvotes + sa.bindparam("downvotes_delta"),
-    )
+    .values(**_moved_counters(sa.bindparam("old_value", type_=sa.Integer), sa.bindparam("new_value", type_=sa.Integer)))
     .returning(*_VOTE_COUNTERS)
 )
 
@@ -95,15 +100,8 @@ def _store_vote(dialect: str) -> sa.Insert:
         "comment_id": sa.bindparam("voted_on"), "reader_hash": sa.bindparam("voter"), "value": sa.bindparam("new_value"),
         "created_at": sa.bindparam("now"), "updated_at": sa.bindparam("now"),
     }
-    insert = DIALECT_INSERTS[dialect](_VOTES).values(**values)
-    return insert.on_conflict_do_nothing(index_elements=["comment_id", "reader_hash"]).returning(
-        _VOTES.c.comment_id, sa.literal_column("0", sa.Integer).label("old_value"), _VOTES.c.value.label("new_value")
-    )
-
-
-def _counted(value: sa.ColumnElement[int], counted: int) -> sa.ColumnElement[int]:
-    """1 when the vote ``value`` is ``counted`` (1 or -1), else 0."""
-    return sa.case((value == counted, 1), else_=0)
+    answered = (_VOTES.c.comment_id, sa.literal_column("0", sa.Integer).label("old_value"), _VOTES.c.value.label("new_value"))
+    return insert_new(dialect, _VOTES, values, unique=("comment_id", "reader_hash"), returning=answered)
 
 
 @functools.cache
@@ -123,11 +121,7 @@ def _changed_and_applied(change: sa.Insert | sa.Update | sa.Delete) -> sa.Select
     applied = (
         sa.update(_COMMENTS)
         .where(_COMMENTS.c.id == changed.c.comment_id)
-        .values(
-            score=_COMMENTS.c.score + changed.c.new_value - changed.c.old_value,
-            upvotes=_COMMENTS.c.upvotes + _counted(changed.c.new_value, 1) - _counted(changed.c.old_value, 1),
-            downvotes=_COMMENTS.c.downvotes + _counted(changed.c.new_value, -1) - _counted(changed.c.old_value, -1),
-        )
+        .values(**_moved_counters(changed.c.old_value, changed.c.new_value))
         .returning(*_VOTE_COUNTERS, _COMMENTS.c.article_id, changed.c.old_value)
         .cte("applied")
     )
@@ -168,14 +162,10 @@ def _apply_change(
     changed = run(database, change, parameters).first()  # SQLite: no UPDATE inside WITH
     if changed is None:
         return None
-    delta = _vote_delta(changed.old_value, changed.new_value)
-    row = run(database, _APPLY_VOTE, {"comment_id": changed.comment_id, **_delta_parameters(delta)}).one()
+    moved = {"comment_id": changed.comment_id, "old_value": changed.old_value, "new_value": changed.new_value}
+    row = run(database, _APPLY_VOTE, moved).one()
     touch_article(database, article_id)
     return changed.old_value, row
-
-
-def _delta_parameters(delta: dict[str, int]) -> dict[str, int]:
-    return {f"{name}_delta": change for name, change in delta.items()}
 
 
 def _stored_vote(database: Database, comment_id: int, reader_key: str) -> int:
@@ -237,7 +227,7 @@ def withdraw_reader_votes(session: Session, reader_key: str) -> int:
     """Withdraw every vote of one reader, each comment's counters changing with it; returns how many."""
     withdrawn = run(session, _READER_VOTES, {"voter": reader_key}).all()
     for comment_id, value in withdrawn:
-        run(session, _APPLY_VOTE, {"comment_id": comment_id, **_delta_parameters(_vote_delta(value, 0))})
+        run(session, _APPLY_VOTE, {"comment_id": comment_id, "old_value": value, "new_value": 0})
     if withdrawn:
         comment_ids = sorted({comment_id for comment_id, _ in withdrawn})
         for article_id in run(session, _ARTICLES_OF_COMMENTS, {"comment_ids": comment_ids}).scalars():
