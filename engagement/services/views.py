@@ -97,8 +97,9 @@ def _claim_and_count_in_one_statement() -> sa.Select[Any]:
 
     Every view of an article updates the same two rows (the article's, its hour's bucket),
     and each stays locked from its update to the commit: one statement for the claim and
-    both keeps round trips (and the Python between statements) out of the request and
-    out of the time the next view of the article waits. The count and the bucket read the
+    both, run alone in autocommit (so the commit is the statement's own end), keeps round
+    trips (and the Python between statements) out of the request and out of the time
+    the next view of the article waits. The count and the bucket read the
     claimed mark, so a view whose mark is not claimed changes nothing and answers no row.
     The article's key is bound as ``viewed_key``: an UPDATE of ``articles`` sets every
     column a parameter is named after.
