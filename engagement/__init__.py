@@ -18,6 +18,7 @@ from engagement import metrics
 from engagement.api import register_api
 from engagement.api.caching import install_caching
 from engagement.api.common import WAL_CHECKPOINTER, WRITE_LOCK
+from engagement.api.cors import install_cors
 from engagement.api.guards import NoSessions, StrictJSONProvider, install_guards
 from engagement.api.metrics import install_metrics
 from engagement.cli import register_cli
@@ -28,7 +29,6 @@ from engagement.extensions import (
     IDLE_PING_SECONDS,
     EngagementApi,
     configure_sqlite,
-    cors,
     db,
     install_request_connections,
     ping_idle_connections,
@@ -134,16 +134,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["engagement.api"] = api
     register_api(app, api)
 
-    # Public endpoints only: moderation routes and the API reference page send no CORS headers.
-    cors.init_app(
-        app,
-        resources={r"/api/v1/(?!mod/|docs(?:/|$)).*": {"origins": app.config["CORS_ORIGINS"]}},
-        allow_headers=["Content-Type", "X-Reader-Token", "X-Edit-Token"],
-        expose_headers=["Retry-After", "ETag"],
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        supports_credentials=False,
-        max_age=86400,
-    )
+    install_cors(app, app.config["CORS_ORIGINS"])  # public endpoints only (engagement.api.cors)
     install_guards(app)
     configure_rate_limits(app)  # after every blueprint is registered
     install_request_logging(app)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
-from flask_cors import CORS
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
@@ -149,7 +148,6 @@ def install_request_connections(app: Flask) -> None:
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False, "class_": EngagementSession})
 MIGRATIONS_DIRECTORY = Path(__file__).resolve().parent.parent / "migrations"
 api = EngagementApi()
-cors = CORS()
 
 
 def enable_migrations(app: Flask) -> None:

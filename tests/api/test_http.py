@@ -11,9 +11,10 @@ from flask import after_this_request
 from openapi_spec_validator import validate as validate_openapi
 
 from engagement.observability import JsonFormatter
-from tests.factories import DEFAULT_ARTICLE, assert_error, post_comment
+from tests.factories import DEFAULT_ARTICLE, assert_error, browser_headers, mint_reader, post_comment
 
 COMMENTS = f"/api/v1/articles/{DEFAULT_ARTICLE}/comments"
+REACTIONS = f"/api/v1/articles/{DEFAULT_ARTICLE}/reactions"
 
 
 class TestErrorEnvelope:
@@ -74,35 +75,87 @@ class TestSecurityHeaders:
             assert "Set-Cookie" not in response.headers
 
 
+NEWS = {"Origin": "https://news.example"}
+ALLOW_ORIGIN = "Access-Control-Allow-Origin"
+CORS_HEADER_NAMES = (ALLOW_ORIGIN, "Access-Control-Expose-Headers", "Access-Control-Allow-Methods",
+                     "Access-Control-Allow-Headers", "Access-Control-Max-Age")
+
+
+def preflight(client, path=COMMENTS, method="POST", origin=NEWS):
+    return client.options(path, headers={
+        **origin, "Access-Control-Request-Method": method,
+        "Access-Control-Request-Headers": "content-type, x-reader-token, x-edit-token",
+    })
+
+
+def vary(response) -> list[str]:
+    return [value.strip() for line in response.headers.getlist("Vary") for value in line.split(",")]
+
+
 class TestCors:
     def test_preflight_allows_json_and_reader_headers(self, client):
-        response = client.options(
-            COMMENTS,
-            headers={
-                "Origin": "https://news.example",
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "content-type, x-reader-token, x-edit-token",
-            },
-        )
+        response = preflight(client)
         assert response.status_code == 200
-        assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://news.example")
+        assert response.headers[ALLOW_ORIGIN] == "*"
         allowed = response.headers["Access-Control-Allow-Headers"].lower()
         for header in ("content-type", "x-reader-token", "x-edit-token"):
             assert header in allowed
-        assert "POST" in response.headers["Access-Control-Allow-Methods"]
+        methods = {method.strip() for method in response.headers["Access-Control-Allow-Methods"].split(",")}
+        assert methods == {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+        assert response.headers["Access-Control-Max-Age"] == "86400"
         assert "Access-Control-Allow-Credentials" not in response.headers
 
+    def test_preflight_for_a_method_the_api_lacks_allows_nothing_more(self, client):
+        response = preflight(client, method="TRACE")
+        assert response.headers[ALLOW_ORIGIN] == "*"
+        assert "Access-Control-Allow-Methods" not in response.headers
+        assert "Access-Control-Allow-Headers" not in response.headers
+
+    @pytest.mark.parametrize("origin", [NEWS, {}])
+    def test_any_origin_by_default_one_answer_for_every_origin(self, client, origin):
+        response = client.get(COMMENTS, headers=origin)
+        assert response.headers[ALLOW_ORIGIN] == "*"
+        exposed = {value.strip() for value in response.headers["Access-Control-Expose-Headers"].split(",")}
+        assert exposed == {"ETag", "Retry-After"}
+        assert "Origin" not in vary(response)  # a shared cache may keep one copy for all
+
     def test_configured_origins_only(self, app_factory):
-        client = app_factory(CORS_ORIGINS=["https://news.example"]).test_client()
-        allowed = client.get(COMMENTS, headers={"Origin": "https://news.example"})
-        assert allowed.headers["Access-Control-Allow-Origin"] == "https://news.example"
-        refused = client.get(COMMENTS, headers={"Origin": "https://evil.example"})
-        assert "Access-Control-Allow-Origin" not in refused.headers
+        client = app_factory(CORS_ORIGINS=["https://news.example", "https://www.news.example"]).test_client()
+        allowed = client.get(COMMENTS, headers=NEWS)
+        assert allowed.headers[ALLOW_ORIGIN] == "https://news.example"
+        assert "ETag" in allowed.headers["Access-Control-Expose-Headers"]
+        # Scheme and host are compared without regard to case; the Origin is echoed as sent.
+        shouted = client.get(COMMENTS, headers={"Origin": "HTTPS://WWW.News.Example"})
+        assert shouted.headers[ALLOW_ORIGIN] == "HTTPS://WWW.News.Example"
+        assert preflight(client).headers["Access-Control-Allow-Methods"]
+        for refused in (
+            client.get(COMMENTS, headers={"Origin": "https://evil.example"}),
+            client.get(COMMENTS, headers={"Origin": "https://news.example.evil.example"}),
+            client.get(COMMENTS, headers={"Origin": "https://news.example" + "x" * 5000}),
+            client.get(COMMENTS),
+            preflight(client, origin={"Origin": "https://evil.example"}),
+        ):
+            assert not any(name in refused.headers for name in CORS_HEADER_NAMES)
+        # Every public answer depends on the Origin: shared caches must keep them apart.
+        for response in (allowed, client.get(COMMENTS), client.get(COMMENTS, headers={"Origin": "https://evil.example"})):
+            assert "Origin" in vary(response)
 
     def test_error_responses_also_carry_cors_headers(self, client):
-        response = client.post(COMMENTS, json={"body": ""}, headers={"Origin": "https://news.example"})
+        response = client.post(COMMENTS, json={"body": ""}, headers=NEWS)
         assert response.status_code == 422
-        assert "Access-Control-Allow-Origin" in response.headers
+        assert response.headers[ALLOW_ORIGIN] == "*"
+        assert client.get("/api/v1/nothing-here", headers=NEWS).headers[ALLOW_ORIGIN] == "*"
+
+    @pytest.mark.parametrize("path", ["/api/v1/mod/comments", "/api/v1/mod", "/api/v1/docs", "/api/v1/docs/x", "/healthz"])
+    def test_private_paths_send_no_cors_headers(self, client, path):
+        for response in (client.get(path, headers=NEWS), preflight(client, path=path)):
+            assert not any(name in response.headers for name in CORS_HEADER_NAMES), path
+
+    def test_a_reader_specific_answer_varies_on_both(self, app_factory):
+        client = app_factory(CORS_ORIGINS=["https://news.example"]).test_client()
+        response = client.get(REACTIONS, headers={**NEWS, **browser_headers(mint_reader(client))})
+        assert "private" in response.headers["Cache-Control"]
+        assert {"X-Reader-Token", "Origin"} <= set(vary(response))
 
 
 class TestOpenApi:
