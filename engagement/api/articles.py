@@ -49,7 +49,7 @@ REACTION = ARTICLE + "/reactions/<string:kind>"
 def get_article(key: str) -> tuple[ArticleSummary, dict[str, str]]:
     """An article's counters; 404 for an article nobody has touched."""
     cache_headers = caching.validate_articles([key])
-    summary = article_stats.article_summary(db.session, settings(), article_key=key, now=now(), counter=view_counter())
+    summary = article_stats.article_summary(reads(), settings(), article_key=key, now=now(), counter=view_counter())
     return summary, cache_headers
 
 

@@ -12,9 +12,8 @@ from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.errors import NotFound
-from engagement.models import Article
 from engagement.services import hot_views, trending
-from engagement.services.articles import ARTICLES, is_closed
+from engagement.services.articles import ARTICLES, closed_state
 from engagement.services.statements import Database, dialect_name, in_values, run
 
 
@@ -48,7 +47,7 @@ class TrendingEntry:
 
 
 def article_summary(
-    session: Session,
+    database: Database,
     settings: Settings,
     *,
     article_key: str,
@@ -60,22 +59,36 @@ def article_summary(
     Raises NotFound when nobody has touched the article.
     """
     unflushed = hot_views.unflushed_views(counter, [article_key])
-    row = session.execute(
-        sa.select(Article, Article.views, *unflushed.applied_columns()).where(Article.key == article_key),
-        unflushed.parameters(),
-    ).one_or_none()
+    row = run(
+        database, _summary_by_key(len(unflushed.batches)), {"key": article_key, **unflushed.parameters()}
+    ).first()
     if row is None:
         raise NotFound("No such article.")
-    article, stored_views, *applied = row
+    key, title, url, stored_views, comment_count, stored_reactions, comments_closed, created_at, *applied = row
     return ArticleSummary(
-        key=article.key,
-        title=article.title,
-        url=article.url,
-        views=unflushed.total(article.key, stored_views, applied),
-        comment_count=article.comment_count,
-        reactions=_configured(article.reaction_counts, dict.fromkeys(settings.reaction_kinds, 0)),
-        comments_closed=is_closed(article, settings, now),
+        key=key,
+        title=title,
+        url=url,
+        views=unflushed.total(key, stored_views, applied),
+        comment_count=comment_count,
+        reactions=_configured(stored_reactions, dict.fromkeys(settings.reaction_kinds, 0)),
+        comments_closed=closed_state(comments_closed, created_at, settings, now),
     )
+
+
+@functools.lru_cache(maxsize=hot_views.BUILT_BATCH_COUNTS)
+def _summary_by_key(batches: int) -> sa.Select[Any]:
+    """One article's counters and what closes its thread, by ``key``, and whether each of
+    ``batches`` unflushed view batches is applied (``hot_views``).
+
+    Built once (per number of batches): an article's summary is read on page loads, and
+    building an ORM statement and loading an ``Article`` cost several times the query.
+    """
+    return sa.select(
+        ARTICLES.c.key, ARTICLES.c.title, ARTICLES.c.url, ARTICLES.c.views, ARTICLES.c.comment_count,
+        ARTICLES.c.reaction_counts, ARTICLES.c.comments_closed, ARTICLES.c.created_at,
+        *hot_views.applied_columns(batches),
+    ).where(ARTICLES.c.key == sa.bindparam("key"))
 
 
 @functools.lru_cache(maxsize=hot_views.BUILT_BATCH_COUNTS)
