@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import sqlite3
 import time
 from pathlib import Path
@@ -214,6 +215,21 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int, checkpointer: Periodi
         if checkpointer is not None:
             cursor.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_CHECKPOINT_PAGES}")
         cursor.close()
+        if not sqlite_has_math_functions():
+            # The trending ranking decays activity with exp(); a few SQLite builds leave
+            # SQL's math functions out, and Python's takes their place.
+            dbapi_connection.create_function("exp", 1, math.exp, deterministic=True)
+
+
+@functools.cache
+def sqlite_has_math_functions() -> bool:
+    """Whether this SQLite library has SQL's math functions (a compile-time option)."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as connection:
+        try:
+            connection.execute("SELECT exp(0)").fetchone()
+        except sqlite3.OperationalError:
+            return False
+    return True
 
 
 _checkpoint_warnings = ThrottledWarnings(logging.getLogger(__name__), 60.0)

@@ -13,6 +13,7 @@ longest window (plus a margin) are deleted by ``prune``, as are expired view mar
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -48,10 +49,6 @@ BUCKET_RETENTION = timedelta(hours=max(shape.hours for shape in WINDOWS.values()
 # Only articles the site made known (a url set by a moderator or registered by its own
 # pages) are ranked: keys invented by beacons never reach a "most read" box.
 KNOWN_ARTICLE = Article.url.is_not(None)
-
-# How many candidate articles per requested one the first ranking round reads.
-CANDIDATE_FACTOR = 5
-
 
 @dataclass(frozen=True)
 class PruneResult:
@@ -145,75 +142,81 @@ def decay(age_hours: float, half_life_hours: float) -> float:
     return 0.5 ** (max(age_hours, 0.0) / half_life_hours)
 
 
-def _weighted(weights: TrendingWeights) -> sa.ColumnElement[float]:
-    return (
-        ActivityBucket.views * weights.views
-        + ActivityBucket.comments * weights.comments
-        + ActivityBucket.reactions * weights.reactions
-    )
+_BUCKETS = ActivityBucket.__table__
+_ARTICLES = Article.__table__
 
 
-def _decayed_scores(
-    session: Session, weights: TrendingWeights, shape: WindowShape, since: datetime, now: datetime, candidates: int
-) -> tuple[dict[int, float], list[float]]:
-    """Decayed scores of the ``candidates`` articles with the most raw activity since ``since``.
+def _age_hours(dialect: str, now: sa.ColumnElement[datetime]) -> sa.ColumnElement[float]:
+    """How many hours before ``now`` a bucket starts (in SQL; negative for a clock running ahead)."""
+    if dialect == "postgresql":
+        return sa.extract("epoch", now - _BUCKETS.c.hour) / 3600.0
+    return (sa.func.julianday(now) - sa.func.julianday(_BUCKETS.c.hour)) * 24.0
 
-    Returns {article_id: decayed score} and the raw (undecayed) sums of those candidates,
-    highest first; one query.
+
+def _rounded(dialect: str, score: sa.ColumnElement[float]) -> sa.ColumnElement[float]:
+    # Rounded before comparing so float summation order cannot split equal scores.
+    if dialect == "postgresql":
+        return sa.func.round(sa.cast(score, sa.Numeric), 9)
+    return sa.func.round(score, 9)
+
+
+@per_dialect
+def _ranking(dialect: str) -> sa.Select[tuple[int, float]]:
+    """The ids and decayed scores of the ``limit`` known articles with the highest positive
+    score among buckets since ``since``, best first, ties broken by key: one statement.
+
+    The decay is computed in SQL, ``exp(decay_rate * age)`` with ``decay_rate`` =
+    -ln 2 / half-life (``decay``'s curve: never above 1 for a bucket from the future), so
+    the database reads each bucket of the window once and answers only the ranking. The
+    weights, the window and the limit are parameters: one statement per dialect.
     """
-    raw = sa.func.sum(_weighted(weights)).label("raw")
-    ranked = (
-        sa.select(ActivityBucket.article_id, raw)
-        .join(Article, Article.id == ActivityBucket.article_id)
-        .where(ActivityBucket.hour >= since, KNOWN_ARTICLE)
-        .group_by(ActivityBucket.article_id)
-        .order_by(raw.desc(), ActivityBucket.article_id)
-        .limit(candidates)
-        .subquery()
+    now = sa.bindparam("now", type_=_BUCKETS.c.hour.type)
+    age = _age_hours(dialect, now)
+    weighted = (
+        _BUCKETS.c.views * sa.bindparam("views_weight", type_=sa.Float)
+        + _BUCKETS.c.comments * sa.bindparam("comments_weight", type_=sa.Float)
+        + _BUCKETS.c.reactions * sa.bindparam("reactions_weight", type_=sa.Float)
     )
-    rows = session.execute(
-        sa.select(ActivityBucket.article_id, ActivityBucket.hour, _weighted(weights), ranked.c.raw)
-        .join(ranked, ranked.c.article_id == ActivityBucket.article_id)
-        .where(ActivityBucket.hour >= since)
-    ).all()
-    scores: dict[int, float] = {}
-    raw_sums: dict[int, float] = {}
-    for article_id, hour, weighted, raw_sum in rows:
-        age_hours = (now - hour).total_seconds() / 3600
-        scores[article_id] = scores.get(article_id, 0.0) + float(weighted) * decay(age_hours, shape.half_life_hours)
-        raw_sums[article_id] = float(raw_sum)
-    return scores, sorted(raw_sums.values(), reverse=True)
+    decayed = weighted * sa.func.exp(sa.bindparam("decay_rate", type_=sa.Float) * sa.case((age > 0, age), else_=0))
+    scores = (
+        sa.select(_BUCKETS.c.article_id, sa.func.sum(decayed).label("score"))
+        .join(_ARTICLES, _ARTICLES.c.id == _BUCKETS.c.article_id)
+        .where(_BUCKETS.c.hour >= sa.bindparam("since", type_=_BUCKETS.c.hour.type), KNOWN_ARTICLE)
+        .group_by(_BUCKETS.c.article_id)
+        .subquery("scores")
+    )
+    return (
+        sa.select(scores.c.article_id, scores.c.score)
+        .join(_ARTICLES, _ARTICLES.c.id == scores.c.article_id)
+        .where(scores.c.score > 0)
+        .order_by(_rounded(dialect, scores.c.score).desc(), _ARTICLES.c.key)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
 
 
 def rank(
     session: Session, weights: TrendingWeights, *, window: TrendingWindow, limit: int, now: datetime
 ) -> list[tuple[Article, float]]:
     """The ``limit`` known articles (``KNOWN_ARTICLE``) with the highest decayed engagement
-    score in ``window``, best first.
-
-    Exact, with bounded work: decay never raises a score, so an article whose raw sum is
-    below the limit-th decayed score cannot enter the ranking. The candidate set grows
-    (doubling) only until the weakest candidate's raw sum falls below that bound. Ties
-    are broken by article key. Articles with a zero score are left out.
+    score in ``window``, best first; ties are broken by article key, and articles with a
+    zero score are left out. Exact: every bucket of the window counts (``_ranking``).
     """
     shape = WINDOWS[window]
-    since = bucket_hour(now) - timedelta(hours=shape.hours - 1)
-    candidates = limit * CANDIDATE_FACTOR
-    while True:
-        scores, raw_sums = _decayed_scores(session, weights, shape, since, now, candidates)
-        positive = sorted((score for score in scores.values() if score > 0), reverse=True)
-        exhausted = len(raw_sums) < candidates or raw_sums[-1] <= 0
-        if exhausted or (len(positive) >= limit and raw_sums[-1] < positive[limit - 1]):
-            break
-        candidates *= 2
-
-    ids = [article_id for article_id, score in scores.items() if score > 0]
-    if not ids:
+    # On the session (not ``run``): it flushes first, so the ranking sees the session's own changes.
+    ranked = session.execute(_ranking(session), {
+        "now": now,
+        "since": bucket_hour(now) - timedelta(hours=shape.hours - 1),
+        "decay_rate": -math.log(2) / shape.half_life_hours,
+        "views_weight": weights.views,
+        "comments_weight": weights.comments,
+        "reactions_weight": weights.reactions,
+        "limit": limit,
+    }).all()
+    if not ranked:
         return []
+    ids = [article_id for article_id, _ in ranked]
     articles = {article.id: article for article in session.scalars(sa.select(Article).where(Article.id.in_(ids)))}
-    # Rounded before comparing so float summation order cannot split equal scores.
-    ranked = sorted(ids, key=lambda article_id: (-round(scores[article_id], 9), articles[article_id].key))
-    return [(articles[article_id], scores[article_id]) for article_id in ranked[:limit]]
+    return [(articles[article_id], float(score)) for article_id, score in ranked]
 
 
 # --- pruning -----------------------------------------------------------------------------

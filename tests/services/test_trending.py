@@ -1,7 +1,9 @@
 """Trending scores, activity buckets and pruning, tested on the services directly."""
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -108,6 +110,62 @@ def test_fresh_activity_beats_more_but_older_activity_beyond_the_first_candidate
     trending.record_activity(session, article_id(session, "fresh"), NOW, views=50)
     assert ranked(session, limit=1) == [("fresh", 50.0)]
     assert [key for key, _ in ranked(session, limit=3)] == ["fresh", "heavy-0", "heavy-1"]
+
+
+def test_a_bucket_from_a_clock_running_ahead_weighs_no_more_than_now(session):
+    trending.record_activity(session, article_id(session, "ahead"), NOW + timedelta(hours=2), views=7)
+    assert ranked(session) == [("ahead", pytest.approx(7.0))]
+
+
+def test_equal_scores_tie_by_key_whatever_order_their_buckets_were_added(session):
+    hours = [NOW - timedelta(hours=offset) for offset in (1, 5, 11, 17)]
+    for key, order in (("b-tie", hours), ("a-tie", hours[::-1]), ("c-tie", hours[1:] + hours[:1])):
+        article = article_id(session, key)
+        for hour in order:
+            trending.record_activity(session, article, hour, views=3, comments=1)
+    assert [key for key, _ in ranked(session)] == ["a-tie", "b-tie", "c-tie"]
+
+
+def test_the_ranking_is_the_definition_over_every_bucket(session):
+    # Many articles, activity of every kind at every age of the window: the ranking the
+    # database answers is the score's definition computed here, top ``limit`` exactly.
+    expected: dict[str, float] = {}
+    for n in range(60):
+        key = f"article-{n:02d}"
+        article = article_id(session, key)
+        expected[key] = 0.0
+        for offset in range(n % 7, 24, 5):
+            views, comments, reactions = (n * 7 + offset) % 13, (n + offset) % 3, (n * offset) % 4
+            trending.record_activity(
+                session, article, NOW - timedelta(hours=offset), views=views, comments=comments, reactions=reactions
+            )
+            weighted = views * WEIGHTS.views + comments * WEIGHTS.comments + reactions * WEIGHTS.reactions
+            expected[key] += weighted * trending.decay(offset + 0.5, 6)
+    best = sorted((key for key, score in expected.items() if score > 0), key=lambda key: (-round(expected[key], 9), key))
+    ranking = ranked(session, limit=10, now=NOW + timedelta(minutes=30))
+    assert [key for key, _ in ranking] == best[:10]
+    assert [score for _, score in ranking] == [pytest.approx(expected[key]) for key in best[:10]]
+
+
+def test_ranks_on_a_sqlite_built_without_math_functions(app_factory, database_url, monkeypatch):
+    if database_url.startswith("postgresql"):
+        pytest.skip("SQLite's math functions")
+    from engagement import extensions
+
+    python_exp_calls: list[float] = []
+
+    def python_exp(value: float) -> float:
+        python_exp_calls.append(value)
+        return math.exp(value)
+
+    monkeypatch.setattr(extensions, "sqlite_has_math_functions", lambda: False)
+    monkeypatch.setattr(extensions, "math", SimpleNamespace(exp=python_exp))
+    app = app_factory()
+    with app.app_context():
+        trending.record_activity(db.session, article_id(db.session, "a"), NOW - timedelta(hours=6), views=8)
+        assert ranked(db.session) == [("a", pytest.approx(4.0))]
+        db.session.rollback()
+    assert python_exp_calls  # Python's exp took the place of SQL's
 
 
 def test_zero_scores_are_left_out(session):
