@@ -138,7 +138,11 @@ def count_comment(session: Session, article_id: int, created_at: datetime, delta
 # --- ranking -----------------------------------------------------------------------------
 
 def decay(age_hours: float, half_life_hours: float) -> float:
-    """The weight of activity ``age_hours`` old (1 now, 1/2 one half-life ago)."""
+    """The weight of activity ``age_hours`` old (1 now, 1/2 one half-life ago).
+
+    The ranking computes this curve in SQL (``_ranking``); this is its definition in
+    Python, the one the tests hold the database's answers to.
+    """
     return 0.5 ** (max(age_hours, 0.0) / half_life_hours)
 
 
