@@ -137,14 +137,11 @@ def public_comment_document(node: Any) -> dict[str, Any]:
     checks that the two agree on every kind of node.
     """
     comment = node.comment
-    author = node.author
     return {
         "id": comment.id,
         "article": node.article_key,
         "parent_id": comment.parent_id,
-        "author": None if author is None else {
-            "name": author["name"], "url": author["url"], "avatar": author["avatar"], "verified": author["verified"],
-        },
+        "author": node.author,  # a new dict of AuthorSchema's fields (``comments.author_of``), or None
         "body_html": node.body_html,
         "status": node.public_status,
         "created_at": iso_timestamp(comment.created_at),
@@ -156,7 +153,7 @@ def public_comment_document(node: Any) -> dict[str, Any]:
         "pinned": bool(comment.pinned),
         "deleted": node.deleted,
         "reply_count": comment.reply_count,
-        "replies": [public_comment_document(reply) for reply in node.replies],
+        "replies": [public_comment_document(reply) for reply in node.replies] if node.replies else [],
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -290,6 +291,15 @@ _ORDERINGS: dict[Sort, tuple[tuple[str, ...], bool]] = {
 }
 
 
+# The order of a page's rows, pinned first, then by ``_ORDERINGS`` (what the page's
+# statement asks of each segment): a key per sort, read once per row.
+_PAGE_ORDER: dict[Sort, Callable[[Any], tuple[int, ...]]] = {
+    Sort.OLDEST: lambda row: (-row.pinned, row.id),
+    Sort.NEWEST: lambda row: (-row.pinned, -row.id),
+    Sort.TOP: lambda row: (-row.pinned, -row.score, -row.id),
+}
+
+
 def _sort_key(comment: Comment, sort: Sort) -> list[int]:
     names, _ = _ORDERINGS[sort]
     return [int(comment.pinned), *(int(getattr(comment, name)) for name in names)]
@@ -411,10 +421,10 @@ def _start_around(database: Database, article_id: int, sort: Sort, limit: int, c
     in_pinned = previous < found.pinned_count
     offset = previous if in_pinned else previous - found.pinned_count
     parameters = {"article_id": article_id, "page_limit": 1, "page_offset": offset}
-    row = run(database, _nth_statement(sort, in_pinned), parameters).first()
+    row = run(database, _nth_statement(sort, in_pinned), parameters, row=PublicComment._make).first()
     if row is None:
         return None  # the thread shrank between the two statements: start from the top
-    return _sort_key(PublicComment(*row), sort)
+    return _sort_key(row, sort)
 
 
 def _decode_cursor(keyring: Keyring, cursor: str, sort: Sort) -> list[int]:
@@ -468,8 +478,8 @@ class PublicComment(NamedTuple):
 _PUBLIC_COLUMNS = tuple(_COMMENTS.c[name] for name in PublicComment._fields)
 
 
-def _public_comments(result: sa.Result[Any]) -> list[PublicComment]:
-    return [PublicComment(*row) for row in result.all()]
+def _public_comments(database: Database, statement: sa.Select[Any], parameters: dict[str, Any]) -> list[PublicComment]:
+    return run(database, statement, parameters, row=PublicComment._make).all()
 
 
 def _top_level_visibility(comments: sa.FromClause) -> tuple[sa.ColumnElement[bool], ...]:
@@ -512,11 +522,11 @@ def _thread_replies(database: Database, root_ids: list[int]) -> list[PublicComme
     A non-public comment whose only visible descendants sit below another non-public
     one is fetched by id afterwards, one query per missing level (rare, bounded by depth).
     """
-    replies = _public_comments(run(database, _thread_replies_of(database), {"root_ids": root_ids}))
+    replies = _public_comments(database, _thread_replies_of(database), {"root_ids": root_ids})
     known = set(root_ids) | {comment.id for comment in replies}
     missing = {comment.parent_id for comment in replies if comment.parent_id not in known}
     while missing:
-        found = _public_comments(run(database, _COMMENTS_BY_ID, {"ids": sorted(missing)}))
+        found = _public_comments(database, _COMMENTS_BY_ID, {"ids": sorted(missing)})
         replies.extend(found)
         known |= {comment.id for comment in found}
         missing = {comment.parent_id for comment in found if comment.parent_id not in known}
@@ -543,7 +553,8 @@ def _attach_replies(database: Database, roots: list[ThreadNode]) -> None:
 
 def _prune_empty_placeholders(node: ThreadNode) -> bool:
     """Drop placeholders with no visible descendants; True when ``node`` stays visible."""
-    node.replies = [child for child in node.replies if _prune_empty_placeholders(child)]
+    if node.replies:  # most nodes have none: no new list for them
+        node.replies = [child for child in node.replies if _prune_empty_placeholders(child)]
     return not node.deleted or bool(node.replies)
 
 
@@ -589,9 +600,8 @@ def list_thread(
     # The pinned segment first, then the rest; one statement (UNION ALL of both segments).
     shape, parameters = _page_parameters(article.id, limit + 1, after)
     statement = _page_statement(sort, *shape)
-    rows = _public_comments(run(database, statement, parameters))
-    names, descending = _ORDERINGS[sort]
-    rows.sort(key=lambda c: [-c.pinned, *((-v if descending else v) for v in (getattr(c, n) for n in names))])
+    rows = _public_comments(database, statement, parameters)
+    rows.sort(key=_PAGE_ORDER[sort])
 
     page, more = rows[:limit], len(rows) > limit
     roots = [ThreadNode(comment, article_key, settings.anonymous_name, in_thread=True) for comment in page]

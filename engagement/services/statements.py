@@ -157,7 +157,12 @@ def _plan(statement: sa.Executable, dialect: Dialect, names: tuple[str, ...]) ->
     if exported is None:
         return None  # text(): what it returns is known only from the cursor
     columns = list(exported)
-    processors = (column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+    try:
+        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+    except (TypeError, sa.exc.InvalidRequestError):
+        # The processing depends on the column's type in the database, known only from
+        # the cursor (psycopg's numbers, a float column's included): SQLAlchemy's path.
+        return None
     results = tuple((index, processor) for index, processor in enumerate(processors) if processor is not None)
     row = collections.namedtuple("Row", [column.key for column in columns] or ["_0"], rename=True)._make  # type: ignore[misc]
     positions = tuple(compiled.positiontup) if compiled.positiontup is not None else None
@@ -171,7 +176,13 @@ _PLANS: weakref.WeakKeyDictionary[sa.Executable, dict[tuple[str, tuple[str, ...]
 )
 
 
-def run(database: Database, statement: sa.Executable, parameters: Mapping[str, Any] | None = None) -> Any:
+def run(
+    database: Database,
+    statement: sa.Executable,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    row: Callable[[Sequence[Any]], Any] | None = None,
+) -> Any:
     """Execute a prebuilt Core statement on the connection, or on the session's (its transaction).
 
     SQLAlchemy spends about eight times what SQLite needs to run such a statement in
@@ -184,26 +195,37 @@ def run(database: Database, statement: sa.Executable, parameters: Mapping[str, A
     SQLAlchemy would. Lists of parameters (executemany), statements whose SQL changes
     per execution, and any connection with cursor-execution listeners (tests that count
     statements, SQL echo) take SQLAlchemy's own path and answer its ``CursorResult``.
+
+    With ``row`` (a NamedTuple's ``_make``, say), each row is made by it instead, on
+    either path, and the answer is always ``Rows``: a caller that reads many rows as its
+    own type builds each once.
     """
     connection = database if isinstance(database, Connection) else database.connection()
     values = parameters or {}
+    plan = _plan_for(connection, statement, values)
+    if plan is None:
+        result = connection.execute(statement, values)
+        return result if row is None else Rows(list(map(row, result)), result.rowcount)
+    return _execute(connection, plan, values, row or plan.row)
+
+
+def _plan_for(connection: Connection, statement: sa.Executable, values: Any) -> _Plan | None:
+    """The plan ``run`` hands to the driver, or None: SQLAlchemy's own path runs it."""
     if not isinstance(values, Mapping):
-        return connection.execute(statement, values)
+        return None
     plans = _PLANS.get(statement)
     if plans is None:
         _PLANS[statement] = {}  # seen once: planned if it runs again
-        return connection.execute(statement, values)
+        return None
     if connection.engine.echo or _watched(connection):
-        return connection.execute(statement, values)
+        return None
     dialect = connection.dialect
     key = (dialect.name, tuple(values))
     try:
-        plan = plans[key]
+        return plans[key]
     except KeyError:
         plan = plans[key] = _plan(statement, dialect, key[1])
-    if plan is None:
-        return connection.execute(statement, values)
-    return _execute(connection, plan, values)
+        return plan
 
 
 def _watched(connection: Connection) -> bool:
@@ -211,7 +233,9 @@ def _watched(connection: Connection) -> bool:
     return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
-def _execute(connection: Connection, plan: _Plan, parameters: Mapping[str, Any]) -> Rows:
+def _execute(
+    connection: Connection, plan: _Plan, parameters: Mapping[str, Any], make_row: Callable[[Any], Any]
+) -> Rows:
     if not connection.in_transaction():
         connection.begin()  # as SQLAlchemy's autobegin: the request's commit or rollback covers it
     values = {**plan.fixed, **parameters} if plan.fixed else dict(parameters)
@@ -235,13 +259,13 @@ def _execute(connection: Connection, plan: _Plan, parameters: Mapping[str, Any])
         ) from error
     cursor.close()
     if not plan.results:
-        return Rows(list(map(plan.row, fetched)), rowcount)
+        return Rows(list(map(make_row, fetched)), rowcount)
     rows = []
     for values_read in fetched:
         row = list(values_read)
         for index, process in plan.results:
             row[index] = process(row[index])
-        rows.append(plan.row(row))
+        rows.append(make_row(row))
     return Rows(rows, rowcount)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 import pytest
 import sqlalchemy as sa
@@ -133,6 +134,34 @@ def test_a_statement_run_again_goes_to_the_driver_and_answers_the_same(session, 
         run(session, _COMMENTS_SINCE, none_since).scalar_one()
 
 
+class CommentSince(NamedTuple):
+    id: int
+    status: CommentStatus
+    pinned: bool
+    created_at: datetime
+
+
+def test_rows_made_as_the_callers_type_on_either_path(app, session, article_id):
+    """With ``row``, SQLAlchemy's path (a statement's first run, a connection with a
+    listener) and the driver's answer the same rows, each made once as the caller's type."""
+    _add_comments(session, article_id, 3)
+    parameters = {"article_id": article_id, "since": NOW + timedelta(minutes=1), "status": CommentStatus.APPROVED}
+    expected = _answers(run(session, _COMMENTS_SINCE_AS_ROWS, parameters))  # SQLAlchemy's path, no row type
+    first = run(session, _COMMENTS_SINCE_AS_ROWS, parameters, row=CommentSince._make)  # planned: the driver's
+    with counting_statements(app):
+        watched = run(session, _COMMENTS_SINCE_AS_ROWS, parameters, row=CommentSince._make)  # SQLAlchemy's
+    for answer in (first, watched):
+        assert isinstance(answer, Rows)
+        rows = answer.all()
+        assert [type(row) for row in rows] == [CommentSince, CommentSince]
+        assert [tuple(row) for row in rows] == expected
+        assert rows[0].status is CommentStatus.APPROVED and rows[0].created_at == NOW + timedelta(minutes=1)
+    assert run(session, _COMMENTS_SINCE_AS_ROWS, parameters, row=CommentSince._make).first() == CommentSince(*expected[0])
+
+
+_COMMENTS_SINCE_AS_ROWS = _COMMENTS_SINCE.limit(10)  # a statement of its own: its first run is SQLAlchemy's
+
+
 def test_writes_on_the_driver_count_rows_and_belong_to_the_callers_transaction(session, article_id):
     _add_comments(session, article_id, 2)
     session.commit()
@@ -187,6 +216,21 @@ _COMPUTED_EACH_TIME = sa.select(sa.bindparam("computed", callable_=lambda: next(
 
 def test_a_value_computed_at_execution_is_computed_at_each_run(session):
     assert [run(session, _COMPUTED_EACH_TIME).scalar() for _ in range(3)] == [1, 2, 3]
+
+
+_WEIGHTED_SCORES = sa.select((_COMMENTS.c.score * sa.bindparam("weight", type_=sa.Float)).label("weighted")).where(
+    _COMMENTS.c.article_id == sa.bindparam("article_id")
+)
+
+
+def test_a_computed_number_run_again_answers_the_same(session, article_id):
+    """A float column's processing may depend on the type the database reports for it
+    (psycopg's): such a statement still answers what SQLAlchemy's path does, every time."""
+    for score in (2, -1):
+        insert_loaded(session, new_comment(article_id, score=score))
+    answers = [run(session, _WEIGHTED_SCORES, {"article_id": article_id, "weight": 1.5}).all() for _ in range(3)]
+    assert [sorted(value for value, in rows) for rows in answers] == [[-1.5, 3.0]] * 3
+    assert all(type(value) is float for rows in answers for value, in rows)
 
 
 _TWO_COLUMNS = sa.text("SELECT 1 AS one, 2 AS two")
