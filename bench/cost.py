@@ -107,6 +107,7 @@ SCENARIOS = (
     Scenario("thread_1000", _repeat(lambda made: made.environ("GET", f"/api/v1/articles/{seed.THREAD_LARGE}/comments"))),
     Scenario("counts_20", _counts(20)),
     Scenario("counts_100", _counts(100)),
+    Scenario("trending", _repeat(lambda made: made.environ("GET", "/api/v1/trending"))),
     Scenario("post_view", _repeat(
         lambda made: made.environ("POST", f"/api/v1/articles/{seed.THREAD_SMALL}/views", reader=True))),
     Scenario("put_reaction", _repeat(lambda made: made.environ(

@@ -20,7 +20,6 @@ from engagement.api.common import (
     writes,
 )
 from engagement.api.ratelimits import limit, target_allowance
-from engagement.extensions import db
 from engagement.schemas.engagement import (
     ArticleSummarySchema,
     CountsQuerySchema,
@@ -131,6 +130,6 @@ def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[st
 def get_trending(query: dict[str, Any]) -> tuple[dict[str, list[TrendingEntry]], dict[str, str]]:
     """Articles ranked by weighted engagement in the window, newer activity weighing more."""
     articles = article_stats.trending_articles(
-        db.session, settings(), window=query["window"], limit=query["limit"], now=now(), counter=view_counter()
+        reads(), settings(), window=query["window"], limit=query["limit"], now=now(), counter=view_counter()
     )
     return {"articles": articles}, caching.validate_result(articles, query)

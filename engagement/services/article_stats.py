@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from engagement.config import Settings
 from engagement.errors import NotFound
@@ -139,7 +138,7 @@ def article_counts(
 
 
 def trending_articles(
-    session: Session,
+    database: Database,
     settings: Settings,
     *,
     window: trending.TrendingWindow,
@@ -147,26 +146,26 @@ def trending_articles(
     now: datetime,
     counter: hot_views.ViewCounter | None = None,
 ) -> list[TrendingEntry]:
-    """The articles trending in ``window`` (see ``trending.rank``) with their totals; two queries.
+    """The articles trending in ``window`` (see ``trending.rank``) with their totals; one query.
 
     With ``counter``, the view totals include views not yet flushed from Redis (one more
     query); the ranking itself sees them once flushed.
     """
-    ranked = trending.rank(session, settings.trending_weights, window=window, limit=limit, now=now)
+    ranked = trending.rank(database, settings.trending_weights, window=window, limit=limit, now=now)
     zeros = dict.fromkeys(settings.reaction_kinds, 0)
-    views = {article.key: article.views for article, _ in ranked}
+    views = {article.key: article.views for article in ranked}
     if counter is not None and ranked:
         keys = list(views)
-        views.update(hot_views.current_views(session, keys, hot_views.unflushed_views(counter, keys)))
+        views.update(hot_views.current_views(database, keys, hot_views.unflushed_views(counter, keys)))
     return [
         TrendingEntry(
             key=article.key,
             title=article.title,
             url=article.url,
-            score=round(score, 3),
+            score=round(article.score, 3),
             views=views[article.key],
             comments=article.comment_count,
             reactions=_configured(article.reaction_counts, zeros),
         )
-        for article, score in ranked
+        for article in ranked
     ]

@@ -16,6 +16,7 @@ import enum
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -164,10 +165,22 @@ def _rounded(dialect: str, score: sa.ColumnElement[float]) -> sa.ColumnElement[f
     return sa.func.round(score, 9)
 
 
+class RankedArticle(NamedTuple):
+    """A trending article: what the site shows of it, and its decayed score."""
+
+    key: str
+    title: str | None
+    url: str | None
+    views: int
+    comment_count: int
+    reaction_counts: str | None  # its totals, one JSON object (``articles.reaction_counts``)
+    score: float
+
+
 @per_dialect
-def _ranking(dialect: str) -> sa.Select[tuple[int, float]]:
-    """The ids and decayed scores of the ``limit`` known articles with the highest positive
-    score among buckets since ``since``, best first, ties broken by key: one statement.
+def _ranking(dialect: str) -> sa.Select[Any]:
+    """The ``limit`` known articles with the highest positive decayed score among buckets
+    since ``since`` (``RankedArticle``'s columns), best first, ties broken by key: one statement.
 
     The decay is computed in SQL, ``exp(decay_rate * age)`` with ``decay_rate`` =
     -ln 2 / half-life (``decay``'s curve: never above 1 for a bucket from the future), so
@@ -190,7 +203,7 @@ def _ranking(dialect: str) -> sa.Select[tuple[int, float]]:
         .subquery("scores")
     )
     return (
-        sa.select(scores.c.article_id, scores.c.score)
+        sa.select(*(_ARTICLES.c[name] for name in RankedArticle._fields[:-1]), scores.c.score)
         .join(_ARTICLES, _ARTICLES.c.id == scores.c.article_id)
         .where(scores.c.score > 0)
         .order_by(_rounded(dialect, scores.c.score).desc(), _ARTICLES.c.key)
@@ -199,15 +212,17 @@ def _ranking(dialect: str) -> sa.Select[tuple[int, float]]:
 
 
 def rank(
-    session: Session, weights: TrendingWeights, *, window: TrendingWindow, limit: int, now: datetime
-) -> list[tuple[Article, float]]:
+    database: Database, weights: TrendingWeights, *, window: TrendingWindow, limit: int, now: datetime
+) -> list[RankedArticle]:
     """The ``limit`` known articles (``KNOWN_ARTICLE``) with the highest decayed engagement
     score in ``window``, best first; ties are broken by article key, and articles with a
     zero score are left out. Exact: every bucket of the window counts (``_ranking``).
+
+    One statement on ``database`` (``statements.run``: a session's pending changes are not
+    flushed first).
     """
     shape = WINDOWS[window]
-    # On the session (not ``run``): it flushes first, so the ranking sees the session's own changes.
-    ranked = session.execute(_ranking(session), {
+    return run(database, _ranking(database), {
         "now": now,
         "since": bucket_hour(now) - timedelta(hours=shape.hours - 1),
         "decay_rate": -math.log(2) / shape.half_life_hours,
@@ -215,12 +230,7 @@ def rank(
         "comments_weight": weights.comments,
         "reactions_weight": weights.reactions,
         "limit": limit,
-    }).all()
-    if not ranked:
-        return []
-    ids = [article_id for article_id, _ in ranked]
-    articles = {article.id: article for article in session.scalars(sa.select(Article).where(Article.id.in_(ids)))}
-    return [(articles[article_id], float(score)) for article_id, score in ranked]
+    }, row=RankedArticle._make).all()
 
 
 # --- pruning -----------------------------------------------------------------------------

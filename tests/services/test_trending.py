@@ -31,8 +31,9 @@ def session(app):
 def ranked(
     session, window: TrendingWindow = TrendingWindow.DAY, *, limit: int = 10, now: datetime = NOW
 ) -> list[tuple[str, float]]:
+    session.flush()  # the ranking is one statement on the connection: it does not flush the session
     ranking = trending.rank(session, WEIGHTS, window=window, limit=limit, now=now)
-    return [(article.key, score) for article, score in ranking]
+    return [(article.key, article.score) for article in ranking]
 
 
 def article_id(session, key: str) -> int:
