@@ -44,6 +44,13 @@ def _as_bool(value: str) -> bool:
     raise ConfigurationError(f"not a boolean: {value!r}")
 
 
+def comparable_origin(origin: str) -> str:
+    """An origin as the site's configured origins are compared with a request's: trimmed,
+    without a trailing ``/``, in lower case (``https://News.example/`` is ``https://news.example``).
+    CORS and page naming both compare this way."""
+    return origin.strip().rstrip("/").lower()
+
+
 def _as_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 
 from flask import Flask, Response, request
 
+from engagement.config import comparable_origin
+
 API_PREFIX = "/api/v1/"
 # Under API_PREFIX, the paths (and the trees below them) that are not public.
 PRIVATE_PATHS = ("mod", "docs")
@@ -42,7 +44,8 @@ class CorsPolicy:
 
     With ``*`` every public response says ``Access-Control-Allow-Origin: *`` (the API
     takes no credentials, so any page may read it, and a shared cache keeps one copy).
-    With a list, a listed ``Origin`` (compared without regard to case) is echoed and any
+    With a list, a listed ``Origin`` (compared as page naming compares it,
+    ``config.comparable_origin``: any case, a trailing ``/`` ignored) is echoed and any
     other gets no CORS headers; every public response then says ``Vary: Origin``, so a
     shared cache never hands one origin's answer to another.
     """
@@ -50,7 +53,7 @@ class CorsPolicy:
     def __init__(self, origins: Iterable[str]):
         origins = [origin.strip() for origin in origins if origin.strip()]
         self.any_origin = "*" in origins
-        self._allowed = frozenset(origin.lower() for origin in origins)
+        self._allowed = frozenset(comparable_origin(origin) for origin in origins)
         exposed = ("Access-Control-Expose-Headers", ", ".join(EXPOSED_RESPONSE_HEADERS))
         self._any_origin_headers: Headers = [("Access-Control-Allow-Origin", "*"), exposed]
         self._exposed = exposed
@@ -70,7 +73,7 @@ class CorsPolicy:
         """
         if self.any_origin:
             allowed: Headers = self._any_origin_headers
-        elif origin and len(origin) <= MAX_ORIGIN_LENGTH and origin.lower() in self._allowed:
+        elif origin and len(origin) <= MAX_ORIGIN_LENGTH and comparable_origin(origin) in self._allowed:
             allowed = [("Access-Control-Allow-Origin", origin), self._exposed, *self._vary]
         else:
             return self._vary

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engagement.config import Settings
+from engagement.config import Settings, comparable_origin
 from engagement.models import Article, ModerationMode
 from engagement.services.statements import DIALECT_INSERTS, Database, dialect_name, per_dialect, run
 
@@ -205,8 +205,8 @@ def register_article(
     Returns whether it was set.
     """
     origin = origin_of(url)
-    allowed = {configured.rstrip("/").lower() for configured in site_origins if configured != "*"}
-    if origin is None or origin not in allowed or (request_origin or "").rstrip("/").lower() != origin:
+    allowed = {comparable_origin(configured) for configured in site_origins if configured != "*"}
+    if origin is None or origin not in allowed or comparable_origin(request_origin or "") != origin:
         return False
     named = run(database, _NAME_ARTICLE, {"named_key": key, "page_url": url, "page_title": title, "now": now})
     return bool(named.rowcount)

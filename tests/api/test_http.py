@@ -140,6 +140,21 @@ class TestCors:
         for response in (allowed, client.get(COMMENTS), client.get(COMMENTS, headers={"Origin": "https://evil.example"})):
             assert "Origin" in vary(response)
 
+    def test_a_configured_origin_compares_as_page_naming_compares_it(self, app_factory):
+        """An origin configured with capitals and a trailing ``/`` (as copied from an
+        address bar) is that origin for both: the site's page may name its article and
+        read the answer."""
+        client = app_factory(CORS_ORIGINS=["https://News.example/"]).test_client()
+        post_comment(client)  # the article exists: a page may name it
+        response = client.post(f"/api/v1/articles/{DEFAULT_ARTICLE}/views", headers={**NEWS, **browser_headers()},
+                               json={"url": "https://news.example/2025/an-article", "title": "An article"})
+        assert response.status_code == 202
+        assert response.headers[ALLOW_ORIGIN] == "https://news.example"
+        summary = client.get(f"/api/v1/articles/{DEFAULT_ARTICLE}", headers=NEWS)
+        assert summary.headers[ALLOW_ORIGIN] == "https://news.example"
+        assert summary.get_json()["url"] == "https://news.example/2025/an-article"
+        assert ALLOW_ORIGIN not in client.get(COMMENTS, headers={"Origin": "https://news.example.evil"}).headers
+
     def test_error_responses_also_carry_cors_headers(self, client):
         response = client.post(COMMENTS, json={"body": ""}, headers=NEWS)
         assert response.status_code == 422
