@@ -103,9 +103,9 @@ def test_window_covers_exactly_its_hourly_buckets(session):
     assert [key for key, _ in ranked(session, now=NOW + timedelta(minutes=59))] == ["inside"]
 
 
-def test_fresh_activity_beats_more_but_older_activity_beyond_the_first_candidates(session):
-    # Seven articles with heavy activity 23 hours ago outrank the fresh one by raw sum, so
-    # the first round (5 candidates per requested article) does not even read it.
+def test_fresh_activity_beats_more_but_older_activity(session):
+    # Seven articles with heavy activity 23 hours ago outrank the fresh one by raw sum:
+    # the ranking orders by the decayed score, never by the raw sum.
     for n in range(7):
         trending.record_activity(session, article_id(session, f"heavy-{n}"), NOW - timedelta(hours=23), views=100)
     trending.record_activity(session, article_id(session, "fresh"), NOW, views=50)
