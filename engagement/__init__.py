@@ -115,7 +115,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         require_sqlite_features()
         with app.app_context():
-            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], _wal_checkpointer(app))
+            configure_sqlite(
+                db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], _wal_checkpointer(app),
+                memory_mb=app.config["SQLITE_MEMORY_MB"],
+            )
         app.extensions[WRITE_LOCK] = threading.Lock()  # see api.common.transactional
     else:
         with app.app_context():

@@ -73,6 +73,7 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_DUPLICATE_WINDOW_MINUTES": ("DUPLICATE_WINDOW_MINUTES", int),
     "ENGAGEMENT_SQLITE_BUSY_TIMEOUT_MS": ("SQLITE_BUSY_TIMEOUT_MS", int),
     "ENGAGEMENT_SQLITE_CHECKPOINT_SECONDS": ("SQLITE_CHECKPOINT_SECONDS", float),
+    "ENGAGEMENT_SQLITE_MEMORY_MB": ("SQLITE_MEMORY_MB", int),
     "ENGAGEMENT_DB_POOL_SIZE": ("DB_POOL_SIZE", int),
     "ENGAGEMENT_RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _as_bool),
     "ENGAGEMENT_LOG_LEVEL": ("LOG_LEVEL", str),
@@ -134,6 +135,9 @@ DEFAULTS: dict[str, Any] = {
     # How often each worker checkpoints SQLite's WAL in the background (0: the committing
     # request does, as SQLite does by default).
     "SQLITE_CHECKPOINT_SECONDS": 1.0,
+    # What SQLite may keep in memory in one worker, all its connections together (0: no
+    # bound, SQLite's own 2 MiB page cache for each connection).
+    "SQLITE_MEMORY_MB": 8,
     "DB_POOL_SIZE": 5,
     "RATELIMIT_ENABLED": True,
     "LOG_LEVEL": "INFO",
@@ -357,6 +361,8 @@ def load_config(
         raise ConfigurationError("ENGAGEMENT_VIEW_FLUSH_SECONDS must be 0 (off) or a number of seconds")
     if not (math.isfinite(config["SQLITE_CHECKPOINT_SECONDS"]) and 0 <= config["SQLITE_CHECKPOINT_SECONDS"] <= 3600):
         raise ConfigurationError("ENGAGEMENT_SQLITE_CHECKPOINT_SECONDS must be 0 (off) or a number of seconds up to 3600")
+    if not 0 <= config["SQLITE_MEMORY_MB"] <= 65536:
+        raise ConfigurationError("ENGAGEMENT_SQLITE_MEMORY_MB must be 0 (no bound) or a number of megabytes up to 65536")
     if config["ESTABLISHED_READER_MINUTES"] < 0:
         raise ConfigurationError("ENGAGEMENT_ESTABLISHED_READER_MINUTES must not be negative")
     if config["VIEW_WINDOW_MINUTES"] < 1:

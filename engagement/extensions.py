@@ -195,7 +195,9 @@ def require_sqlite_features() -> None:
 FALLBACK_CHECKPOINT_PAGES = 10_000
 
 
-def configure_sqlite(engine: Engine, busy_timeout_ms: int, checkpointer: PeriodicTask | None = None) -> None:
+def configure_sqlite(
+    engine: Engine, busy_timeout_ms: int, checkpointer: PeriodicTask | None = None, *, memory_mb: int = 0
+) -> None:
     """Set the per-connection PRAGMAs that make SQLite safe and fast for several workers.
 
     WAL lets readers run beside one writer; synchronous=NORMAL is durable in WAL mode
@@ -203,7 +205,14 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int, checkpointer: Periodi
     wait for the lock instead of failing at once. With ``checkpointer`` (see
     ``wal_checkpointer``; a worker's first write request starts it), checkpoints leave the
     request path: a commit checkpoints only past FALLBACK_CHECKPOINT_PAGES.
+
+    ``memory_mb`` (0: no bound) is SQLite's soft heap limit, which holds for the whole
+    process: each connection keeps its own page cache (2 MiB by default), and a worker
+    has one connection per thread, so one request that reads widely (trending) would
+    otherwise fill every cache in turn. Near the limit SQLite reuses the least recently
+    used page of any connection instead of allocating another.
     """
+    soft_heap_limit = memory_mb * 1024 * 1024
 
     @event.listens_for(engine, "connect")
     def _set_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -212,6 +221,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int, checkpointer: Periodi
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA soft_heap_limit={soft_heap_limit}")
         if checkpointer is not None:
             cursor.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_CHECKPOINT_PAGES}")
         cursor.close()

@@ -32,6 +32,7 @@ def test_environment_variables_are_parsed(tmp_path):
         "ENGAGEMENT_REACTION_KINDS": "like,wow",
         "ENGAGEMENT_RATELIMIT_ENABLED": "false",
         "ENGAGEMENT_TRUSTED_PROXIES": "2",
+        "ENGAGEMENT_SQLITE_MEMORY_MB": "16",
     }
     config = load_config(str(tmp_path), environ=environ)
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/engagement"
@@ -42,6 +43,7 @@ def test_environment_variables_are_parsed(tmp_path):
     assert config["REACTION_KINDS"] == ["like", "wow"]
     assert config["RATELIMIT_ENABLED"] is False
     assert config["TRUSTED_PROXIES"] == 2
+    assert config["SQLITE_MEMORY_MB"] == 16
 
 
 def test_overrides_win_over_environment(tmp_path):
@@ -58,6 +60,8 @@ def test_overrides_win_over_environment(tmp_path):
         {"ENGAGEMENT_ENV": "staging"},
         {"ENGAGEMENT_REACTION_KINDS": " , "},
         {"ENGAGEMENT_API_DOCS": "sometimes"},
+        {"ENGAGEMENT_SQLITE_MEMORY_MB": "-1"},
+        {"ENGAGEMENT_SQLITE_MEMORY_MB": "plenty"},
     ],
 )
 def test_malformed_values_refuse_to_start(tmp_path, environ):

@@ -108,3 +108,10 @@ def test_every_doc_page_is_reachable_from_the_readme():
     }
     pages = {path.resolve() for path in (PROJECT_ROOT / "docs").glob("*.md")}
     assert sorted(str(page.relative_to(PROJECT_ROOT)) for page in pages - linked) == []
+
+
+def test_every_environment_variable_is_documented_in_operations():
+    from engagement.config import ENVIRONMENT_VARIABLES
+
+    operations = (PROJECT_ROOT / "docs" / "operations.md").read_text()
+    assert [name for name in ENVIRONMENT_VARIABLES if f"`{name}`" not in operations] == []

@@ -143,15 +143,22 @@ def import_records(
 
 @contextmanager
 def _larger_sqlite_cache(session: Session) -> Iterator[None]:
-    """IMPORT_SQLITE_CACHE_KIB of page cache while the import runs, then the connection's own again."""
+    """IMPORT_SQLITE_CACHE_KIB of page cache while the import runs, then the connection's own again.
+
+    The process's bound on SQLite's memory (ENGAGEMENT_SQLITE_MEMORY_MB) is lifted meanwhile,
+    as it would take that cache's pages back.
+    """
     if dialect_name(session) != "sqlite":
         yield
         return
     previous = run(session, sa.text("PRAGMA cache_size")).scalar_one()
+    previous_limit = run(session, sa.text("PRAGMA soft_heap_limit")).scalar_one()
     run(session, sa.text(f"PRAGMA cache_size = -{IMPORT_SQLITE_CACHE_KIB}"))
+    run(session, sa.text("PRAGMA soft_heap_limit = 0"))
     try:
         yield
     finally:
+        run(session, sa.text(f"PRAGMA soft_heap_limit = {int(previous_limit)}"))
         run(session, sa.text(f"PRAGMA cache_size = {int(previous)}"))
 
 

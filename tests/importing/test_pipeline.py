@@ -284,7 +284,8 @@ def test_an_import_stopped_early_stops_the_reading_and_sanitising_processes(tmp_
 
 
 def test_the_importing_connection_gets_its_own_page_cache_back(app, is_postgres):
-    """A large page cache is for the import only, failed or not (the connection goes back to the pool)."""
+    """A large page cache, and no bound on SQLite's memory, are for the import only, failed or
+    not (the connection goes back to the pool, the bound holds for the whole process)."""
     if is_postgres:
         pytest.skip("a SQLite setting")
     from engagement.importing.keys import KeyRule
@@ -294,13 +295,13 @@ def test_the_importing_connection_gets_its_own_page_cache_back(app, is_postgres)
 
     def records(fail: bool):
         yield ImportedThread(ref="t", url="https://example.org/t/")
-        during.append(db.session.execute(sa.text("PRAGMA cache_size")).scalar_one())
+        during.append(_page_cache_and_memory_bound())
         yield comment(1)
         if fail:
             raise ImportFailed("cut short")
 
     with app.app_context():
-        before = db.session.execute(sa.text("PRAGMA cache_size")).scalar_one()
+        before = _page_cache_and_memory_bound()
         for fail in (False, True):
             try:
                 importing.import_records(db.session, app.extensions["engagement.keyring"],
@@ -308,7 +309,12 @@ def test_the_importing_connection_gets_its_own_page_cache_back(app, is_postgres)
                                          keys=KeyRule(), now=datetime(2021, 1, 1, tzinfo=timezone.utc))
             except ImportFailed:
                 pass
-            assert db.session.execute(sa.text("PRAGMA cache_size")).scalar_one() == before
+            assert _page_cache_and_memory_bound() == before
         db.session.rollback()
         db.session.remove()
-    assert during == [-importing.IMPORT_SQLITE_CACHE_KIB] * 2 != [before] * 2
+    assert before == (-2000, app.config["SQLITE_MEMORY_MB"] * 1024 * 1024) != (-2000, 0)
+    assert during == [(-importing.IMPORT_SQLITE_CACHE_KIB, 0)] * 2
+
+
+def _page_cache_and_memory_bound() -> tuple[int, int]:
+    return tuple(db.session.execute(sa.text(f"PRAGMA {name}")).scalar_one() for name in ("cache_size", "soft_heap_limit"))
