@@ -62,7 +62,7 @@ ENGAGEMENT = (
              args=("20", seed.LISTING_PREFIX, str(seed.LISTING_COUNT)), ceiling="get_row", target=0.50),
     Scenario("counts_100", "GET counts, 100 articles", "get_counts.lua",
              args=("100", seed.LISTING_PREFIX, str(seed.LISTING_COUNT)), ceiling="get_row", target=0.25),
-    Scenario("trending", "GET trending, 24h (the best 10 of 10,000 active articles)", "get.lua",
+    Scenario("trending", "GET trending, 24h (the best 10 of 10,000 articles, a month of activity kept)", "get.lua",
              "/api/v1/trending", ceiling="get_fixed"),
     Scenario("post_view", "POST view (distinct readers)", "post_view.lua",
              args=(seed.THREAD_SMALL,), tokens=True, ceiling="post_row", target=0.50),

@@ -7,7 +7,8 @@ What is written (ids are explicit, so later stages can address rows arithmetical
 - ``THREAD_LARGE`` (id 2): 1,000 comments, 400 top-level, same mix;
 - ``LIVE`` (id 3): 20 comments, the target of the write scenarios;
 - ``LISTING_COUNT`` listing articles (ids ``FIRST_LISTING_ID``...) with view counts, comment
-  counts, reaction totals and some hourly activity for trending.
+  counts, reaction totals and, for 30 % of them, hourly activity spread over the month
+  trending keeps (``trending.BUCKET_RETENTION``).
 
 The data is the same on every backend (a fixed random seed). Rows go in through
 SQLAlchemy Core ``executemany`` with the models' own tables, so column types match what
@@ -34,6 +35,7 @@ from engagement.models import (
     ReactionTotal,
 )
 from engagement.sanitize import render_markdown
+from engagement.services.trending import BUCKET_RETENTION
 
 THREAD_SMALL = "bench-thread-100"
 THREAD_LARGE = "bench-thread-1000"
@@ -188,7 +190,10 @@ def build_rows(now: datetime, *, seed: int = 20250913) -> _Rows:
                 "article_id": article_id, "reader_hash": _hex(rng, 64), "kind": rng.choice(kinds), "created_at": now,
             })
 
-    hours = [now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=h) for h in range(48)]
+    # A month of kept activity, as a site has once it has run that long (trending.prune
+    # deletes older buckets): a 24-hour window ranks a thirty-first of it.
+    kept_hours = int(BUCKET_RETENTION / timedelta(hours=1))
+    hours = [now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=h) for h in range(kept_hours)]
     for index in range(LISTING_COUNT):
         article_id = FIRST_LISTING_ID + index
         rows.articles.append(_article(
@@ -199,7 +204,7 @@ def build_rows(now: datetime, *, seed: int = 20250913) -> _Rows:
             if rng.random() < 0.5:
                 rows.totals.append({"article_id": article_id, "kind": kind, "count": rng.randint(1, 500)})
         if rng.random() < 0.3:
-            for hour in rng.sample(hours, rng.randint(1, 6)):
+            for hour in rng.sample(hours, rng.randint(20, 90)):
                 rows.buckets.append({
                     "article_id": article_id, "hour": hour, "views": rng.randint(1, 400),
                     "comments": rng.randint(0, 10), "reactions": rng.randint(0, 20),

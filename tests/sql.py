@@ -1,8 +1,9 @@
 """Seeing the SQL a request runs: the statements sent to the database, in order."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
@@ -11,17 +12,37 @@ from engagement.extensions import db
 
 
 @contextmanager
-def counting_statements(app: Flask) -> Iterator[list[str]]:
-    """The text of every statement the app's engine executes inside the block."""
-    statements: list[str] = []
+def _listening(app: Flask, record: Callable[[str, Any], None]) -> Iterator[None]:
     with app.app_context():
         engine = db.engine
 
-    def record(_connection: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
+    def listener(_connection: object, _cursor: object, statement: str, parameters: Any, *_args: object) -> None:
+        record(statement, parameters)
 
-    sa.event.listen(engine, "before_cursor_execute", record)
+    sa.event.listen(engine, "before_cursor_execute", listener)
     try:
-        yield statements
+        yield
     finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+        sa.event.remove(engine, "before_cursor_execute", listener)
+
+
+@contextmanager
+def counting_statements(app: Flask) -> Iterator[list[str]]:
+    """The text of every statement the app's engine executes inside the block."""
+    statements: list[str] = []
+    with _listening(app, lambda statement, _parameters: statements.append(statement)):
+        yield statements
+
+
+@contextmanager
+def statements_with_parameters(app: Flask) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the app's engine executes inside the block, with the parameters sent."""
+    executed: list[tuple[str, Any]] = []
+    with _listening(app, lambda statement, parameters: executed.append((statement, parameters))):
+        yield executed
+
+
+def sqlite_query_plan(app: Flask, statement: str, parameters: Any) -> list[str]:
+    """SQLite's plan for ``statement`` (EXPLAIN QUERY PLAN), one line per step."""
+    with app.app_context(), db.engine.connect() as connection:
+        return [row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]

@@ -22,7 +22,7 @@ from tests.factories import (
     react,
     send_view,
 )
-from tests.sql import counting_statements
+from tests.sql import counting_statements, sqlite_query_plan, statements_with_parameters
 
 ZEROS = dict.fromkeys(DEFAULT_REACTION_KINDS, 0)
 NOW = datetime(2025, 9, 13, 12, 30, tzinfo=timezone.utc)
@@ -183,6 +183,18 @@ def test_activity_leaves_the_window(client):
         clock.move_to(NOW + timedelta(hours=25))
         assert trending(client) == []
         assert [a["key"] for a in trending(client, window="7d")] == ["passing"]
+
+
+def test_trending_reads_only_the_window_s_buckets_on_sqlite(app, client, is_postgres):
+    """Buckets are kept for 31 days; SQLite, which keeps no statistics, must still find a
+    24-hour window's by their hour instead of reading all of them in article order."""
+    if is_postgres:
+        pytest.skip("PostgreSQL plans from its own statistics")
+    with statements_with_parameters(app) as executed:
+        trending(client, window="24h")
+    [(ranking, parameters)] = [(statement, sent) for statement, sent in executed if "activity_buckets" in statement]
+    plan = sqlite_query_plan(app, ranking, parameters)
+    assert "SEARCH activity_buckets USING INDEX ix_activity_buckets_hour (hour>?)" in plan, plan
 
 
 def test_withdrawn_reactions_and_comments_leave_trending(client):
