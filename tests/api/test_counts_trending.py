@@ -187,7 +187,8 @@ def test_activity_leaves_the_window(client):
 
 def test_trending_reads_only_the_window_s_buckets_on_sqlite(app, client, is_postgres):
     """Buckets are kept for 31 days; SQLite, which keeps no statistics, must still find a
-    24-hour window's by their hour instead of reading all of them in article order."""
+    24-hour window's by their hour instead of reading all of them in article order, and
+    look each article up once, not once per bucket."""
     if is_postgres:
         pytest.skip("PostgreSQL plans from its own statistics")
     with statements_with_parameters(app) as executed:
@@ -195,6 +196,9 @@ def test_trending_reads_only_the_window_s_buckets_on_sqlite(app, client, is_post
     [(ranking, parameters)] = [(statement, sent) for statement, sent in executed if "activity_buckets" in statement]
     plan = sqlite_query_plan(app, ranking, parameters)
     assert "SEARCH activity_buckets USING INDEX ix_activity_buckets_hour (hour>?)" in plan, plan
+    assert [step for step in plan if step.startswith("SEARCH articles")] == [
+        "SEARCH articles USING INTEGER PRIMARY KEY (rowid=?)"
+    ], plan
 
 
 def test_withdrawn_reactions_and_comments_leave_trending(client):
