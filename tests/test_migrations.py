@@ -57,19 +57,40 @@ def functions_of(connection: sa.Connection) -> list[str]:
     ).scalars())
 
 
+def keys_of(connection: sa.Connection) -> dict[str, tuple[list[str], bool]]:
+    """Each table's primary key columns, in order, and whether SQLite stores it WITHOUT ROWID.
+
+    Alembic's comparison leaves primary keys and table options out.
+    """
+    inspector = sa.inspect(connection)
+    without_rowid = set()
+    if connection.dialect.name == "sqlite":
+        without_rowid = {name for name, sql in connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+        ) if sql.rstrip().upper().endswith("WITHOUT ROWID")}
+    return {
+        table: (inspector.get_pk_constraint(table)["constrained_columns"], table in without_rowid)
+        for table in inspector.get_table_names() if table != "alembic_version"
+    }
+
+
 def test_migrations_match_the_models(app_factory, fresh_database_url, schema):
     app = app_factory(SQLALCHEMY_DATABASE_URI=fresh_database_url)
     enable_migrations(app)
     with schema.connect() as connection:
         created = triggers_of(connection)  # what Base.metadata.create_all made for the suite
+        created_keys = keys_of(connection)
     assert [name for name, _ in created] != []
+    assert created_keys["activity_buckets"] == (["hour", "article_id"], not schema.dialect.name == "postgresql")
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
             migrated = triggers_of(connection)
+            migrated_keys = keys_of(connection)
         assert diff == [], f"models and migrations differ: {diff}"
         assert migrated == created
+        assert migrated_keys == created_keys
 
         downgrade(revision="base")
         with db.engine.connect() as connection:
@@ -102,6 +123,37 @@ def test_the_reaction_counts_migration_fills_them_from_the_stored_totals(app_fac
             connection.execute(sa.text("INSERT INTO reaction_totals (article_id, kind, count) VALUES (2, 'love', 1)"))
             stored = dict(connection.execute(sa.text("SELECT key, reaction_counts FROM articles")).all())
         assert (json.loads(stored["reacted"]), json.loads(stored["quiet"])) == ({"like": 4, "sad": 1}, {"love": 1})
+
+
+def test_rekeying_the_buckets_by_hour_keeps_them_and_the_reaction_triggers(app_factory, fresh_database_url):
+    """Buckets stored before 0012 survive it and its downgrade; a reaction still counts in its hour's bucket."""
+    app = app_factory(SQLALCHEMY_DATABASE_URI=fresh_database_url)
+    enable_migrations(app)
+    buckets = sa.text("SELECT views, comments, reactions FROM activity_buckets ORDER BY hour")
+    react = sa.text(
+        "INSERT INTO reactions (article_id, reader_hash, kind, created_at) VALUES (1, :reader, 'like', :at)"
+    )
+    with app.app_context():
+        upgrade(revision="0011")
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO articles (id, key, created_at, updated_at) "
+                "VALUES (1, 'story', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            ))
+            connection.execute(sa.text(
+                "INSERT INTO activity_buckets (article_id, hour, views, comments, reactions) VALUES "
+                "(1, '2026-01-01 10:00:00.000000', 5, 1, 2), (1, '2026-01-01 11:00:00.000000', 1, 0, 0)"
+            ))
+        upgrade()
+        with db.engine.begin() as connection:
+            assert keys_of(connection)["activity_buckets"][0] == ["hour", "article_id"]
+            connection.execute(react, {"reader": "a" * 64, "at": "2026-01-01 11:30:00.000000"})
+            assert connection.execute(buckets).all() == [(5, 1, 2), (1, 0, 1)]
+        downgrade(revision="0011")
+        with db.engine.begin() as connection:
+            assert keys_of(connection)["activity_buckets"] == (["article_id", "hour"], False)
+            connection.execute(react, {"reader": "b" * 64, "at": "2026-01-01 10:05:00.000000"})
+            assert connection.execute(buckets).all() == [(5, 1, 3), (1, 0, 1)]
 
 
 def test_the_blocklist_version_migration_names_a_stored_list(app_factory, fresh_database_url):

@@ -72,15 +72,24 @@ class ViewMark(Base):
 
 
 class ActivityBucket(Base):
-    """Per-article activity in one hour, for trending scores."""
+    """Per-article activity in one hour, for trending scores.
+
+    Keyed by hour first: trending reads the buckets of one window of hours, and pruning
+    deletes the oldest, each one range of the key. On SQLite the table is that key
+    (WITHOUT ROWID), so the range holds the counters themselves: a window is read without
+    a second lookup for every bucket. The article's own index serves the other side (its
+    buckets go when it is deleted).
+    """
 
     __tablename__ = "activity_buckets"
-    __table_args__ = (sa.Index("ix_activity_buckets_hour", "hour"),)
-
-    article_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        sa.PrimaryKeyConstraint("hour", "article_id"),
+        sa.Index("ix_activity_buckets_article_id", "article_id"),
+        {"sqlite_with_rowid": False},
     )
-    hour: Mapped[datetime] = mapped_column(primary_key=True)
+
+    article_id: Mapped[int] = mapped_column(sa.ForeignKey("articles.id", ondelete="CASCADE"))
+    hour: Mapped[datetime]
     views: Mapped[int] = mapped_column(default=0, server_default="0")
     comments: Mapped[int] = mapped_column(default=0, server_default="0")
     reactions: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -197,10 +197,10 @@ def _ranking(dialect: str) -> sa.Select[Any]:
     decayed = weighted * sa.func.exp(sa.bindparam("decay_rate", type_=sa.Float) * sa.case((age > 0, age), else_=0))
     article_id = _BUCKETS.c.article_id
     if dialect == "sqlite":
-        # SQLite keeps no statistics: grouped by the bare column it walks the primary key
-        # (article, hour) to group without sorting, so it reads every bucket kept, up to
-        # 31 days, for a 24-hour window. Grouped by an expression it finds the window's
-        # buckets by the hour index (1.6 times faster with a month kept) and sorts those.
+        # SQLite keeps no statistics: grouped by the bare column it walks the article
+        # index to group without sorting, so it reads every bucket kept, up to 31 days,
+        # for a 24-hour window. Grouped by an expression it reads the window's range of
+        # the (hour, article) key and sorts those.
         article_id = (article_id + sa.literal_column("0")).label("article_id")
     # Scored per article first, then joined to the articles once each (to leave out those
     # the site never made known): joined per bucket, it was a lookup for every bucket.
