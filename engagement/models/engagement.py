@@ -77,14 +77,15 @@ class ActivityBucket(Base):
     Keyed by hour first: trending reads the buckets of one window of hours, and pruning
     deletes the oldest, each one range of the key. On SQLite the table is that key
     (WITHOUT ROWID), so the range holds the counters themselves: a window is read without
-    a second lookup for every bucket. The article's own index serves the other side (its
-    buckets go when it is deleted).
+    a second lookup for every bucket. The (article, hour) index serves the other side: an
+    article's latest activity (the moderators' article list) and its buckets going when
+    it is deleted.
     """
 
     __tablename__ = "activity_buckets"
     __table_args__ = (
         sa.PrimaryKeyConstraint("hour", "article_id"),
-        sa.Index("ix_activity_buckets_article_id", "article_id"),
+        sa.Index("ix_activity_buckets_article_id_hour", "article_id", "hour"),
         {"sqlite_with_rowid": False},
     )
 

@@ -6,7 +6,8 @@ WITHOUT ROWID, so that range holds the counters themselves and a window is read 
 second lookup per bucket; the table is rebuilt, with the reaction triggers (which write
 it) dropped meanwhile, since SQLite refuses to rename a table over a name triggers use.
 On PostgreSQL the primary key is rebuilt in place. On both, the index on hour alone goes
-(it is the key's prefix) and an index on the article serves deleting an article's buckets.
+(it is the key's prefix) and an (article, hour) index takes the old key's other uses: an
+article's latest activity (the moderators' article list) and deleting its buckets.
 
 Revision ID: 0012
 Revises: 0011
@@ -32,11 +33,11 @@ def upgrade():
     else:
         op.drop_index('ix_activity_buckets_hour', table_name='activity_buckets')
         _rekey_on_postgresql(('hour', 'article_id'))
-    op.create_index('ix_activity_buckets_article_id', 'activity_buckets', ['article_id'])
+    op.create_index('ix_activity_buckets_article_id_hour', 'activity_buckets', ['article_id', 'hour'])
 
 
 def downgrade():
-    op.drop_index('ix_activity_buckets_article_id', table_name='activity_buckets')
+    op.drop_index('ix_activity_buckets_article_id_hour', table_name='activity_buckets')
     if op.get_bind().dialect.name == 'sqlite':
         _rebuild_on_sqlite(key=('article_id', 'hour'), with_rowid=True)
     else:
