@@ -100,20 +100,25 @@ def test_migrations_match_the_models(app_factory, fresh_database_url, schema):
         upgrade()  # and back up again: the downgrade left a clean slate
 
 
+def _stored_at_revision(revision: str, *inserts: str) -> None:
+    """Upgrade the app's database to ``revision`` and store rows as that schema held them."""
+    upgrade(revision=revision)
+    with db.engine.begin() as connection:
+        for insert in inserts:
+            connection.execute(sa.text(insert))
+
+
 def test_the_reaction_counts_migration_fills_them_from_the_stored_totals(app_factory, fresh_database_url):
     app = app_factory(SQLALCHEMY_DATABASE_URI=fresh_database_url)
     enable_migrations(app)
     with app.app_context():
-        upgrade(revision="0009")
-        with db.engine.begin() as connection:
-            connection.execute(sa.text(
-                "INSERT INTO articles (id, key, created_at, updated_at) VALUES "
-                "(1, 'reacted', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), "
-                "(2, 'quiet', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-            ))
-            connection.execute(sa.text(
-                "INSERT INTO reaction_totals (article_id, kind, count) VALUES (1, 'like', 3), (1, 'sad', 1)"
-            ))
+        _stored_at_revision(
+            "0009",
+            "INSERT INTO articles (id, key, created_at, updated_at) VALUES "
+            "(1, 'reacted', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), "
+            "(2, 'quiet', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            "INSERT INTO reaction_totals (article_id, kind, count) VALUES (1, 'like', 3), (1, 'sad', 1)",
+        )
         upgrade()
         with db.engine.begin() as connection:
             stored = dict(connection.execute(sa.text("SELECT key, reaction_counts FROM articles")).all())
@@ -134,16 +139,13 @@ def test_rekeying_the_buckets_by_hour_keeps_them_and_the_reaction_triggers(app_f
         "INSERT INTO reactions (article_id, reader_hash, kind, created_at) VALUES (1, :reader, 'like', :at)"
     )
     with app.app_context():
-        upgrade(revision="0011")
-        with db.engine.begin() as connection:
-            connection.execute(sa.text(
-                "INSERT INTO articles (id, key, created_at, updated_at) "
-                "VALUES (1, 'story', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-            ))
-            connection.execute(sa.text(
-                "INSERT INTO activity_buckets (article_id, hour, views, comments, reactions) VALUES "
-                "(1, '2026-01-01 10:00:00.000000', 5, 1, 2), (1, '2026-01-01 11:00:00.000000', 1, 0, 0)"
-            ))
+        _stored_at_revision(
+            "0011",
+            "INSERT INTO articles (id, key, created_at, updated_at) "
+            "VALUES (1, 'story', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            "INSERT INTO activity_buckets (article_id, hour, views, comments, reactions) VALUES "
+            "(1, '2026-01-01 10:00:00.000000', 5, 1, 2), (1, '2026-01-01 11:00:00.000000', 1, 0, 0)",
+        )
         upgrade()
         with db.engine.begin() as connection:
             assert keys_of(connection)["activity_buckets"][0] == ["hour", "article_id"]
