@@ -75,6 +75,7 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str, Any]] = {
     "ENGAGEMENT_SQLITE_CHECKPOINT_SECONDS": ("SQLITE_CHECKPOINT_SECONDS", float),
     "ENGAGEMENT_SQLITE_MEMORY_MB": ("SQLITE_MEMORY_MB", int),
     "ENGAGEMENT_DB_POOL_SIZE": ("DB_POOL_SIZE", int),
+    "ENGAGEMENT_PG_ASYNC_COUNTER_COMMITS": ("PG_ASYNC_COUNTER_COMMITS", _as_bool),
     "ENGAGEMENT_RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _as_bool),
     "ENGAGEMENT_LOG_LEVEL": ("LOG_LEVEL", str),
     "ENGAGEMENT_VIEW_WINDOW_MINUTES": ("VIEW_WINDOW_MINUTES", int),
@@ -139,6 +140,9 @@ DEFAULTS: dict[str, Any] = {
     # bound, SQLite's own 2 MiB page cache for each connection).
     "SQLITE_MEMORY_MB": 8,
     "DB_POOL_SIZE": 5,
+    # On PostgreSQL, a view's, a reaction's and a vote's commit returns before its WAL is
+    # flushed (services.statements.counter_statement).
+    "PG_ASYNC_COUNTER_COMMITS": True,
     "RATELIMIT_ENABLED": True,
     "LOG_LEVEL": "INFO",
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
@@ -236,6 +240,8 @@ class Settings:
     extra_checks: tuple[Callable[..., Any], ...] = ()
     # Posting, voting, reacting and flagging need a reader signed in with the site's account.
     sso_required: bool = False
+    # PostgreSQL: counters commit without waiting for the disk (statements.counter_statement).
+    asynchronous_counter_commits: bool = True
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Settings":
@@ -258,6 +264,7 @@ class Settings:
             reply_emails=bool(config.get("SMTP_URL")),
             extra_checks=tuple(_load_callable(path) for path in config["SPAM_CHECKS"]),
             sso_required=config["SSO_REQUIRED"],
+            asynchronous_counter_commits=config["PG_ASYNC_COUNTER_COMMITS"],
         )
 
 

@@ -22,6 +22,7 @@ def test_defaults_apply_without_environment(tmp_path):
     assert config["CORS_ORIGINS"] == ["*"]
     assert config["REACTION_KINDS"] == ["like", "love", "insightful", "surprised", "sad", "angry"]
     assert config["RATELIMIT_ENABLED"] is True
+    assert config["PG_ASYNC_COUNTER_COMMITS"] is True
 
 
 def test_environment_variables_are_parsed(tmp_path):
@@ -33,6 +34,7 @@ def test_environment_variables_are_parsed(tmp_path):
         "ENGAGEMENT_RATELIMIT_ENABLED": "false",
         "ENGAGEMENT_TRUSTED_PROXIES": "2",
         "ENGAGEMENT_SQLITE_MEMORY_MB": "16",
+        "ENGAGEMENT_PG_ASYNC_COUNTER_COMMITS": "false",
     }
     config = load_config(str(tmp_path), environ=environ)
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/engagement"
@@ -44,6 +46,7 @@ def test_environment_variables_are_parsed(tmp_path):
     assert config["RATELIMIT_ENABLED"] is False
     assert config["TRUSTED_PROXIES"] == 2
     assert config["SQLITE_MEMORY_MB"] == 16
+    assert config["PG_ASYNC_COUNTER_COMMITS"] is False
 
 
 def test_overrides_win_over_environment(tmp_path):
@@ -62,6 +65,7 @@ def test_overrides_win_over_environment(tmp_path):
         {"ENGAGEMENT_API_DOCS": "sometimes"},
         {"ENGAGEMENT_SQLITE_MEMORY_MB": "-1"},
         {"ENGAGEMENT_SQLITE_MEMORY_MB": "plenty"},
+        {"ENGAGEMENT_PG_ASYNC_COUNTER_COMMITS": "sometimes"},
     ],
 )
 def test_malformed_values_refuse_to_start(tmp_path, environ):

@@ -26,7 +26,7 @@ from engagement.privacy import ReaderIdentity
 from engagement.services.articles import ARTICLE_ID_BY_KEY, ARTICLES, ensure_article_id, find_article_id
 from engagement.services.bans import ban_parameters, ensure_not_banned, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance, require
-from engagement.services.statements import DIALECT_INSERTS, Database, dialect_name, per_dialect, run
+from engagement.services.statements import DIALECT_INSERTS, Database, counter_statement, dialect_name, per_dialect, run
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,8 @@ def _state_and_store(
 ) -> tuple[ReactionState, bool]:
     """The state before storing ``reaction`` (``_store_reaction``'s parameters), and whether it was stored."""
     if dialect_name(database) == "postgresql":
-        rows = run(database, _state_and_store_in_one_statement(), reaction).all()
+        statement = counter_statement(_state_and_store_in_one_statement(), settings.asynchronous_counter_commits)
+        rows = run(database, statement, reaction).all()
         return _state_of(settings, rows), rows[0].stored
     state = _reaction_state(database, settings, reaction["key"], reader)
     return state, _store(database, reaction)

@@ -54,6 +54,28 @@ def per_dialect(build: Callable[[str], Built]) -> Callable[[Database], Built]:
     return statement
 
 
+def counter_statement(statement: sa.Select[Any], asynchronous_commit: bool) -> sa.Select[Any]:
+    """A counter's PostgreSQL statement (a view's, a reaction's, a vote's), which runs as
+    its own transaction (``api.common.single_statement_writes``), as it is to commit.
+
+    With ``asynchronous_commit`` (``Settings.asynchronous_counter_commits``) the statement
+    sets ``synchronous_commit`` off for its own transaction, so its commit returns
+    without waiting for its WAL to be flushed: the wait costs about as much as the
+    statement, and a crash of the database server may lose only the last fraction of a
+    second of counts (about three ``wal_writer_delay``), never their consistency. That is
+    the trade SQLite's synchronous=NORMAL makes for every write. Being the transaction's
+    own (``SET LOCAL``), the setting reaches no other transaction, behind a pooler too.
+    """
+    return _committed_asynchronously(statement) if asynchronous_commit else statement
+
+
+@functools.cache
+def _committed_asynchronously(statement: sa.Select[Any]) -> sa.Select[Any]:
+    # A condition without columns: evaluated once (PostgreSQL's one-time filter), before
+    # the commit; the statement's data-modifying CTEs run whatever it is.
+    return statement.where(sa.func.set_config("synchronous_commit", "off", True).is_not(None))
+
+
 def in_values(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
     """``column IN (...)`` over a list bound as the one parameter ``name``.
 

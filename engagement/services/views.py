@@ -22,7 +22,7 @@ from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import hot_views, trending
 from engagement.services.articles import ARTICLES, ensure_article_id
 from engagement.services.budgets import UNLIMITED, Allowance
-from engagement.services.statements import DIALECT_INSERTS, Database, dialect_name, per_dialect, run
+from engagement.services.statements import DIALECT_INSERTS, Database, counter_statement, dialect_name, per_dialect, run
 
 # Every this many counted views of an article, expired view marks are deleted along the
 # way (four times as many as views counted since, so they never pile up; prune does the rest).
@@ -163,13 +163,13 @@ def record_view(
         "expires_at": now + timedelta(minutes=settings.view_window_minutes),
         "now": now,
     }
-    views = _claim_and_count(database, claim, now)
+    views = _claim_and_count(database, settings, claim, now)
     if views is None:
         stored_views = run(database, _VIEWS_BY_KEY, {"key": article_key}).scalar()
         if stored_views is not None:
             return RecordedView(stored_views, ViewOutcome.REPEAT)
         ensure_article_id(database, article_key, now)  # the article's first view
-        views = _claim_and_count(database, claim, now)
+        views = _claim_and_count(database, settings, claim, now)
         if views is None:  # a racing request of the same reader claimed the mark first
             return RecordedView(run(database, _VIEWS_BY_KEY, {"key": article_key}).scalar_one(), ViewOutcome.REPEAT)
 
@@ -179,13 +179,14 @@ def record_view(
     return RecordedView(views, ViewOutcome.COUNTED)
 
 
-def _claim_and_count(database: Database, claim: dict[str, Any], now: datetime) -> int | None:
+def _claim_and_count(database: Database, settings: Settings, claim: dict[str, Any], now: datetime) -> int | None:
     """Claim the reader's view mark (``_view_claim``) and, when claimed, add the view to the
     article and to its hour's trending bucket: the article's new total, or None when the
     mark was not claimed (nothing counted)."""
     if dialect_name(database) == "postgresql":
         parameters = {**claim, "hour": trending.bucket_hour(now)}
-        return run(database, _claim_and_count_in_one_statement(), parameters).scalar()
+        statement = counter_statement(_claim_and_count_in_one_statement(), settings.asynchronous_counter_commits)
+        return run(database, statement, parameters).scalar()
     article_id = run(database, _view_claim(database), claim).scalar()  # SQLite: no UPDATE inside WITH
     if article_id is None:
         return None

@@ -24,7 +24,7 @@ from engagement.privacy import ReaderIdentity
 from engagement.services.articles import ARTICLES, article_touch, closed_state, touch_article
 from engagement.services.bans import ban_parameters, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance
-from engagement.services.statements import Database, dialect_name, insert_new, per_dialect, run
+from engagement.services.statements import Database, counter_statement, dialect_name, insert_new, per_dialect, run
 
 # A vote change is retried this often when a concurrent request changed the same vote row.
 VOTE_ATTEMPTS = 3
@@ -130,7 +130,7 @@ def _changed_and_applied(change: sa.Insert | sa.Update | sa.Delete) -> sa.Select
 
 
 def _change_vote(
-    database: Database, comment_id: int, article_id: int, reader_key: str, value: int, now: datetime
+    database: Database, settings: Settings, comment_id: int, article_id: int, reader_key: str, value: int, now: datetime
 ) -> tuple[int, Any] | None:
     """Store the reader's vote and change the comment's counters with it: the previous
     value and the new counters, or None when the vote already was ``value``.
@@ -142,7 +142,7 @@ def _change_vote(
     forms = (_WITHDRAW_VOTE,) if value == 0 else (_store_vote(database), _FLIP_VOTE)  # a first vote is the common case
     for _ in range(VOTE_ATTEMPTS):
         for form in forms:
-            applied = _apply_change(database, form, change, article_id)
+            applied = _apply_change(database, settings, form, change, article_id)
             if applied is not None:
                 return applied
         if value == 0 or _stored_vote(database, comment_id, reader_key) == value:
@@ -152,12 +152,17 @@ def _change_vote(
 
 
 def _apply_change(
-    database: Database, change: sa.Insert | sa.Update | sa.Delete, parameters: dict[str, Any], article_id: int
+    database: Database,
+    settings: Settings,
+    change: sa.Insert | sa.Update | sa.Delete,
+    parameters: dict[str, Any],
+    article_id: int,
 ) -> tuple[int, Any] | None:
     """Run one vote change and, when it changed the row, the counters' and the article's
     bookkeeping: (the vote's old value, the new counters), or None."""
     if dialect_name(database) == "postgresql":
-        row = run(database, _changed_and_applied(change), {**parameters, "delta": 0}).first()
+        statement = counter_statement(_changed_and_applied(change), settings.asynchronous_counter_commits)
+        row = run(database, statement, {**parameters, "delta": 0}).first()
         return None if row is None else (row.old_value, row)
     changed = run(database, change, parameters).first()  # SQLite: no UPDATE inside WITH
     if changed is None:
@@ -205,7 +210,7 @@ def vote(
         raise RateLimited("Too many votes on this comment from your network; try again later.",
                           retry_after=allowance.retry_after())
 
-    changed = _change_vote(database, comment_id, target.article_id, reader.key, value, now)
+    changed = _change_vote(database, settings, comment_id, target.article_id, reader.key, value, now)
     if changed is None:
         row = run(database, _READ_VOTE_COUNTERS, {"comment_id": comment_id}).one()
         return VoteState(row.score, row.upvotes, row.downvotes, _stored_vote(database, comment_id, reader.key))

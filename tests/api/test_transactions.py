@@ -6,11 +6,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 from engagement.api.common import WRITE_LOCK
 from engagement.services import comments
+from engagement import extensions
 from engagement.extensions import EngagementSession, db
 from tests.factories import (
     DEFAULT_ARTICLE,
@@ -115,6 +117,50 @@ def test_postgresql_views_reactions_and_votes_commit_statement_by_statement(app_
     summary = get_article(client)
     assert (summary["views"], summary["url"], summary["title"]) == (1, f"{site}/2025/an-article", "An article")
     assert list_comments(client)["comments"][0]["score"] == 0
+
+
+@contextmanager
+def commit_settings_recorded(app: Flask) -> Iterator[list[str]]:
+    """PostgreSQL's ``synchronous_commit`` in the transaction after each statement the app sends."""
+    settings: list[str] = []
+
+    def record(connection, *_args):
+        with connection.connection.driver_connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            settings.append(cursor.fetchone()[0])
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "after_cursor_execute", record)
+    try:
+        yield settings
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", record)
+
+
+@pytest.mark.parametrize("asynchronous", [True, False])
+def test_postgresql_counters_commit_without_waiting_for_the_disk(app_factory, is_postgres, monkeypatch, asynchronous):
+    """A view's, a reaction's and a vote's statement turns ``synchronous_commit`` off for its
+    own transaction (ENGAGEMENT_PG_ASYNC_COUNTER_COMMITS, on by default); a comment's
+    transaction keeps the server's setting."""
+    if not is_postgres:
+        return  # SQLite's commits are the same for every write (synchronous=NORMAL)
+    # Each request in one transaction, so that the setting can be read before its commit.
+    monkeypatch.setattr(extensions, "_autocommit_engine", lambda engine: engine)
+    client = app_factory(PG_ASYNC_COUNTER_COMMITS=asynchronous).test_client()
+    comment = post_comment(client)
+    reader = browser_headers(mint_reader(client))
+    counted = "off" if asynchronous else "on"
+    with commit_settings_recorded(client.application) as settings:
+        assert send_view(client, headers=reader) == 1
+        assert settings[-1] == counted
+        assert react(client, "like", headers=reader)["counts"]["like"] == 1
+        assert settings[-1] == counted
+        assert vote(client, comment["id"], 1, headers=reader)["score"] == 1
+        assert settings[-1] == counted
+        settings.clear()
+        post_comment(client, body="a comment waits for the disk")
+        assert settings and set(settings) == {"on"}
 
 
 # --- one connection per read -----------------------------------------------------------
