@@ -78,21 +78,21 @@ class ThreadNode:
     replies: list["ThreadNode"] = field(default_factory=list)
     edit_token: str | None = None  # only right after posting, shown once
     in_thread: bool = False
+    # Whether the node shows as a placeholder: read several times per node while a page
+    # is written, so decided once, when the node is built (after its comment's changes).
+    deleted: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        status = self.comment.status
+        self.deleted = (self.in_thread and status is not CommentStatus.APPROVED) or (
+            status is CommentStatus.DELETED or self.comment.purged_at is not None
+        )
 
     @property
     def public_status(self) -> str:
         # A spam verdict is never revealed to the sender: it looks held for review.
         status = self.comment.status
         return CommentStatus.PENDING.value if status is CommentStatus.SPAM else status.value
-
-    @functools.cached_property
-    def deleted(self) -> bool:
-        # Read several times per node while a page is written; a node is built once its
-        # comment's changes are made.
-        status = self.comment.status
-        if self.in_thread and status is not CommentStatus.APPROVED:
-            return True
-        return status is CommentStatus.DELETED or self.comment.purged_at is not None
 
     @property
     def edited_by(self) -> str | None:
