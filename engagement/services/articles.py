@@ -240,5 +240,12 @@ def closed_state(comments_closed: bool, created_at: datetime, settings: Settings
     """``is_closed`` from the two columns it depends on (for callers without the row)."""
     if comments_closed:
         return True
+    since = open_since(settings, now)
+    return since is not None and created_at < since
+
+
+def open_since(settings: Settings, now: datetime) -> datetime | None:
+    """The earliest first-seen moment of an article whose thread is open by age at ``now``
+    (None: threads never close by age); for statements that check ``closed_state`` themselves."""
     days = settings.auto_close_days
-    return days > 0 and now - created_at > timedelta(days=days)
+    return now - timedelta(days=days) if days > 0 else None

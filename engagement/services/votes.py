@@ -3,7 +3,8 @@
 The vote row and the comment's counters change together; each change is one atomic
 statement, and a unique constraint and the row lock decide every race. On PostgreSQL the vote row's
 change, the counters' and the article's version are one statement that stands alone, so
-the route runs it without a surrounding transaction (``api.common.single_statement_writes``);
+the route runs it without a surrounding transaction (``api.common.single_statement_writes``),
+and a reader's first vote on a comment is stored by the statement that reads the comment;
 on SQLite they are three statements in the request's transaction.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from engagement.config import Settings
@@ -21,7 +23,7 @@ from engagement.errors import Banned, CommentsClosed, Forbidden, NotFound, RateL
 from engagement.models import Comment, CommentStatus, CommentVote
 from engagement.models.base import MAX_ID
 from engagement.privacy import ReaderIdentity
-from engagement.services.articles import ARTICLES, article_touch, closed_state, touch_article
+from engagement.services.articles import ARTICLES, article_touch, closed_state, open_since, touch_article
 from engagement.services.bans import ban_parameters, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance
 from engagement.services.statements import Database, counter_statement, dialect_name, insert_new, per_dialect, run
@@ -117,6 +119,13 @@ def _changed_and_applied(change: sa.Insert | sa.Update | sa.Delete) -> sa.Select
     change returned, so they move exactly with it; a change that matched no row updates
     nothing.
     """
+    applied, touched = _bookkeeping(change)
+    return sa.select(applied.c.score, applied.c.upvotes, applied.c.downvotes, applied.c.old_value).add_cte(touched)
+
+
+def _bookkeeping(change: sa.Insert | sa.Update | sa.Delete) -> tuple[sa.CTE, sa.CTE]:
+    """The comment's counters moved by what ``change`` returned (``applied``, with the
+    vote's old value) and its article's version bump (``touched``), as CTEs."""
     changed = change.cte("changed")
     applied = (
         sa.update(_COMMENTS)
@@ -126,7 +135,54 @@ def _changed_and_applied(change: sa.Insert | sa.Update | sa.Delete) -> sa.Select
         .cte("applied")
     )
     touched = article_touch(sa.select(applied.c.article_id).scalar_subquery()).cte("touched")
-    return sa.select(applied.c.score, applied.c.upvotes, applied.c.downvotes, applied.c.old_value).add_cte(touched)
+    return applied, touched
+
+
+@functools.cache
+def _target_and_first_vote_in_one_statement() -> sa.Select[Any]:
+    """``_VOTE_TARGET`` and a reader's first vote on the comment, with its bookkeeping
+    (``_changed_and_applied`` of ``_store_vote``), as one PostgreSQL statement.
+
+    The vote is stored only if the target takes it: a public comment, in a thread open
+    now (``articles.open_since`` bound as ``open_since``), by another reader, from a
+    reader no ban matches; what ``vote`` checks on the target row, so a vote it refuses
+    is never stored. The answer is the target's row (none: no such comment) with the new
+    counters, NULL when nothing was stored (refused, or the reader voted on it before).
+    """
+    target = _VOTE_TARGET.cte("target")
+    open_since = sa.bindparam("open_since", type_=ARTICLES.c.created_at.type)
+    takes_the_vote = sa.and_(
+        target.c.status == CommentStatus.APPROVED,
+        target.c.purged_at.is_(None),
+        sa.not_(target.c.comments_closed),
+        sa.or_(open_since.is_(None), target.c.created_at >= open_since),
+        sa.not_(target.c.voter_banned),
+        target.c.reader_hash != sa.bindparam("voter", type_=sa.String),
+    )
+    columns = ("comment_id", "reader_hash", "value", "created_at", "updated_at")
+    now = sa.bindparam("now", type_=_VOTES.c.created_at.type)
+    store = (
+        postgresql.insert(_VOTES)
+        .from_select(
+            list(columns),
+            sa.select(
+                sa.bindparam("voted_on", type_=sa.Integer), sa.bindparam("voter", type_=sa.String),
+                sa.bindparam("new_value", type_=sa.Integer), now, now,
+            ).where(takes_the_vote),
+        )
+        .on_conflict_do_nothing(index_elements=["comment_id", "reader_hash"])
+        .returning(
+            _VOTES.c.comment_id,
+            sa.literal_column("0", sa.Integer).label("old_value"),
+            _VOTES.c.value.label("new_value"),
+        )
+    )
+    applied, touched = _bookkeeping(store)
+    return (
+        sa.select(*target.c, applied.c.score, applied.c.upvotes, applied.c.downvotes)
+        .select_from(target.outerjoin(applied, sa.true()))
+        .add_cte(touched)
+    )
 
 
 def _change_vote(
@@ -194,10 +250,26 @@ def vote(
     (not a change or withdrawal) spends ``allowance``, what the reader's address may still
     add to the comment. Raises NotFound (no such public comment), CommentsClosed,
     Forbidden (own comment), RateLimited (allowance used up).
+
+    On PostgreSQL a first vote is stored by the statement that reads its target, when the
+    target takes it (``_target_and_first_vote_in_one_statement``): one round trip.
     """
-    target = None
+    target = stored = None
     if 0 < comment_id <= MAX_ID:
-        target = run(database, _VOTE_TARGET, {"comment_id": comment_id, **ban_parameters(reader, now)}).first()
+        parameters = {"comment_id": comment_id, **ban_parameters(reader, now)}
+        if value != 0 and allowance.available() and dialect_name(database) == "postgresql":
+            # A first vote, the common case: stored with the target's read, one round trip.
+            first_vote = {
+                **parameters, "voted_on": comment_id, "voter": reader.key, "new_value": value, "delta": 0,
+                "open_since": open_since(settings, now),
+            }
+            statement = counter_statement(
+                _target_and_first_vote_in_one_statement(), settings.asynchronous_counter_commits
+            )
+            target = run(database, statement, first_vote).first()
+            stored = target if target is not None and target.score is not None else None
+        else:
+            target = run(database, _VOTE_TARGET, parameters).first()
     if target is None or target.status is not CommentStatus.APPROVED or target.purged_at is not None:
         raise NotFound("Comment not found.")
     if closed_state(target.comments_closed, target.created_at, settings, now):
@@ -206,6 +278,9 @@ def vote(
         raise Banned()
     if target.reader_hash == reader.key:
         raise Forbidden("You cannot vote on your own comment.")
+    if stored is not None:  # the target took the vote, as the checks above agree
+        allowance.spend()
+        return VoteState(stored.score, stored.upvotes, stored.downvotes, value)
     if value != 0 and not allowance.available() and _stored_vote(database, comment_id, reader.key) == 0:
         raise RateLimited("Too many votes on this comment from your network; try again later.",
                           retry_after=allowance.retry_after())

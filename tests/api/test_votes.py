@@ -1,11 +1,14 @@
 """Comment votes: one per reader, exact counters on change and withdrawal, and `top` sorting."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from engagement.extensions import db
-from engagement.models import Article
+from engagement.models import Article, CommentVote
 from tests.factories import (
     DEFAULT_ARTICLE,
     assert_error,
@@ -32,6 +35,11 @@ def voter(client):
 def cast(client, comment_id, value, headers):
     """The raw response to a vote (for error cases)."""
     return client.post(f"/api/v1/comments/{comment_id}/vote", json={"value": value}, headers=headers)
+
+
+def stored_votes(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(CommentVote))
 
 
 def public_counters(client, comment_id):
@@ -90,6 +98,19 @@ def test_a_vote_changes_its_comment_and_article_in_one_statement_on_postgresql(a
     assert client.get(thread).headers["ETag"] != thread_etag  # the article's version moved with the vote
 
 
+def test_a_first_vote_is_one_statement_on_postgresql(app, client, comment, voter, is_postgres):
+    """The comment's read, the vote, its counters and its article's version: one round trip
+    on PostgreSQL; changing the vote afterwards reads the comment first."""
+    with counting_statements(app) as statements:
+        assert vote(client, comment["id"], 1, headers=voter) == {"score": 1, "upvotes": 1, "downvotes": 0, "my_vote": 1}
+    if is_postgres:
+        assert len(statements) == 1
+    with counting_statements(app) as statements:
+        assert vote(client, comment["id"], -1, headers=voter)["score"] == -1
+    assert len(statements) > 1
+    assert stored_votes(app) == 1
+
+
 def test_readers_without_token_vote_by_address_and_agent(client, comment):
     vote(client, comment["id"], 1, headers=browser_headers())
     state = vote(client, comment["id"], 1, headers=browser_headers())
@@ -113,11 +134,13 @@ def test_unknown_comment_is_not_found(client, voter):
 
 
 def test_held_comment_cannot_be_voted_on(app_factory):
-    client = app_factory(MODERATION="pre").test_client()
+    app = app_factory(MODERATION="pre")
+    client = app.test_client()
     held = post_comment(client, headers=browser_headers(mint_reader(client)))
     assert held["status"] == "pending"
     voter = browser_headers(mint_reader(client))
     assert_error(cast(client, held["id"], 1, voter), 404, "not_found")
+    assert stored_votes(app) == 0
 
 
 def test_deleted_comment_cannot_be_voted_on(client, voter):
@@ -125,6 +148,7 @@ def test_deleted_comment_cannot_be_voted_on(client, voter):
     response = client.delete(f"/api/v1/comments/{posted['id']}", headers={"X-Edit-Token": posted["edit_token"]})
     assert response.status_code == 204
     assert_error(cast(client, posted["id"], 1, voter), 404, "not_found")
+    assert stored_votes(client.application) == 0
 
 
 def test_closed_thread_refuses_votes(app, client, comment, voter):
@@ -132,6 +156,20 @@ def test_closed_thread_refuses_votes(app, client, comment, voter):
         db.session.execute(sa.update(Article).values(comments_closed=True))
         db.session.commit()
     assert_error(cast(client, comment["id"], 1, voter), 403, "comments_closed")
+    assert stored_votes(app) == 0
+
+
+def test_a_thread_closed_by_age_refuses_votes_from_the_moment_it_closes(app_factory):
+    app = app_factory(AUTO_CLOSE_DAYS=7)
+    client = app.test_client()
+    with time_machine.travel("2026-03-01 09:00:00Z", tick=False) as clock:
+        first = post_comment(client, headers=browser_headers(mint_reader(client)))
+        clock.shift(timedelta(days=7))  # the last moment it is open
+        assert vote(client, first["id"], 1, headers=browser_headers(mint_reader(client)))["score"] == 1
+        clock.shift(timedelta(microseconds=1))
+        assert_error(cast(client, first["id"], 1, browser_headers(mint_reader(client))), 403, "comments_closed")
+    assert stored_votes(app) == 1
+    assert public_counters(client, first["id"]) == {"score": 1, "upvotes": 1, "downvotes": 0}
 
 
 @pytest.mark.parametrize("value", [True, False, "1", 1.0, 1.5, 2, -2, None, [1]])
