@@ -12,18 +12,24 @@ from engagement.extensions import db
 
 
 @contextmanager
-def _listening(app: Flask, record: Callable[[str, Any], None]) -> Iterator[None]:
+def engine_listening(app: Flask, event_name: str, listener: Callable[..., None]) -> Iterator[None]:
+    """``listener`` on the app's engine for ``event_name`` (e.g. ``before_cursor_execute``) inside the block."""
     with app.app_context():
         engine = db.engine
-
-    def listener(_connection: object, _cursor: object, statement: str, parameters: Any, *_args: object) -> None:
-        record(statement, parameters)
-
-    sa.event.listen(engine, "before_cursor_execute", listener)
+    sa.event.listen(engine, event_name, listener)
     try:
         yield
     finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
+        sa.event.remove(engine, event_name, listener)
+
+
+@contextmanager
+def _listening(app: Flask, record: Callable[[str, Any], None]) -> Iterator[None]:
+    def listener(_connection: object, _cursor: object, statement: str, parameters: Any, *_args: object) -> None:
+        record(statement, parameters)
+
+    with engine_listening(app, "before_cursor_execute", listener):
+        yield
 
 
 @contextmanager

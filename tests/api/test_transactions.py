@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from engagement.api.common import WRITE_LOCK
-from engagement.services import comments
 from engagement import extensions
+from engagement.api.common import WRITE_LOCK
 from engagement.extensions import EngagementSession, db
+from engagement.services import comments
 from tests.factories import (
     DEFAULT_ARTICLE,
     browser_headers,
@@ -25,6 +25,7 @@ from tests.factories import (
     send_view,
     vote,
 )
+from tests.sql import engine_listening
 
 
 class RecordingLock:
@@ -68,13 +69,8 @@ def autocommit_recorded(app: Flask) -> Iterator[list[bool]]:
     def record(connection, *_args):
         autocommit.append(connection.connection.driver_connection.autocommit)
 
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with engine_listening(app, "before_cursor_execute", record):
         yield autocommit
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def test_postgresql_reads_run_without_a_transaction_and_writes_within_one(app, client, is_postgres):
@@ -129,13 +125,8 @@ def commit_settings_recorded(app: Flask) -> Iterator[list[str]]:
             cursor.execute("SHOW synchronous_commit")
             settings.append(cursor.fetchone()[0])
 
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "after_cursor_execute", record)
-    try:
+    with engine_listening(app, "after_cursor_execute", record):
         yield settings
-    finally:
-        sa.event.remove(engine, "after_cursor_execute", record)
 
 
 @pytest.mark.parametrize("asynchronous", [True, False])
