@@ -96,14 +96,24 @@ _APPLY_VOTE = (
 )
 
 
+# A reader's first vote on a comment: its row's values, bound as parameters, and what
+# storing it answers (as the other changes of a vote row do).
+_NEW_VOTE = {
+    "comment_id": sa.bindparam("voted_on", type_=_VOTES.c.comment_id.type),
+    "reader_hash": sa.bindparam("voter", type_=_VOTES.c.reader_hash.type),
+    "value": sa.bindparam("new_value", type_=_VOTES.c.value.type),
+    "created_at": sa.bindparam("now", type_=_VOTES.c.created_at.type),
+    "updated_at": sa.bindparam("now", type_=_VOTES.c.updated_at.type),
+}
+_NEW_VOTE_ANSWER = (
+    _VOTES.c.comment_id, sa.literal_column("0", sa.Integer).label("old_value"), _VOTES.c.value.label("new_value"),
+)
+_VOTE_KEY = ("comment_id", "reader_hash")
+
+
 @per_dialect
 def _store_vote(dialect: str) -> sa.Insert:
-    values = {
-        "comment_id": sa.bindparam("voted_on"), "reader_hash": sa.bindparam("voter"), "value": sa.bindparam("new_value"),
-        "created_at": sa.bindparam("now"), "updated_at": sa.bindparam("now"),
-    }
-    answered = (_VOTES.c.comment_id, sa.literal_column("0", sa.Integer).label("old_value"), _VOTES.c.value.label("new_value"))
-    return insert_new(dialect, _VOTES, values, unique=("comment_id", "reader_hash"), returning=answered)
+    return insert_new(dialect, _VOTES, _NEW_VOTE, unique=_VOTE_KEY, returning=_NEW_VOTE_ANSWER)
 
 
 @functools.cache
@@ -157,25 +167,13 @@ def _target_and_first_vote_in_one_statement() -> sa.Select[Any]:
         sa.not_(target.c.comments_closed),
         sa.or_(open_since.is_(None), target.c.created_at >= open_since),
         sa.not_(target.c.voter_banned),
-        target.c.reader_hash != sa.bindparam("voter", type_=sa.String),
+        target.c.reader_hash != _NEW_VOTE["reader_hash"],
     )
-    columns = ("comment_id", "reader_hash", "value", "created_at", "updated_at")
-    now = sa.bindparam("now", type_=_VOTES.c.created_at.type)
     store = (
         postgresql.insert(_VOTES)
-        .from_select(
-            list(columns),
-            sa.select(
-                sa.bindparam("voted_on", type_=sa.Integer), sa.bindparam("voter", type_=sa.String),
-                sa.bindparam("new_value", type_=sa.Integer), now, now,
-            ).where(takes_the_vote),
-        )
-        .on_conflict_do_nothing(index_elements=["comment_id", "reader_hash"])
-        .returning(
-            _VOTES.c.comment_id,
-            sa.literal_column("0", sa.Integer).label("old_value"),
-            _VOTES.c.value.label("new_value"),
-        )
+        .from_select(list(_NEW_VOTE), sa.select(*_NEW_VOTE.values()).where(takes_the_vote))
+        .on_conflict_do_nothing(index_elements=list(_VOTE_KEY))
+        .returning(*_NEW_VOTE_ANSWER)
     )
     applied, touched = _bookkeeping(store)
     return (
