@@ -184,16 +184,30 @@ def _target_and_first_vote_in_one_statement() -> sa.Select[Any]:
 
 
 def _change_vote(
-    database: Database, settings: Settings, comment_id: int, article_id: int, reader_key: str, value: int, now: datetime
+    database: Database,
+    settings: Settings,
+    comment_id: int,
+    article_id: int,
+    reader_key: str,
+    value: int,
+    now: datetime,
+    *,
+    voted_before: bool = False,
 ) -> tuple[int, Any] | None:
     """Store the reader's vote and change the comment's counters with it: the previous
     value and the new counters, or None when the vote already was ``value``.
 
     Each change of the vote row is one statement whose own row lock or unique index
     decides races (on PostgreSQL, with the counters and the article's version in it).
+    A first vote is tried first, unless the reader is known to have ``voted_before``.
     """
     change = {"voted_on": comment_id, "voter": reader_key, "new_value": value, "now": now}
-    forms = (_WITHDRAW_VOTE,) if value == 0 else (_store_vote(database), _FLIP_VOTE)  # a first vote is the common case
+    if value == 0:
+        forms: tuple[sa.Insert | sa.Update | sa.Delete, ...] = (_WITHDRAW_VOTE,)
+    elif voted_before:
+        forms = (_FLIP_VOTE, _store_vote(database))
+    else:
+        forms = (_store_vote(database), _FLIP_VOTE)
     for _ in range(VOTE_ATTEMPTS):
         for form in forms:
             applied = _apply_change(database, settings, form, change, article_id)
@@ -253,6 +267,7 @@ def vote(
     target takes it (``_target_and_first_vote_in_one_statement``): one round trip.
     """
     target = stored = None
+    voted_before = False  # known when a first vote found the reader's earlier one
     if 0 < comment_id <= MAX_ID:
         parameters = {"comment_id": comment_id, **ban_parameters(reader, now)}
         if value != 0 and allowance.available() and dialect_name(database) == "postgresql":
@@ -266,6 +281,7 @@ def vote(
             )
             target = run(database, statement, first_vote).first()
             stored = target if target is not None and target.score is not None else None
+            voted_before = stored is None
         else:
             target = run(database, _VOTE_TARGET, parameters).first()
     if target is None or target.status is not CommentStatus.APPROVED or target.purged_at is not None:
@@ -283,7 +299,9 @@ def vote(
         raise RateLimited("Too many votes on this comment from your network; try again later.",
                           retry_after=allowance.retry_after())
 
-    changed = _change_vote(database, settings, comment_id, target.article_id, reader.key, value, now)
+    changed = _change_vote(
+        database, settings, comment_id, target.article_id, reader.key, value, now, voted_before=voted_before
+    )
     if changed is None:
         row = run(database, _READ_VOTE_COUNTERS, {"comment_id": comment_id}).one()
         return VoteState(row.score, row.upvotes, row.downvotes, _stored_vote(database, comment_id, reader.key))
