@@ -160,12 +160,12 @@ def _target_and_first_vote_in_one_statement() -> sa.Select[Any]:
     counters, NULL when nothing was stored (refused, or the reader voted on it before).
     """
     target = _VOTE_TARGET.cte("target")
-    open_since = sa.bindparam("open_since", type_=ARTICLES.c.created_at.type)
+    opened_since = sa.bindparam("open_since", type_=ARTICLES.c.created_at.type)
     takes_the_vote = sa.and_(
         target.c.status == CommentStatus.APPROVED,
         target.c.purged_at.is_(None),
         sa.not_(target.c.comments_closed),
-        sa.or_(open_since.is_(None), target.c.created_at >= open_since),
+        sa.or_(opened_since.is_(None), target.c.created_at >= opened_since),
         sa.not_(target.c.voter_banned),
         target.c.reader_hash != _NEW_VOTE["reader_hash"],
     )
