@@ -5,11 +5,13 @@ import json
 from typing import Any
 
 import orjson
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import NullSession, SessionInterface
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.routing import RequestRedirect
+from werkzeug.utils import cached_property
 
 from engagement.api.common import READER_TOKEN_HEADER, current_reader
 
@@ -78,6 +80,29 @@ class StrictJSONProvider(DefaultJSONProvider):
             )
         except RecursionError as exc:
             raise ValueError("JSON nested too deeply") from exc
+
+
+class EngagementRequest(Request):
+    """Flask's request, except that a query string with nothing to decode is split directly.
+
+    A listing page asks for the counts of up to 100 articles in one query string, and the
+    standard parser unquotes every name and value, two calls per parameter (about 60 µs
+    for 100 keys). An ASCII query string without ``%`` or ``+`` decodes to itself, so
+    splitting it on ``&`` and the first ``=`` gives what that parser gives (empty parts
+    skipped, a part without ``=`` an empty value); any other goes to the standard parser.
+    Raw bytes that are not UTF-8 are malformed input (400); that parser would raise.
+    """
+
+    @cached_property
+    def args(self) -> MultiDict[str, str]:
+        query = self.query_string
+        if b"%" in query or b"+" in query or not query.isascii():
+            try:
+                return super().args
+            except UnicodeDecodeError:
+                raise BadRequest("The query string is not valid UTF-8.") from None
+        pairs = [part.partition("=") for part in query.decode("ascii").split("&") if part]
+        return self.parameter_storage_class([(name, value) for name, _, value in pairs])
 
 
 class NoSessions(SessionInterface):

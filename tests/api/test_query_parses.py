@@ -76,3 +76,30 @@ def test_the_store_is_bounded_in_entries_and_in_query_length(app, monkeypatch):
         assert PARSER.parse(schema, location="query")["cursor"] == long_cursor
     assert len(PARSER._query_parses) == 3
     PARSER._query_parses.clear()
+
+
+@pytest.mark.parametrize("query", [
+    "", "articles=a&articles=b", "a", "a=", "a=&&b&", "&&", "a=b=c", "=v", "%41=%42", "a+b=c+d",
+    "a=%ZZ", "k=%C3%A9", "k=é".encode().decode("latin-1"), "a=1;b=2", "x=" + "y" * 5000,
+])
+def test_query_strings_parse_as_werkzeug_parses_them(app, query):
+    from flask import Request, request
+
+    with app.test_request_context("/api/v1/counts", environ_overrides={"QUERY_STRING": query}):
+        standard = Request(request.environ).args
+        assert type(request._get_current_object()) is not Request  # the app's own request class
+        assert list(request.args.items(multi=True)) == list(standard.items(multi=True))
+        assert type(request.args) is type(standard)
+
+
+def test_counts_read_every_key_of_a_plain_query_string(client):
+    keys = [f"plain-{index}" for index in range(100)]
+    response = client.get("/api/v1/counts?" + "&".join(f"articles={key}" for key in keys) + "&&junk")
+    assert response.status_code == 200
+    assert list(response.get_json()) == keys
+
+
+@pytest.mark.parametrize("path", ["/api/v1/counts", THREAD, "/api/v1/trending"])
+def test_a_query_string_of_raw_bytes_that_are_not_utf8_is_malformed(client, path):
+    response = client.get(path, environ_overrides={"QUERY_STRING": "articles=\xff&sort=\xfe"})
+    assert_error(response, 400, "bad_request")
