@@ -27,8 +27,15 @@ class ArticleSummary:
     comments_closed: bool
 
 
-@dataclass(frozen=True)
+@dataclass
 class ArticleCounts:
+    """One article's entry in a counts answer; a listing builds up to 100 per request.
+
+    Neither frozen (its ``__init__`` would set each field through ``object.__setattr__``,
+    three times the cost) nor slotted (orjson, which writes the response's validator,
+    reads a slotted dataclass at half the speed of one with a ``__dict__``).
+    """
+
     views: int
     comments: int
     reactions: dict[str, int]
@@ -130,9 +137,12 @@ def article_counts(
     zeros = dict.fromkeys(settings.reaction_kinds, 0)
     unflushed = hot_views.unflushed_views(counter, keys)
     statement = _counts_by_key(dialect_name(database), len(unflushed.batches))
+    rows = run(database, statement, {"keys": keys, **unflushed.parameters()}, row=tuple)
     found = {
-        key: ArticleCounts(unflushed.total(key, views, applied), comments, _configured(stored, zeros))
-        for key, views, comments, stored, *applied in run(database, statement, {"keys": keys, **unflushed.parameters()})
+        # By position (``_counts_by_key``'s columns): unpacking the trailing applied flags
+        # with ``*`` would build a list per row, and there are up to 100 rows.
+        row[0]: ArticleCounts(unflushed.total(row[0], row[1], row[4:]), row[2], _configured(row[3], zeros))
+        for row in rows
     }
     return {key: found.get(key) or ArticleCounts(0, 0, dict(zeros)) for key in keys}
 
