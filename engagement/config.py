@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from limits import parse_many
 
 from engagement.mailer import SmtpSettings
@@ -473,7 +474,13 @@ def _database_uri(uri: str | None, instance_path: str) -> str:
 def _engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # The busy timeout itself is set by a PRAGMA on every connection (see extensions).
-        return {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
+        options: dict[str, Any] = {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
+        url = sa.make_url(config["SQLALCHEMY_DATABASE_URI"])
+        if url.get_dialect().get_pool_class(url) is sa.pool.QueuePool:  # a file (a memory database has one connection)
+            # Each serving thread keeps a connection (extensions._thread_sqlite_connection):
+            # however many threads there are, none may wait for another's.
+            options["max_overflow"] = -1
+        return options
     return {
         # Idle connections are pinged before use (extensions.ping_idle_connections), busy ones not.
         "pool_size": config["DB_POOL_SIZE"],
