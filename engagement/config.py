@@ -477,7 +477,7 @@ def _engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
         options: dict[str, Any] = {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
         url = sa.make_url(config["SQLALCHEMY_DATABASE_URI"])
         if url.get_dialect().get_pool_class(url) is sa.pool.QueuePool:  # a file (a memory database has one connection)
-            # Each serving thread keeps a connection (extensions._thread_sqlite_connection):
+            # Each serving thread keeps a connection (extensions._kept_connection):
             # however many threads there are, none may wait for another's.
             options["max_overflow"] = -1
         return options

@@ -103,48 +103,83 @@ def request_connection(engine: Engine | None = None) -> Connection:
     request's session, if it needs one, joins it. ``finish_request_transaction`` commits
     or rolls back both; what is left uncommitted when the request ends is rolled back.
 
-    On SQLite the connection is the serving thread's own, kept from one request to the
-    next (``_thread_sqlite_connection``); on PostgreSQL it comes from the pool and goes back.
+    The serving thread keeps the connection for its next request (``_kept_connection``)
+    on SQLite, and on PostgreSQL when it runs in autocommit mode; a PostgreSQL
+    connection in a transaction comes from the pool and goes back.
     """
     connection: Connection | None = g.get(_REQUEST_CONNECTION)
     if connection is None:
         engine = engine or db.engine
         if engine.dialect.name == "sqlite":
-            connection = _thread_sqlite_connection(engine)
+            connection = _kept_connection(engine)
+        elif engine.dialect.name == "postgresql" and (
+            request.method in READ_METHODS or g.get(_STANDALONE_STATEMENTS, False)
+        ):
+            connection = _kept_connection(_autocommit_engine(engine), ping_after=IDLE_PING_SECONDS)
         else:
-            if engine.dialect.name == "postgresql" and (
-                request.method in READ_METHODS or g.get(_STANDALONE_STATEMENTS, False)
-            ):
-                engine = _autocommit_engine(engine)
             connection = engine.connect()
         setattr(g, _REQUEST_CONNECTION, connection)
     return connection
 
 
-# Where each thread keeps its SQLite connection between requests (``_thread_sqlite_connection``).
-_thread_sqlite = threading.local()
+# The connection each serving thread keeps between requests (``_kept_connection``), and
+# since when it has waited (``idle_since``, time.monotonic()).
+_thread_kept = threading.local()
 
 
-def _thread_sqlite_connection(engine: Engine) -> Connection:
-    """The calling thread's connection to the SQLite ``engine``, kept from one request to the next.
+def _kept_connection(engine: Engine, *, ping_after: float | None = None) -> Connection:
+    """The calling thread's connection to ``engine``, kept from one request to the next.
 
     Taking a connection from the pool and returning it (SQLAlchemy's ``Connection``, the
     pool's bookkeeping, its reset) cost about 40 µs a request, more than a cached thread
-    page's query. A SQLite connection is a file handle and a share of the worker's
-    bounded page cache, with no server that could drop it while it waits, so each serving
-    thread keeps one: SQLite's pool has no overflow limit (``config._engine_options``), so a
-    kept connection never makes another thread wait, and a thread that ends returns its
-    connection to the pool. The request's end leaves it with no transaction open
-    (``_close_request_connection``). A connection of another engine (a test's earlier
-    app) or one SQLAlchemy invalidated is closed and replaced.
+    page's query, so a serving thread keeps one. The request's end leaves it with no
+    transaction open (``_close_request_connection``), and a thread that ends returns it
+    to the pool. One that is dead, or belongs to another engine (a test's earlier app),
+    is closed and replaced.
+
+    SQLite: a connection is a file handle and a share of the worker's bounded page
+    cache, with no server that could drop it, and its pool has no overflow limit
+    (``config._engine_options``), so no thread waits for another's.
+
+    PostgreSQL (``ping_after`` seconds): only autocommit connections are kept, so a kept
+    one never switches mode; one that waited that long is pinged first, as the pool pings
+    its idle ones (``ping_idle_connections``), and replaced if the ping fails. Threads keep
+    at most the pool's steady size: past it, the connection goes back to the pool with
+    the request, so transactions still find connections.
     """
-    kept: Connection | None = getattr(_thread_sqlite, "connection", None)
+    kept: Connection | None = getattr(_thread_kept, "connection", None)
     if kept is not None:
-        if kept.engine is engine and not kept.invalidated and not kept.closed:
+        if kept.engine is engine and not kept.invalidated and not kept.closed and (
+            ping_after is None or time.monotonic() - _thread_kept.idle_since < ping_after or _answers(kept)
+        ):
             return kept
-        kept.close()
-    kept = _thread_sqlite.connection = engine.connect()
+        release_kept_connection()
+    if ping_after is not None and engine.pool.checkedout() >= engine.pool.size():  # type: ignore[attr-defined]
+        return engine.connect()  # the request's alone: given back when it ends
+    kept = _thread_kept.connection = engine.connect()
+    _thread_kept.idle_since = time.monotonic()
     return kept
+
+
+def release_kept_connection() -> None:
+    """Close the connection the calling thread keeps, if any, for good: its engine may be
+    about to be disposed (or already replaced), so it is not given back to its pool."""
+    kept: Connection | None = getattr(_thread_kept, "connection", None)
+    _thread_kept.connection = None
+    if kept is not None:
+        if not kept.invalidated and not kept.closed:
+            kept.invalidate()
+        kept.close()
+
+
+def _answers(connection: Connection) -> bool:
+    """Whether a kept connection answers a ping; one that does not is invalidated."""
+    try:
+        _ping(connection.connection.dbapi_connection)
+    except connection.dialect.loaded_dbapi.Error as exc:
+        connection.invalidate(exc)
+        return False
+    return True
 
 
 def finish_request_transaction(*, commit: bool) -> None:
@@ -172,15 +207,17 @@ def _close_request_connection(_error: BaseException | None) -> None:
     if connection is None:
         return
     db.session.remove()  # a session of the request runs on the connection: it goes first
-    if connection is not getattr(_thread_sqlite, "connection", None):
+    if connection is not getattr(_thread_kept, "connection", None):
         connection.close()  # rolls back what was left uncommitted
         return
     # The thread keeps it: roll back what was left uncommitted, as the pool would on return,
-    # so that no transaction (and no SQLite lock) outlives the request.
+    # so that no transaction (and no lock) outlives the request. The driver's own rollback
+    # costs nothing when it has no transaction open (sqlite3, psycopg alike).
+    _thread_kept.idle_since = time.monotonic()
     connection.rollback()
     if not connection.invalidated and not connection.closed:
         driver_connection = connection.connection.dbapi_connection
-        if driver_connection is not None and driver_connection.in_transaction:  # type: ignore[attr-defined]
+        if driver_connection is not None:
             driver_connection.rollback()
 
 
@@ -334,13 +371,18 @@ def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
         if idle_since is None or time.monotonic() - idle_since < idle_seconds:
             return  # new, or in use moments ago
         try:
-            cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-            try:
-                cursor.execute("SELECT 1")
-            finally:
-                cursor.close()
-            # The ping opened a transaction; a read-only request's checkout could not switch
-            # the connection to autocommit inside it.
-            dbapi_connection.rollback()  # type: ignore[attr-defined]
+            _ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as exc:
             raise DisconnectionError() from exc  # the pool retries with a new connection
+
+
+def _ping(dbapi_connection: Any) -> None:
+    """``SELECT 1`` on the driver's connection; raises the driver's error when it is gone."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT 1")
+    finally:
+        cursor.close()
+    # The ping may have opened a transaction; a read-only request's checkout could not
+    # switch the connection to autocommit inside it.
+    dbapi_connection.rollback()

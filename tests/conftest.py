@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from engagement import create_app
 from engagement.config import _database_uri
-from engagement.extensions import db
+from engagement.extensions import db, release_kept_connection
 from engagement.models import Base
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-production-0123456789"
@@ -103,6 +103,7 @@ def app_factory(
         return app
 
     yield make
+    release_kept_connection()  # this thread's, kept by the last request it served
     for app in apps:
         with app.app_context():
             db.session.remove()
