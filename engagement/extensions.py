@@ -89,8 +89,8 @@ def standalone_statements() -> None:
 
 
 def request_connection(engine: Engine | None = None) -> Connection:
-    """The database connection of the current request: opened on first use, returned to
-    the pool when the request ends (``install_request_connections``).
+    """The database connection of the current request: taken on first use, and given back
+    or left with no transaction open when the request ends (``install_request_connections``).
 
     A GET or HEAD only reads. On PostgreSQL its connection runs in autocommit mode: a
     transaction would cost two round trips of its own (BEGIN, and the ROLLBACK when the
