@@ -143,6 +143,17 @@ class _FanOut:
 
 
 @dataclass(frozen=True)
+class _StreamJoin:
+    """An event joining a stream's mail; with a reply to gather into it, for reply mails."""
+
+    key: str
+    event: Event
+    window: timedelta
+    subscription_id: int | None = None
+    reply_id: int | None = None
+
+
+@dataclass(frozen=True)
 class GatheredReply:
     author: str
     text: str
@@ -174,7 +185,12 @@ class MailChannel:
 
     def fan_out(self, session: Session, events: Sequence[Event], now: datetime) -> list[Delivery]:
         """Three statements per batch of events, whatever its size, then up to five for each
-        stream the batch touches and two per reply gathered."""
+        stream the batch touches and two per reply gathered.
+
+        The streams are joined in the order of their keys, the same in every worker: two
+        workers fanning out at once (each with its own events, ``SKIP LOCKED``) then wait
+        for each other's stream at most one way round, never in a cycle (a deadlock).
+        """
         fanned = _FanOut()
         comment_ids = {event.comment_id for event in events if event.comment_id is not None}
         if not comment_ids:
@@ -196,16 +212,28 @@ class MailChannel:
             if event.comment_id in comments and _publishes_a_reply(event, comments[event.comment_id])
         ]
         subscribers = self._subscribers(session, {reply.parent_id for _, reply in replies if reply.parent_id})
+        joins: list[_StreamJoin] = []
         for event in events:
             email_hash = unconfirmed.get(event.comment_id) if event.type in CONFIRMATION_EVENTS else None
             if email_hash is not None:
-                self._join(session, confirmation_key(email_hash), event, now, CONFIRMATION_WINDOW, fanned)
+                joins.append(_StreamJoin(confirmation_key(email_hash), event, CONFIRMATION_WINDOW))
             if event.type in MODERATION_EVENTS and self._settings.moderator_emails:
-                self._join(session, MODERATORS_KEY, event, now, self._settings.digest_window, fanned)
+                joins.append(_StreamJoin(MODERATORS_KEY, event, self._settings.digest_window))
+        gathered: set[tuple[int, int]] = set()
         for event, reply in replies:
             found = subscribers.get(reply.parent_id) if reply.parent_id else None
-            if found is not None:
-                self._gather_reply(session, event, reply, *found, now, fanned)
+            if found is not None and self._gathers(session, reply, *found, gathered):
+                subscription = found[0]
+                joins.append(_StreamJoin(
+                    reply_key(reply.article_id, subscription.email_hash), event, REPLY_WINDOW, subscription.id, reply.id,
+                ))
+        for join in sorted(joins, key=lambda join: join.key):  # stable: a stream's events stay in order
+            delivery_id = self._join(session, join.key, join.event, now, join.window, fanned)
+            if join.reply_id is not None:
+                session.add(ReplyMailItem(
+                    delivery_id=delivery_id, subscription_id=join.subscription_id, reply_id=join.reply_id,
+                ))
+        session.flush()
         return fanned.created
 
     @staticmethod
@@ -221,28 +249,27 @@ class MailChannel:
         ).all()
         return {subscription.comment_id: (subscription, reader_hash) for subscription, reader_hash in rows}
 
-    def _gather_reply(
-        self, session: Session, event: Event, reply: Comment, subscription: ReplySubscription, parent_reader: str,
-        now: datetime, fanned: _FanOut,
-    ) -> None:
-        """Add a published reply to the mail of its parent's subscriber, unless the reply
-        is the subscriber's own (same reader, or same address) or was mailed already."""
+    def _gathers(
+        self, session: Session, reply: Comment, subscription: ReplySubscription, parent_reader: str,
+        gathered: set[tuple[int, int]],
+    ) -> bool:
+        """Whether a published reply goes into the mail of its parent's subscriber: not when
+        the reply is the subscriber's own (same reader, or same address), nor when it was
+        gathered already (a reply held, then approved again; ``gathered``: by this batch)."""
         own_address = reply.author_email is not None and (
             self._keyring.email_hash(reply.author_email) == subscription.email_hash
         )
         if reply.reader_hash == parent_reader or own_address:
-            return
-        already_gathered = session.scalar(
+            return False
+        pair = (subscription.id, reply.id)
+        if pair in gathered or session.scalar(
             sa.select(sa.literal(True)).where(
                 ReplyMailItem.subscription_id == subscription.id, ReplyMailItem.reply_id == reply.id
             ).limit(1)
-        )
-        if already_gathered:  # a reply held, then approved again
-            return
-        key = reply_key(reply.article_id, subscription.email_hash)
-        delivery_id = self._join(session, key, event, now, REPLY_WINDOW, fanned)
-        session.add(ReplyMailItem(delivery_id=delivery_id, subscription_id=subscription.id, reply_id=reply.id))
-        session.flush()
+        ):
+            return False
+        gathered.add(pair)
+        return True
 
     def _join(
         self, session: Session, key: str, event: Event, now: datetime, window: timedelta, fanned: _FanOut

@@ -293,6 +293,54 @@ def test_later_replies_are_gathered_into_one_mail_per_thread_per_15_minutes(
     assert gathered["Subject"].startswith("2 new replies")
 
 
+def test_a_fan_out_joins_streams_in_key_order_and_gathers_a_reply_approved_again_once(
+    app, client, smtp_server, bob, article, mod
+):
+    """Two workers fanning out at once (each its own events) lock streams in one order, so
+    they never wait on each other in a cycle (a deadlock on PostgreSQL): whatever order
+    the replies came in, the batch inserts and locks its streams in key order."""
+    parents = [
+        subscribe(client, reader_headers(mint_reader(client)), f"Parent {n}.", email=f"reader{n}@example.org")
+        for n in range(4)
+    ]
+    run_worker(app)
+    for message in smtp_server.take():
+        assert client.post(link(message, "/mail/confirm")).status_code == 200
+    with app.app_context():
+        email_hashes = dict(db.session.execute(sa.select(ReplySubscription.comment_id, ReplySubscription.email_hash)).all())
+        db.session.remove()
+    # Replies come in the reverse of their streams' order.
+    parents.sort(key=lambda parent: email_hashes[parent["id"]], reverse=True)
+    replies = [reply(client, bob, parent, f"Reply to {parent['id']}.") for parent in parents]
+    for status in ("pending", "approved"):  # published a second time, in the same batch
+        changed = client.patch(f"/api/v1/mod/comments/{replies[0]['id']}", json={"status": status}, headers=mod)
+        assert changed.status_code == 200, changed.get_json()
+
+    streams: list[str] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        if statement.startswith("INSERT INTO mail_batches"):
+            streams.extend(value for value in _values(parameters) if str(value).startswith("reply:"))
+
+    with app.app_context():
+        engine = db.engine
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        run_worker(app)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+    assert len(streams) == len(parents) and streams == sorted(streams)
+    sent = smtp_server.take()
+    assert len(sent) == len(parents)
+    texts = [message.get_body(("plain",)).get_content() for message in sent]
+    assert sum(text.count(f"#comment-{replies[0]['id']}") for text in texts) == 1
+
+
+def _values(parameters) -> list:
+    """A statement's bound values, whichever form the driver takes them in."""
+    return list(parameters.values()) if isinstance(parameters, dict) else list(parameters)
+
+
 def test_no_mail_for_held_spam_or_own_replies(app_factory, smtp_server):
     app = app_factory(**mail_config(smtp_server.url), SPAM_MAX_LINKS=1)
     client = app.test_client()
