@@ -307,7 +307,10 @@ def test_the_blocklist_editor_holds_then_refuses_comments_with_a_blocked_word(
         assert held["status"] == "pending"
 
         page.get_by_label("A comment with one is").select_option(label="refused")
-        page.get_by_role("button", name="Save blocklist").click()
+        # The live region still says so from the first save: wait for this save's answer.
+        with page.expect_response(lambda answer: answer.url == endpoint and answer.request.method == "PUT") as saved:
+            page.get_by_role("button", name="Save blocklist").click()
+        assert saved.value.status == 200
         expect(page.locator("#live")).to_have_text("Blocklist saved: 2 words.")
         refused = live_api.call("POST", f"/api/v1/articles/{article}/comments", {"body": f"Again: {word}."},
                                 live_api.reader())
