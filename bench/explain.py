@@ -7,7 +7,8 @@ article: a top-level comment with three replies, repeated; a few pending, spam,
 rejected, deleted and flagged), so the seeded threads stay exactly as they were.
 
 The thread page is timed in-process through the whole Flask stack (test client, no
-network), alternating between the two databases in small batches so that changes in
+network), rendered each time (the rendered-response cache is off: a cached page would
+time no query and hand ``EXPLAIN`` no statement), alternating between the two databases in small batches so that changes in
 machine load hit both alike. The SQL for ``EXPLAIN (ANALYZE, BUFFERS)`` is captured
 from the running service code with a ``before_cursor_execute`` listener.
 """

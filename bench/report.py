@@ -273,7 +273,8 @@ def _scale_section(report: Report) -> list[str]:
         f"Two databases built from the seed: {scale.small_total:,} and {scale.large_total:,} comments "
         f"(filler comments spread over the {seed.LISTING_COUNT:,} listing articles by `INSERT ... SELECT "
         f"generate_series`, {scale.fill_seconds:.0f} s for both, then `VACUUM ANALYZE`). The seeded threads are the "
-        "same in both. Each page is requested in-process through the whole Flask stack (test client), "
+        "same in both. Each page is requested in-process through the whole Flask stack (test client) and "
+        "rendered each time (the rendered-response cache off), "
         "alternating batches of 10 between the two databases so machine load affects both alike.",
         "",
         f"| page | median ms at {scale.small_total:,} | p90 | median ms at {scale.large_total:,} | p90 | ratio | target | met? |",

@@ -413,6 +413,8 @@ def run_scale(context: Context, report: Report, template: str) -> None:
         return create_app({
             "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": context.secret_key, "ENGAGEMENT_ENV": "production",
             "RATELIMIT_ENABLED": False, "LOG_LEVEL": "WARNING",
+            # Scale is about what the queries cost at each size: a cached page would show none.
+            "RENDERED_CACHE_ENTRIES": 0,
         })
 
     assert context.admin is not None
