@@ -5,12 +5,16 @@ whole HTML policy (API.md, "Sanitisation") lives here and is tested by the
 table of hostile inputs in ``tests/test_sanitize.py``.
 """
 
+import html
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from html.parser import HTMLParser
+from typing import Any
 
+from bleach.html5lib_shim import Filter
 from bleach.linkifier import LinkifyFilter, build_url_re
 from bleach.sanitizer import Cleaner
 from markdown_it import MarkdownIt
@@ -112,6 +116,18 @@ def _cleaner() -> Cleaner:
     return cleaner
 
 
+def _reading_cleaner() -> tuple[Cleaner, "_ReadingSlot"]:
+    """The thread's cleaner whose last filter reads the text off the sanitised tokens
+    (``_ReadBack``), with the slot each call's reading goes into."""
+    kept = getattr(_local, "reading_cleaner", None)
+    if kept is None:
+        slot = _ReadingSlot()
+        options = dict(_cleaner_options)
+        options["filters"] = [*_cleaner_options["filters"], partial(_ReadBack, slot=slot)]
+        kept = _local.reading_cleaner = (Cleaner(**options), slot)
+    return kept
+
+
 def render_markdown(source: str) -> str:
     """Render a reader's Markdown body to HTML that is safe to embed.
 
@@ -175,11 +191,11 @@ def _shows_its_url(text: str, href: str) -> bool:
     return text in (href, href.partition("//")[2], href.removeprefix("mailto:")) or _looks_like_a_url(text)
 
 
-class _TextExtractor(HTMLParser):
-    """One linear pass over sanitised HTML, collecting what ``RenderedBody`` reports."""
+class _Reading:
+    """What ``RenderedBody`` reports, collected in one pass over sanitised HTML: its
+    start tags (with an anchor's href), end tags and text, in document order."""
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.text: list[str] = []
         self.prose: list[str] = []
         self.shown_urls: list[str] = []
@@ -187,16 +203,16 @@ class _TextExtractor(HTMLParser):
         self._code_depth = 0
         self._anchor: tuple[str, list[str]] | None = None
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def start(self, tag: str, href: str | None) -> None:
         if tag in _BLOCK_TAGS:
             self._break()
         if tag in _CODE_TAGS:
             self._code_depth += 1
         elif tag == "a":
             self.link_count += 1
-            self._anchor = (dict(attrs).get("href") or "", [])
+            self._anchor = (href or "", [])
 
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str) -> None:
         if tag in _BLOCK_TAGS:
             self._break()
         if tag in _CODE_TAGS:
@@ -210,7 +226,7 @@ class _TextExtractor(HTMLParser):
             else:
                 self.prose.append(shown)
 
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str) -> None:
         self.text.append(data)
         if self._code_depth:
             self.prose.append(" ")
@@ -224,12 +240,69 @@ class _TextExtractor(HTMLParser):
         self.prose.append("\n")
 
 
+class _TextExtractor(HTMLParser):
+    """``_Reading`` of stored HTML (``plain_text``), parsed by ``html.parser`` (never a regex)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.reading = _Reading()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.reading.start(tag, dict(attrs).get("href") if tag == "a" else None)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.reading.end(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.reading.data(data)
+
+
+class _ReadingSlot:
+    """Where ``_ReadBack`` puts the reading of the body being cleaned (one per thread's cleaner)."""
+
+    reading: _Reading | None = None
+
+
+_HREF = (None, "href")
+
+
+class _ReadBack(Filter):  # type: ignore[misc]
+    """The cleaner's last filter: reads the tokens the serializer is about to write, so
+    a rendered body is parsed once (by bleach) rather than parsed again to be read.
+
+    The serializer writes character data escaped and entities as they are, and leaves
+    an entity in an attribute value for the browser to decode: the reading decodes them
+    as a browser (and ``html.parser``) does. Void elements (``br``, ``hr``) have a start
+    only, as in the HTML written.
+    """
+
+    def __init__(self, source: Any, slot: _ReadingSlot) -> None:
+        super().__init__(source)
+        self._reading = slot.reading = _Reading()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        reading = self._reading
+        for token in super().__iter__():
+            kind = token["type"]
+            if kind == "Characters" or kind == "SpaceCharacters":
+                reading.data(token["data"])
+            elif kind == "Entity":
+                reading.data(html.unescape(f"&{token['name']};"))
+            elif kind == "StartTag" or kind == "EmptyTag":
+                name = token["name"]
+                href = token["data"].get(_HREF) if name == "a" else None
+                reading.start(name, html.unescape(href) if href and "&" in href else href)
+            elif kind == "EndTag":
+                reading.end(token["name"])
+            yield token
+
+
 def plain_text(html: str) -> str:
     """The text a reader sees in sanitised HTML, blocks on lines of their own (for plain-text mail)."""
     extractor = _TextExtractor()
     extractor.feed(html)
     extractor.close()
-    paragraphs = "".join(extractor.text).split("\n\n")
+    paragraphs = "".join(extractor.reading.text).split("\n\n")
     return "\n\n".join(
         "\n".join(line.rstrip() for line in paragraph.splitlines() if line.strip())
         for paragraph in paragraphs if paragraph.strip()
@@ -239,21 +312,26 @@ def plain_text(html: str) -> str:
 def render_body(source: str) -> RenderedBody:
     """Render ``source`` as ``render_markdown`` does and read back what readers will see.
 
-    The text is read from the sanitised HTML with ``html.parser`` (never a regex), so
-    every anchor counts as a link however it was written (Markdown and reference links,
-    autolinks, linkified bare domains, ``http&#58;//`` decoded by the parser). Same
-    guarantees as ``render_markdown``: never raises, roughly linear time.
+    The text is read off the sanitised tokens as they are serialised (``_ReadBack``),
+    never with a regex, so every anchor counts as a link however it was written
+    (Markdown and reference links, autolinks, linkified bare domains, ``http&#58;//``
+    decoded), exactly as ``html.parser`` reads the HTML returned (a property test holds
+    the two to agreeing). Same guarantees as ``render_markdown``: never raises, roughly
+    linear time.
     """
-    html = render_markdown(source)
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    words = "".join(extractor.prose).split()
+    cleaner, slot = _reading_cleaner()
+    html_out = cleaner.clean(_markdown.render(strip_unsafe_codepoints(source))).strip()
+    reading = slot.reading or _Reading()  # bleach runs no filter over an empty document
+    slot.reading = None
+    prose: list[str] = []
+    plain_urls: list[str] = []
+    for word in "".join(reading.prose).split():
+        (plain_urls if _looks_like_a_url(word) else prose).append(word)
     return RenderedBody(
-        html=html,
-        text="".join(extractor.text).strip(),
-        link_count=extractor.link_count,
-        prose=" ".join(word for word in words if not _looks_like_a_url(word)),
-        shown_urls=tuple(extractor.shown_urls),
-        plain_urls=tuple(word for word in words if _looks_like_a_url(word)),
+        html=html_out,
+        text="".join(reading.text).strip(),
+        link_count=reading.link_count,
+        prose=" ".join(prose),
+        shown_urls=tuple(reading.shown_urls),
+        plain_urls=tuple(plain_urls),
     )

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engagement import sanitize
 from engagement.sanitize import render_body, render_markdown
 
 ALLOWED_ATTRIBUTES = {"a": {"href", "rel", "title"}, "code": {"class"}, "ol": {"start"}}
@@ -537,6 +538,7 @@ def test_render_body_text_and_links(source, text, link_count):
         ("see https://example.org/x now", "see now", ("https://example.org/x",), ()),
         ("see p.com now", "see now", ("p.com",), ()),
         ("mail <ana@example.org>", "mail", ("ana@example.org",), ()),
+        ("mail <a&b@example.org>", "mail", ("a&b@example.org",), ()),  # the href's &amp; decoded
         ("[a good read](https://example.org)", "a good read", (), ()),
         ("[https://good.example](https://evil.example)", "", ("https://good.example",), ()),
         ("on https://a.example and www.b.example", "on and", (), ("https://a.example", "www.b.example")),
@@ -594,3 +596,36 @@ def test_render_body_agrees_with_render_markdown(source):
     rendered = render_body(source)
     assert rendered.html == render_markdown(source)
     assert rendered.link_count == rendered.html.count("<a ")
+
+
+def read_with_html_parser(html: str) -> tuple:
+    """What render_body reports, read from the HTML it returns by html.parser, as a browser reads it."""
+    extractor = sanitize._TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    reading = extractor.reading
+    words = "".join(reading.prose).split()
+    return (
+        "".join(reading.text).strip(), reading.link_count,
+        " ".join(word for word in words if "://" not in word and "www." not in word.casefold()),
+        tuple(reading.shown_urls),
+        tuple(word for word in words if "://" in word or "www." in word.casefold()),
+    )
+
+
+# Entities, ampersands and URLs in links and text: where reading the tokens and reading
+# the written HTML could part ways.
+LINK_SOUP = st.lists(FRAGMENTS | st.sampled_from([
+    "&amp;", "&lt;", "&gt;", "&quot;", "&#38;", "&#x26;", "&nbsp;", "&copy", "&unknown;", "?a=1&b=2", "&b",
+    "[t](https://x.example/?a=1&b=2)", "https://y.example/?q=a&amp;r=b", "<https://z.example/&amp;>",
+    "[https://s.example](https://s.example)", "www.w.example", "a.b", "<a@b.example>", "<a&b@c.example>", "`", "    code\n",
+]) | st.text(max_size=3), max_size=30).map("".join)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(LINK_SOUP | MARKUP_SOUP | TEXT)
+def test_render_body_reads_what_html_parser_reads_in_its_html(source):
+    rendered = render_body(source)
+    assert (
+        rendered.text, rendered.link_count, rendered.prose, rendered.shown_urls, rendered.plain_urls,
+    ) == read_with_html_parser(rendered.html)
