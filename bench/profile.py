@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="sqlite", choices=list(BACKENDS))
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--keep", type=Path, help="copy the raw py-spy samples (one file per worker) here")
     options, rest = parser.parse_known_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if shutil.which("wrk") is None or not (run.VENV_BIN / "py-spy").exists():
@@ -198,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         for measured in result:
             print(f"{scenario.label} on {backend.label}: {measured.rps:.0f} req/s, p50 {measured.p50_ms:.1f} ms "
                   "(while being sampled)")
+        if options.keep is not None:
+            options.keep.mkdir(parents=True, exist_ok=True)
+            for path in outputs:
+                shutil.copy(path, options.keep / path.name)
         print(summarize(outputs, options.top))
         print("\nsplit of the app's samples by layer:")
         print(format_split(split_by_layer(outputs)))
