@@ -71,9 +71,10 @@ SELECT id, md5(id::text) || md5('flag'), 'abuse', 'Reported by a reader', create
 FROM comments WHERE open_flag_count > 0 AND id >= CAST(:first AS integer) AND id < CAST(:stop AS integer)
 """
 # How the captured statements are told apart (the top-level page query filters on the
-# article, the replies query on root_id, the queue joins articles for their keys).
+# article, the replies query on root_id, matched against an array on PostgreSQL, the
+# queue joins articles for their keys).
 TOP_LEVEL = "WHERE comments.article_id = "
-REPLIES = "comments.root_id IN"
+REPLIES = "comments.root_id = ANY"
 QUEUE = "FROM comments JOIN articles"
 SEQ_SCAN_ON_COMMENTS = re.compile(r"Seq Scan on comments\b")
 ROWS_REMOVED = re.compile(r"Rows Removed by Filter: (\d+)")
