@@ -139,8 +139,12 @@ def render_markdown(source: str) -> str:
     lone surrogates are dropped. Never raises for any ``str``; runs in roughly
     linear time however deeply the input nests.
     """
-    html = _markdown.render(strip_unsafe_codepoints(source))
-    return _cleaner().clean(html).strip()
+    return _cleaner().clean(_markdown_html(source)).strip()
+
+
+def _markdown_html(source: str) -> str:
+    """markdown-it's HTML for ``source``, before bleach."""
+    return _markdown.render(strip_unsafe_codepoints(source))
 
 
 def render_html(source: str) -> str:
@@ -320,7 +324,7 @@ def render_body(source: str) -> RenderedBody:
     linear time.
     """
     cleaner, slot = _reading_cleaner()
-    html_out = cleaner.clean(_markdown.render(strip_unsafe_codepoints(source))).strip()
+    html_out = cleaner.clean(_markdown_html(source)).strip()
     reading = slot.reading or _Reading()  # bleach runs no filter over an empty document
     slot.reading = None
     prose: list[str] = []
