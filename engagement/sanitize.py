@@ -295,7 +295,7 @@ class _ReadBack(Filter):  # type: ignore[misc]
             elif kind == "StartTag" or kind == "EmptyTag":
                 name = token["name"]
                 href = token["data"].get(_HREF) if name == "a" else None
-                reading.start(name, html.unescape(href) if href and "&" in href else href)
+                reading.start(name, html.unescape(href) if href else href)
             elif kind == "EndTag":
                 reading.end(token["name"])
             yield token
