@@ -13,6 +13,8 @@ activity buckets. Keys, all under ``engagement:``:
     views:flushing:<id>[:buckets]         a batch taken by a flush, until applied and cleaned up
     views:in-flight                       ids of the batches taken and not yet cleaned up
     views:flush-lock                      held by the one process that is flushing
+    views:base:<article key>              stored views not counted by batches still in Redis
+    views:generation                      bumped when a batch is taken or released
 
 Crash safety (rename, then apply): a flush atomically renames the pending hashes to
 ``views:flushing:<id>`` and records the id as in flight; applies the whole batch in
@@ -28,6 +30,22 @@ per batch id), then reads the stored views and, in the same SQL statement, wheth
 of those batches is applied already; a batch counts on top of the stored views only if
 it is not. Any view counted before the Redis read is thus counted exactly once, even
 while a flush is half done or after a crash mid-flush.
+
+Answering a beacon without SQL: the beacon answers the article's total, and reading
+it from SQL would cost more than counting. So Redis also keeps, per article, a *base*:
+the article's stored views less those of the batches still in Redis that SQL already
+holds (applied, not yet cleaned up). Then at every moment
+
+    total = base + the article's views in the pending batch and in each batch in flight,
+
+and the count script answers it in the same round trip. The base stays true because
+SQL's views change only when a batch is applied, and a batch leaves Redis (the release
+script, which adds its views to the base) only after it is applied. A base is learned
+from an exact read (stored views, batch by batch whether applied) and written only if
+no batch was taken or released since the read's Redis snapshot (``views:generation``,
+bumped by both); otherwise the next beacon tries again. A base expires after
+``BASE_TTL_SECONDS``: views counted in SQL while Redis was unreachable are missing from
+beacons' answers until then (every read of counts stays exact: reads use SQL).
 
 Dedup marks store their expiry on the application's clock, the same ``now`` the SQL
 path uses, and expire by themselves (TTL): Redis holds no long-lived visitor identifier.
@@ -73,6 +91,9 @@ FLUSH_LOCK_SECONDS = 60
 FLUSH_CHUNK = 500
 # counter_flushes rows only need to outlive the Redis keys of their batch.
 FLUSH_RECORD_RETENTION = timedelta(days=7)
+# A learned base is trusted this long; it only misses views counted in SQL during a Redis
+# outage, and relearning it costs one SQL read per article per period.
+BASE_TTL_SECONDS = 60
 # Redis outages are logged at most this often per process.
 WARNING_INTERVAL_SECONDS = 60.0
 
@@ -97,22 +118,51 @@ for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
 return unflushed(ARGV[1], fields)
 """
 
-# KEYS: yesterday's mark, today's mark.
-# ARGV: prefix, now (ms), expiry (ms), window (ms), article key, bucket field, new batch id.
-# A live mark under either hash means the reader was counted within the window.
-_COUNT_SCRIPT = _UNFLUSHED_LUA + """
-local prefix, now = ARGV[1], tonumber(ARGV[2])
-local counted = 0
-local previous = redis.call('GET', KEYS[1])
-local current = redis.call('GET', KEYS[2])
-if not (previous and tonumber(previous) > now) and not (current and tonumber(current) > now) then
-  redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-  redis.call('SET', prefix .. 'views:pending:id', ARGV[7], 'NX')
-  redis.call('HINCRBY', prefix .. 'views:pending', ARGV[5], 1)
-  redis.call('HINCRBY', prefix .. 'views:pending:buckets', ARGV[6], 1)
-  counted = 1
+# The article's total from its base (nil without one): see "Answering a beacon" above.
+_TOTAL_LUA = """
+local function total(prefix, key)
+  local base = redis.call('GET', prefix .. 'views:base:' .. key)
+  if not base then return false end
+  local views = tonumber(base) + tonumber(redis.call('HGET', prefix .. 'views:pending', key) or 0)
+  for _, id in ipairs(redis.call('SMEMBERS', prefix .. 'views:in-flight')) do
+    views = views + tonumber(redis.call('HGET', prefix .. 'views:flushing:' .. id, key) or 0)
+  end
+  return views
 end
-return {counted, unflushed(prefix, {ARGV[5]})}
+"""
+
+# KEYS: yesterday's mark, today's mark.
+# ARGV: prefix, now (ms), expiry (ms), window (ms), article key, bucket field, new batch id,
+# whether the view may count ("1"/"0").
+# A live mark under either hash means the reader was counted within the window.
+# Returns {counted, total (nil without a base), generation, unflushed (nil when the total is known)}.
+_COUNT_SCRIPT = _UNFLUSHED_LUA + _TOTAL_LUA + """
+local prefix, now, key = ARGV[1], tonumber(ARGV[2]), ARGV[5]
+local counted = 0
+if ARGV[8] == '1' then
+  local previous = redis.call('GET', KEYS[1])
+  local current = redis.call('GET', KEYS[2])
+  if not (previous and tonumber(previous) > now) and not (current and tonumber(current) > now) then
+    redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+    redis.call('SET', prefix .. 'views:pending:id', ARGV[7], 'NX')
+    redis.call('HINCRBY', prefix .. 'views:pending', key, 1)
+    redis.call('HINCRBY', prefix .. 'views:pending:buckets', ARGV[6], 1)
+    counted = 1
+  end
+end
+local views = total(prefix, key)
+local generation = redis.call('GET', prefix .. 'views:generation') or '0'
+if views then return {counted, views, generation, false} end
+return {counted, false, generation, unflushed(prefix, {key})}
+"""
+
+# ARGV: prefix, article key, base, the generation the base was read at, TTL (ms).
+# Sets the base unless a batch was taken or released since that read; 1 if it did.
+_LEARN_SCRIPT = """
+local prefix = ARGV[1]
+if (redis.call('GET', prefix .. 'views:generation') or '0') ~= ARGV[4] then return 0 end
+redis.call('SET', prefix .. 'views:base:' .. ARGV[2], ARGV[3], 'PX', ARGV[5], 'NX')
+return 1
 """
 
 # ARGV: prefix, an id to use if the pending batch has none. Returns the batch id, or nil.
@@ -126,14 +176,24 @@ if has_views then redis.call('RENAME', pending, prefix .. 'views:flushing:' .. i
 if has_buckets then redis.call('RENAME', buckets, prefix .. 'views:flushing:' .. id .. ':buckets') end
 redis.call('DEL', prefix .. 'views:pending:id')
 redis.call('SADD', prefix .. 'views:in-flight', id)
+redis.call('INCR', prefix .. 'views:generation')
 return id
 """
 
-# ARGV: prefix, batch id.
+# ARGV: prefix, batch id. The batch is applied in SQL: its views move into the bases
+# (once: only the call that removes it from the in-flight set adds them).
 _RELEASE_SCRIPT = """
 local prefix, id = ARGV[1], ARGV[2]
-redis.call('DEL', prefix .. 'views:flushing:' .. id, prefix .. 'views:flushing:' .. id .. ':buckets')
-redis.call('SREM', prefix .. 'views:in-flight', id)
+local views = prefix .. 'views:flushing:' .. id
+if redis.call('SREM', prefix .. 'views:in-flight', id) == 1 then
+  local counts = redis.call('HGETALL', views)
+  for i = 1, #counts, 2 do
+    local base = prefix .. 'views:base:' .. counts[i]
+    if redis.call('EXISTS', base) == 1 then redis.call('INCRBY', base, counts[i + 1]) end
+  end
+  redis.call('INCR', prefix .. 'views:generation')
+end
+redis.call('DEL', views, views .. ':buckets')
 return 1
 """
 
@@ -243,6 +303,16 @@ class Batch:
     buckets: dict[tuple[str, datetime], int]
 
 
+@dataclass(frozen=True)
+class CountedView:
+    """What the count script answered for one beacon."""
+
+    counted: bool
+    total: int | None  # the article's views (base + unflushed), None while no base is known
+    generation: str  # the batches' generation at the script, for ``learn_base``
+    unflushed: UnflushedViews  # the article's unflushed views, when ``total`` is None
+
+
 class ViewCounter:
     """The Redis side of hot view counting: one client and the registered scripts.
 
@@ -263,6 +333,7 @@ class ViewCounter:
         self._scripts = _scripts or {
             "read": client.register_script(_READ_SCRIPT),
             "count": client.register_script(_COUNT_SCRIPT),
+            "learn": client.register_script(_LEARN_SCRIPT),
             "take": client.register_script(_TAKE_SCRIPT),
             "release": client.register_script(_RELEASE_SCRIPT),
             "backlog": client.register_script(_BACKLOG_SCRIPT),
@@ -292,26 +363,37 @@ class ViewCounter:
         self,
         *,
         article_key: str,
-        current_hash: str,
-        previous_hash: str,
+        visitor_hashes: tuple[str, str] | None,
         now: datetime,
         window: timedelta,
         batch_id: str,
-    ) -> tuple[bool, UnflushedViews]:
-        """Count a view unless a live mark exists under either hash; one atomic script.
-
-        Returns whether it counted and the article's unflushed views afterwards.
+    ) -> CountedView:
+        """Count a view unless a live mark exists under either of ``visitor_hashes``
+        (yesterday's, today's; None: the view may not count); one atomic script that
+        also answers the article's total when its base is known.
         """
         now_ms = _epoch_ms(now)
         window_ms = int(window.total_seconds() * 1000)
         bucket = f"{int(bucket_hour(now).timestamp())}|{article_key}"
-        counted, payload = self._scripts["count"](
-            keys=[_mark(article_key, previous_hash), _mark(article_key, current_hash)],
-            args=[PREFIX, now_ms, now_ms + window_ms, window_ms, article_key, bucket, batch_id],
+        marks = [_mark(article_key, visitor_hash) for visitor_hash in visitor_hashes or ()]
+        counted, total, generation, payload = self._scripts["count"](
+            keys=marks,
+            args=[PREFIX, now_ms, now_ms + window_ms, window_ms, article_key, bucket, batch_id, int(bool(marks))],
         )
         if counted and self._on_count is not None:
             self._on_count()
-        return bool(counted), _parse_unflushed([article_key], payload)
+        unflushed = NOTHING_UNFLUSHED if payload is None else _parse_unflushed([article_key], payload)
+        return CountedView(bool(counted), total, generation, unflushed)
+
+    def learn_base(self, article_key: str, total: int, counted: CountedView) -> bool:
+        """Keep the article's base, from ``total`` read exactly (stored and unflushed) after
+        the count script answered ``counted``; refused (False) if a batch was taken or
+        released since that script ran, which could make the base wrong."""
+        base = total - sum(counts.get(article_key, 0) for counts in counted.unflushed.batches.values())
+        learned = self._scripts["learn"](
+            args=[PREFIX, article_key, base, counted.generation, BASE_TTL_SECONDS * 1000]
+        )
+        return bool(learned)
 
     def backlog(self) -> Backlog:
         """The views not yet flushed into SQL, over every article (one atomic script)."""
@@ -427,31 +509,43 @@ def count_view(
     and never create it; a view that counts spends ``allowance``. (A Redis timeout may
     hide a script that did run; its view is then counted in SQL as well: one extra view
     at worst.)
+
+    The total comes from the article's base in the same round trip when Redis knows it;
+    otherwise from one exact SQL read, which then teaches Redis the base. That read must
+    be the request's first SQL statement (on SQLite, the one that starts its snapshot),
+    so that it sees every batch applied before the script ran.
     """
-    counted = False
     try:
-        if not countable:
-            unflushed = counter.unflushed([article_key])
-        else:
+        hashes = None
+        if countable:
             today = now.astimezone(timezone.utc).date()
-            counted, unflushed = counter.count(
-                article_key=article_key,
-                current_hash=keyring.daily_visitor_hash(reader, today),
-                previous_hash=keyring.daily_visitor_hash(reader, today - timedelta(days=1)),
-                now=now,
-                window=timedelta(minutes=settings.view_window_minutes),
-                batch_id=uuid.uuid4().hex,
+            hashes = (
+                keyring.daily_visitor_hash(reader, today - timedelta(days=1)),
+                keyring.daily_visitor_hash(reader, today),
             )
-            if counted:
-                allowance.spend()
+        counted = counter.count(
+            article_key=article_key, visitor_hashes=hashes, now=now,
+            window=timedelta(minutes=settings.view_window_minutes), batch_id=uuid.uuid4().hex,
+        )
     except redis.RedisError as exc:
         _warnings.warning("count", "Redis unreachable, counting views in SQL instead: %s", exc)
         return None
-    views = current_views(database, [article_key], unflushed)
-    if article_key in views or not countable:
-        return views.get(article_key, 0), counted
-    ensure_article_id(database, article_key, now)
-    return current_views(database, [article_key], unflushed)[article_key], counted
+    if counted.counted:
+        allowance.spend()
+    if counted.total is not None:
+        return counted.total, counted.counted
+    views = current_views(database, [article_key], counted.unflushed)
+    if article_key not in views:
+        if not countable:
+            return 0, False
+        ensure_article_id(database, article_key, now)
+        views = current_views(database, [article_key], counted.unflushed)
+    total = views[article_key]
+    try:
+        counter.learn_base(article_key, total, counted)
+    except redis.RedisError as exc:  # the view is counted; the next beacon learns the base
+        _warnings.warning("count", "Redis unreachable, view total not kept: %s", exc)
+    return total, counted.counted
 
 
 # --- flushing -----------------------------------------------------------------------------

@@ -22,12 +22,14 @@ from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import hot_views
 from engagement.services.trending import bucket_hour
 from tests.factories import send_view
+from tests.sql import counting_statements
 from tests.support.periodic import run_rounds
 
 REDIS_URL = os.environ.get("REDIS_URL")
 
 T0 = datetime(2025, 9, 13, 8, 10, tzinfo=timezone.utc)
 FLUSHER_THREAD = "engagement-view-flusher"
+BASE_KEY = "engagement:views:base:story"
 
 
 @pytest.fixture
@@ -110,11 +112,11 @@ def test_same_reader_is_counted_once_per_window_on_the_application_clock(app, se
 
 def test_a_mark_that_expired_in_redis_or_was_deleted_counts_again(app, session, counter, redis_client):
     window = timedelta(seconds=1)
-    arguments = {"article_key": "story", "current_hash": "today", "previous_hash": "yesterday", "now": T0}
-    assert counter.count(**arguments, window=window, batch_id="b1")[0] is True
-    assert counter.count(**arguments, window=window, batch_id="b1")[0] is False
+    arguments = {"article_key": "story", "visitor_hashes": ("yesterday", "today"), "now": T0}
+    assert counter.count(**arguments, window=window, batch_id="b1").counted is True
+    assert counter.count(**arguments, window=window, batch_id="b1").counted is False
     time.sleep(1.2)  # the TTL removes the mark even though the clock did not move
-    assert counter.count(**arguments, window=window, batch_id="b1")[0] is True
+    assert counter.count(**arguments, window=window, batch_id="b1").counted is True
 
     assert view(app, session, counter, "ann", "deleted") == 1
     assert view(app, session, counter, "ann", "deleted") == 1
@@ -161,6 +163,8 @@ def _seed(app, session, counter) -> None:
     view(app, session, counter, "seed")
     session.execute(sa.update(Article).where(Article.key == "story").values(views=10))
     session.commit()
+    # Views written to SQL behind the counter's back: forget the base it learned.
+    counter.client.delete(BASE_KEY)
     for n in range(4):
         view(app, session, counter, f"early-{n}")
     for n in range(3):
@@ -178,7 +182,10 @@ def test_a_flush_moves_pending_views_into_sql_exactly(app, session, counter, red
     assert stored_views(session, "story") == 10 + 8
     assert stored_views(session, "other") == 3
     assert totals(session, counter, "story", "other") == before
-    assert [key for key in redis_client.scan_iter("engagement:views:*")] == []
+    # Nothing of the batch is left; the bases learned and the generation stay.
+    assert sorted(redis_client.scan_iter("engagement:views:*")) == [
+        "engagement:views:base:other", BASE_KEY, "engagement:views:generation",
+    ]
 
     rows = session.execute(
         sa.select(Article.key, ActivityBucket.hour, ActivityBucket.views).join(Article).order_by(Article.key, "hour")
@@ -252,6 +259,91 @@ def test_reads_between_the_steps_of_a_flush_are_exact(app, session, counter):
     counter.release(batch_id)
     assert hot_views.current_views(session, ["story", "other"], unflushed) == expected
     assert totals(session, counter, "story", "other") == expected
+
+
+# --- beacons answered from the learned base -----------------------------------------------
+
+def answered_without_sql(app, session, counter, who: str) -> int:
+    """A beacon's answer, checking it ran no SQL (its article's base is known)."""
+    with counting_statements(app) as statements:
+        answer = view(app, session, counter, who)
+    assert statements == []
+    return answer
+
+
+def test_the_first_beacon_learns_the_base_and_the_next_need_no_sql(app, session, counter, redis_client):
+    assert view(app, session, counter, "ann") == 1
+    assert redis_client.get(BASE_KEY) == "0"  # one view, still pending: none stored yet
+    assert 0 < redis_client.pttl(BASE_KEY) <= hot_views.BASE_TTL_SECONDS * 1000
+    assert answered_without_sql(app, session, counter, "bob") == 2
+    assert answered_without_sql(app, session, counter, "bob") == 2  # a repeat: not counted, same total
+
+
+def test_beacons_answer_exact_totals_through_every_step_of_a_flush(app, session, counter, redis_client):
+    _seed(app, session, counter)  # 18 views of "story": 10 stored, 8 pending
+    assert view(app, session, counter, "learns") == 19
+    batch_id = counter.take_pending()
+    assert answered_without_sql(app, session, counter, "after-take") == 20
+    hot_views.apply_batch(session, batch_id, counter.batch(batch_id), T0)
+    session.commit()
+    assert answered_without_sql(app, session, counter, "after-apply") == 21
+    counter.release(batch_id)
+    assert redis_client.get(BASE_KEY) == str(10 + 9)  # the applied batch moved into the base
+    assert answered_without_sql(app, session, counter, "after-release") == 22
+    counter.release(batch_id)  # a second release (another flusher's) adds nothing
+    assert answered_without_sql(app, session, counter, "after-second-release") == 23
+    hot_views.flush_views(session, counter, now=T0)
+    assert stored_views(session) == 23
+    assert answered_without_sql(app, session, counter, "after-flush") == 24
+
+
+def test_a_flush_that_failed_after_its_commit_leaves_the_answers_exact(app, session, counter, monkeypatch):
+    _seed(app, session, counter)
+    assert view(app, session, counter, "learns") == 19
+
+    def crash(self, batch_id):
+        raise redis.ConnectionError("Redis went away between commit and cleanup")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(hot_views.ViewCounter, "release", crash)
+        with pytest.raises(redis.ConnectionError):
+            hot_views.flush_views(session, counter, now=T0)
+    assert stored_views(session) == 19  # applied, and still in flight in Redis
+    assert answered_without_sql(app, session, counter, "meanwhile") == 20
+    hot_views.flush_views(session, counter, now=T0)  # cleans up the applied batch, flushes the rest
+    assert stored_views(session) == 20
+    assert answered_without_sql(app, session, counter, "after-cleanup") == 21
+
+
+@pytest.mark.parametrize("between", ["take", "release"])
+def test_a_base_is_not_learned_across_a_take_or_a_release(app, session, counter, redis_client, between):
+    view(app, session, counter, "first")
+    redis_client.delete(BASE_KEY)
+    arguments = {"article_key": "story", "visitor_hashes": None, "now": T0, "window": timedelta(minutes=30)}
+    counted = counter.count(**arguments, batch_id="unused")
+    assert counted.total is None and counted.unflushed.batches  # one pending view, no base
+    # A flush moves the batch between the script and the exact read that follows it: the
+    # read no longer sees what the script saw, so what it would teach may be wrong.
+    batch_id = counter.take_pending()
+    if between == "release":
+        counted = counter.count(**arguments, batch_id="unused")
+        hot_views.apply_batch(session, batch_id, counter.batch(batch_id), T0)
+        session.commit()
+        counter.release(batch_id)
+    assert counter.learn_base("story", 1, counted) is False
+    assert redis_client.exists(BASE_KEY) == 0
+    assert view(app, session, counter, "second") == 2  # learned afresh, from an exact read
+    assert redis_client.get(BASE_KEY) == ("1" if between == "release" else "0")  # the stored views
+
+
+def test_views_counted_in_sql_show_in_answers_once_the_base_expires(app, session, counter, redis_client):
+    view(app, session, counter, "ann")
+    session.execute(sa.update(Article).where(Article.key == "story").values(views=Article.views + 5))
+    session.commit()  # as the SQL fallback counts while Redis is unreachable
+    assert view(app, session, counter, "bob") == 2  # the base predates those five
+    redis_client.pexpire(BASE_KEY, 1)
+    time.sleep(0.01)
+    assert view(app, session, counter, "cid") == 8
 
 
 def test_a_read_taken_before_the_pending_batch_is_renamed_is_exact(app, session, counter):
