@@ -121,7 +121,7 @@ def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[st
     counts = article_stats.article_counts(reads(), settings(), article_keys=query["articles"], counter=view_counter())
     # Validated on the counts themselves (one query in all); a repeat list skips the dump.
     cache_headers = caching.validate_result(counts, query)
-    return caching.rendered(cache_headers) or (counts, cache_headers)
+    return caching.rendered(cache_headers, caching.COUNTS) or (counts, cache_headers)
 
 
 @blp.route("/trending", methods=["GET"])

@@ -153,27 +153,37 @@ class RenderedResponses:
                 self._total_bytes -= len(evicted)
 
 
-def _rendered_responses() -> RenderedResponses:
-    return current_app.extensions["engagement.rendered"]  # type: ignore[no-any-return]
+# The rendered responses of each kind are kept apart, so that one kind cannot evict the
+# other: any list of keys makes a counts answer (unknown keys count zero), and a client
+# sending endless new lists must not push every thread page out of the cache.
+THREAD_PAGES = "engagement.rendered"
+COUNTS = "engagement.rendered_counts"
+# Of the configured entries and bytes, the share counts answers get; thread pages, which
+# cost far more to render, keep the rest.
+COUNTS_SHARE = 4  # one quarter
 
 
-def rendered(headers: dict[str, str]) -> Response | None:
-    """The stored body for this validator as a response, or None (and it is stored after).
+def rendered(headers: dict[str, str], kind: str = THREAD_PAGES) -> Response | None:
+    """The stored body of ``kind`` for this validator as a response, or None (and it is
+    stored after).
 
     Only for public responses: a per-reader validator is never shared.
     """
     etag = headers["ETag"]
-    body = _rendered_responses().get(etag)
+    cache: RenderedResponses = current_app.extensions[kind]
+    body = cache.get(etag)
     if body is None:
-        g.render_into_cache = etag
+        g.render_into_cache = (cache, etag)
         return None
     return Response(body, status=200, mimetype="application/json", headers=headers)
 
 
 def _store_rendered(response: Response) -> Response:
-    etag = g.pop("render_into_cache", None)
-    if etag is not None and response.status_code == 200 and response.headers.get("ETag") == etag:
-        _rendered_responses().put(etag, response.get_data())
+    pending: tuple[RenderedResponses, str] | None = g.pop("render_into_cache", None)
+    if pending is not None:
+        cache, etag = pending
+        if response.status_code == 200 and response.headers.get("ETag") == etag:
+            cache.put(etag, response.get_data())
     return response
 
 
@@ -184,8 +194,11 @@ def _not_modified(error: NotModified) -> Response:
 
 
 def install_caching(app: Flask) -> None:
-    app.extensions["engagement.rendered"] = RenderedResponses(
-        max_entries=app.config["RENDERED_CACHE_ENTRIES"], max_total_bytes=app.config["RENDERED_CACHE_BYTES"]
+    entries, total_bytes = app.config["RENDERED_CACHE_ENTRIES"], app.config["RENDERED_CACHE_BYTES"]
+    counts_entries, counts_bytes = entries // COUNTS_SHARE, total_bytes // COUNTS_SHARE
+    app.extensions[THREAD_PAGES] = RenderedResponses(
+        max_entries=entries - counts_entries, max_total_bytes=total_bytes - counts_bytes
     )
+    app.extensions[COUNTS] = RenderedResponses(max_entries=counts_entries, max_total_bytes=counts_bytes)
     app.register_error_handler(NotModified, _not_modified)
     app.after_request(_store_rendered)
