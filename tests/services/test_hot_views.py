@@ -222,8 +222,8 @@ def test_a_flush_interrupted_after_taking_the_batch_loses_nothing(app, session, 
     assert counter.in_flight() == []
 
 
-def test_a_flush_interrupted_after_its_commit_counts_nothing_twice(app, session, counter, monkeypatch):
-    _seed(app, session, counter)
+def flush_failing_after_its_commit(session, counter, monkeypatch) -> None:
+    """A flush whose batch is applied and committed, then Redis goes away before its cleanup."""
 
     def crash(self, batch_id):
         raise redis.ConnectionError("Redis went away between commit and cleanup")
@@ -232,6 +232,12 @@ def test_a_flush_interrupted_after_its_commit_counts_nothing_twice(app, session,
         patch.setattr(hot_views.ViewCounter, "release", crash)
         with pytest.raises(redis.ConnectionError):
             hot_views.flush_views(session, counter, now=T0)
+
+
+def test_a_flush_interrupted_after_its_commit_counts_nothing_twice(app, session, counter, monkeypatch):
+    _seed(app, session, counter)
+
+    flush_failing_after_its_commit(session, counter, monkeypatch)
     # Applied in SQL and still in Redis: reads see it once.
     assert (stored_views(session, "story"), stored_views(session, "other")) == (18, 3)
     assert len(counter.in_flight()) == 1
@@ -301,13 +307,7 @@ def test_a_flush_that_failed_after_its_commit_leaves_the_answers_exact(app, sess
     _seed(app, session, counter)
     assert view(app, session, counter, "learns") == 19
 
-    def crash(self, batch_id):
-        raise redis.ConnectionError("Redis went away between commit and cleanup")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(hot_views.ViewCounter, "release", crash)
-        with pytest.raises(redis.ConnectionError):
-            hot_views.flush_views(session, counter, now=T0)
+    flush_failing_after_its_commit(session, counter, monkeypatch)
     assert stored_views(session) == 19  # applied, and still in flight in Redis
     assert answered_without_sql(app, session, counter, "meanwhile") == 20
     hot_views.flush_views(session, counter, now=T0)  # cleans up the applied batch, flushes the rest
