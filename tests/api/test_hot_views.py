@@ -169,6 +169,21 @@ def test_two_app_instances_on_one_database_and_one_redis_agree_on_every_count(ap
     assert (stored_views(first_app, "story"), stored_views(second_app, "other")) == (5, 2)
 
 
+def test_a_serving_thread_keeps_one_redis_connection_and_survives_losing_it(hot_app, client, redis_client):
+    assert views_by(client, "story", "192.0.2.1") == [1]
+    opened = redis_client.info("stats")["total_connections_received"]
+    assert views_by(client, "story", *(f"192.0.2.{n}" for n in range(2, 22))) == list(range(2, 22))
+    assert counts(client)["story"] == 21
+    # The same connection, request after request: Redis saw none opened meanwhile.
+    assert redis_client.info("stats")["total_connections_received"] == opened
+    # Redis drops every other connection (a restart, a proxy's idle timeout): the next
+    # beacon reconnects and still counts in Redis, not in SQL.
+    redis_client.client_kill_filter(skipme=True)
+    assert views_by(client, "story", "192.0.2.99") == [22]
+    assert redis_client.hget("engagement:views:pending", "story") == "22"
+    assert stored_views(hot_app) == 0
+
+
 def test_bots_are_not_counted_but_see_the_unflushed_count(hot_app, client, redis_client):
     views_by(client, "story", "192.0.2.1", "192.0.2.2")
     bot = {"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}
