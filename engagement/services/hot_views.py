@@ -134,7 +134,7 @@ local function total(prefix, key)
 end
 """
 
-# KEYS: yesterday's mark, today's mark.
+# KEYS: yesterday's mark, today's mark (none when the view may not count).
 # ARGV: prefix, now (ms), expiry (ms), window (ms), article key, bucket field, new batch id,
 # whether the view may count ("1"/"0").
 # A live mark under either hash means the reader was counted within the window.
