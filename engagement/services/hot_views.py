@@ -41,7 +41,8 @@ holds (applied, not yet cleaned up). Then at every moment
 and the count script answers it in the same round trip. The base stays true because
 SQL's views change only when a batch is applied, and a batch leaves Redis (the release
 script, which adds its views to the base) only after it is applied. A base is learned
-from an exact read (stored views, batch by batch whether applied) and written only if
+from an exact read (stored views, batch by batch whether applied), for an article with
+other views not yet flushed (one viewed more often than the flush interval), and written only if
 no batch was taken or released since the read's Redis snapshot (``views:generation``,
 bumped by both); otherwise the next beacon tries again. A base expires after
 ``BASE_TTL_SECONDS``: views counted in SQL while Redis was unreachable are missing from
@@ -97,6 +98,10 @@ FLUSH_RECORD_RETENTION = timedelta(days=7)
 # A learned base is trusted this long; it only misses views counted in SQL during a Redis
 # outage, and relearning it costs one SQL read per article per period.
 BASE_TTL_SECONDS = 60
+# A base is learned for an article with at least this many views not yet flushed (this
+# one included): one viewed more often than the flush interval. Learning costs a round
+# trip; an article viewed now and then would pay it at every beacon and seldom use it.
+WARM_VIEWS = 2
 # Redis outages are logged at most this often per process.
 WARNING_INTERVAL_SECONDS = 60.0
 
@@ -241,6 +246,10 @@ class UnflushedViews:
     def parameters(self) -> dict[str, str]:
         """The batches' ids, as ``applied_columns`` binds them."""
         return {f"batch_{index}": batch_id for index, batch_id in enumerate(self.batches)}
+
+    def views_of(self, key: str) -> int:
+        """The article's views in every batch together, applied or not."""
+        return sum(counts.get(key, 0) for counts in self.batches.values())
 
     def total(self, key: str, stored: int, applied: Sequence[Any]) -> int:
         """``stored`` views plus those of the batches that ``applied`` (same SELECT) says SQL lacks."""
@@ -423,7 +432,7 @@ class ViewCounter:
         """Keep the article's base, from ``total`` read exactly (stored and unflushed) after
         the count script answered ``counted``; refused (False) if a batch was taken or
         released since that script ran, which could make the base wrong."""
-        base = total - sum(counts.get(article_key, 0) for counts in counted.unflushed.batches.values())
+        base = total - counted.unflushed.views_of(article_key)
         learned = self._scripts["learn"](
             args=[PREFIX, article_key, base, counted.generation, BASE_TTL_SECONDS * 1000], client=self._kept.client()
         )
@@ -545,7 +554,8 @@ def count_view(
     at worst.)
 
     The total comes from the article's base in the same round trip when Redis knows it;
-    otherwise from one exact SQL read, which then teaches Redis the base. That read must
+    otherwise from one exact SQL read, which then teaches Redis the base if the article is
+    viewed often enough to use it (``WARM_VIEWS``). That read must
     be the request's first SQL statement (on SQLite, the one that starts its snapshot),
     so that it sees every batch applied before the script ran.
     """
@@ -575,10 +585,11 @@ def count_view(
         ensure_article_id(database, article_key, now)
         views = current_views(database, [article_key], counted.unflushed)
     total = views[article_key]
-    try:
-        counter.learn_base(article_key, total, counted)
-    except redis.RedisError as exc:  # the view is counted; the next beacon learns the base
-        _warnings.warning("count", "Redis unreachable, view total not kept: %s", exc)
+    if counted.unflushed.views_of(article_key) >= WARM_VIEWS:
+        try:
+            counter.learn_base(article_key, total, counted)
+        except redis.RedisError as exc:  # the view is counted; the next beacon learns the base
+            _warnings.warning("count", "Redis unreachable, view total not kept: %s", exc)
     return total, counted.counted
 
 

@@ -277,12 +277,22 @@ def answered_without_sql(app, session, counter, who: str) -> int:
     return answer
 
 
-def test_the_first_beacon_learns_the_base_and_the_next_need_no_sql(app, session, counter, redis_client):
+def test_a_warm_article_learns_its_base_and_its_next_beacons_need_no_sql(app, session, counter, redis_client):
     assert view(app, session, counter, "ann") == 1
-    assert redis_client.get(BASE_KEY) == "0"  # one view, still pending: none stored yet
+    assert redis_client.exists(BASE_KEY) == 0  # its only unflushed view: not warm yet
+    assert view(app, session, counter, "bob") == 2  # another before a flush: worth a base
+    assert redis_client.get(BASE_KEY) == "0"  # two views, still pending: none stored yet
     assert 0 < redis_client.pttl(BASE_KEY) <= hot_views.BASE_TTL_SECONDS * 1000
-    assert answered_without_sql(app, session, counter, "bob") == 2
-    assert answered_without_sql(app, session, counter, "bob") == 2  # a repeat: not counted, same total
+    assert answered_without_sql(app, session, counter, "cid") == 3
+    assert answered_without_sql(app, session, counter, "cid") == 3  # a repeat: not counted, same total
+
+
+def test_an_article_viewed_now_and_then_keeps_the_exact_read(app, session, counter, redis_client):
+    for who in ("ann", "bob", "cid"):
+        view(app, session, counter, who, "quiet")
+        hot_views.flush_views(session, counter, now=T0)  # each view flushed before the next
+    assert redis_client.exists("engagement:views:base:quiet") == 0
+    assert view(app, session, counter, "dan", "quiet") == 4
 
 
 def test_beacons_answer_exact_totals_through_every_step_of_a_flush(app, session, counter, redis_client):
@@ -332,18 +342,20 @@ def test_a_base_is_not_learned_across_a_take_or_a_release(app, session, counter,
         counter.release(batch_id)
     assert counter.learn_base("story", 1, counted) is False
     assert redis_client.exists(BASE_KEY) == 0
-    assert view(app, session, counter, "second") == 2  # learned afresh, from an exact read
+    assert view(app, session, counter, "second") == 2
+    assert view(app, session, counter, "third") == 3  # learned afresh, from an exact read
     assert redis_client.get(BASE_KEY) == ("1" if between == "release" else "0")  # the stored views
 
 
 def test_views_counted_in_sql_show_in_answers_once_the_base_expires(app, session, counter, redis_client):
     view(app, session, counter, "ann")
+    view(app, session, counter, "bob")  # learns the base
     session.execute(sa.update(Article).where(Article.key == "story").values(views=Article.views + 5))
     session.commit()  # as the SQL fallback counts while Redis is unreachable
-    assert view(app, session, counter, "bob") == 2  # the base predates those five
+    assert view(app, session, counter, "cid") == 3  # the base predates those five
     redis_client.pexpire(BASE_KEY, 1)
     time.sleep(0.01)
-    assert view(app, session, counter, "cid") == 8
+    assert view(app, session, counter, "dan") == 9
 
 
 def test_a_read_taken_before_the_pending_batch_is_renamed_is_exact(app, session, counter):
