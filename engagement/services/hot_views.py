@@ -42,9 +42,9 @@ and the count script answers it in the same round trip. The base stays true beca
 SQL's views change only when a batch is applied, and a batch leaves Redis (the release
 script, which adds its views to the base) only after it is applied. A base is learned
 from an exact read (stored views, batch by batch whether applied), for an article with
-other views not yet flushed (one viewed more often than the flush interval), and written only if
-no batch was taken or released since the read's Redis snapshot (``views:generation``,
-bumped by both); otherwise the next beacon tries again. A base expires after
+other views not yet flushed (one viewed more often than the flush interval), and written
+only if no batch was taken or released since the read's Redis snapshot
+(``views:generation``, bumped by both); otherwise a later beacon tries again. A base expires after
 ``BASE_TTL_SECONDS``: views counted in SQL while Redis was unreachable are missing from
 beacons' answers until then (every read of counts stays exact: reads use SQL).
 
@@ -555,9 +555,9 @@ def count_view(
 
     The total comes from the article's base in the same round trip when Redis knows it;
     otherwise from one exact SQL read, which then teaches Redis the base if the article is
-    viewed often enough to use it (``WARM_VIEWS``). That read must
-    be the request's first SQL statement (on SQLite, the one that starts its snapshot),
-    so that it sees every batch applied before the script ran.
+    viewed often enough to use it (``WARM_VIEWS``). That read must be the request's first
+    SQL statement (on SQLite, the one that starts its snapshot), so that it sees every
+    batch applied before the script ran.
     """
     try:
         hashes = None
