@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from engagement import clock
 from engagement.clock import iso_timestamp
 
 
@@ -20,3 +21,16 @@ from engagement.clock import iso_timestamp
 )
 def test_moments_are_written_in_utc_to_the_second(moment, written):
     assert iso_timestamp(moment) == written
+
+
+def test_moments_written_again_come_from_a_bounded_memo(monkeypatch):
+    monkeypatch.setattr(clock, "WRITTEN_MOMENTS_KEPT", 8)
+    monkeypatch.setattr(clock, "_written", {})
+    start = datetime(2025, 9, 13, 12, 0, tzinfo=timezone.utc)
+    moments = [start + timedelta(seconds=second) for second in range(20)]
+    first = [iso_timestamp(moment) for moment in moments]
+    again = [iso_timestamp(moment) for moment in moments]
+    assert first == again == [f"2025-09-13T12:00:{second:02d}Z" for second in range(20)]
+    assert 0 < len(clock._written) <= 8
+    # The same instant in another offset is the same moment, written in UTC.
+    assert iso_timestamp(start.astimezone(timezone(timedelta(hours=-5)))) == "2025-09-13T12:00:00Z"

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engagement.extensions import db
 from engagement.models import Article
+from engagement.models import base
 from engagement.models.base import UTCDateTime
 
 
@@ -45,13 +46,29 @@ def test_each_backend_gets_the_text_and_moment_the_general_way_gives(moment, dia
     fast_bind = column.bind_processor(dialect)
     general_bind = sa.types.TypeDecorator.bind_processor(column, dialect)
     assert (fast_bind or (lambda v: v))(moment) == (general_bind or (lambda v: v))(moment)
-    if dialect.name == "sqlite":
-        stored = fast_bind(moment)
-        fast_read = column.result_processor(dialect, None)
-        general_read = sa.types.TypeDecorator.result_processor(column, dialect, None)
+    # What the driver gives back: SQLite the stored text, psycopg a naive UTC datetime.
+    stored = fast_bind(moment) if dialect.name == "sqlite" else general_bind(moment)
+    fast_read = column.result_processor(dialect, None)
+    general_read = sa.types.TypeDecorator.result_processor(column, dialect, None)
+    for _ in range(2):  # read, then read again through the memo
         assert fast_read(stored) == general_read(stored)
         assert fast_read(stored).timestamp() == moment.timestamp()  # the same instant
         assert fast_read(stored).utcoffset() == timedelta(0)
+
+
+def test_moments_read_again_come_from_a_bounded_memo(monkeypatch):
+    monkeypatch.setattr(base, "MOMENTS_KEPT", 8)
+    monkeypatch.setattr(base, "_moments_read", {})
+    dialect = sqlite.dialect()
+    read = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    texts = [f"2025-09-13 12:00:{second:02d}.000000" for second in range(20)]
+    first = [read(text) for text in texts]
+    assert [read(text) for text in texts] == first == [
+        datetime(2025, 9, 13, 12, 0, second, tzinfo=timezone.utc) for second in range(20)
+    ]
+    assert 0 < len(base._moments_read) <= 8
+    assert read(texts[-1]) is read(texts[-1])  # a repeat is the same object
+    assert read(None) is None
 
 
 def test_naive_moments_are_refused_on_every_backend():

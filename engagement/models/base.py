@@ -66,27 +66,51 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return process
 
     def result_processor(self, dialect: sa.Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
-        """On SQLite, the stored text is read as a UTC moment in one step.
+        """What the driver gives, read as a UTC moment through a bounded memo (``MOMENTS_KEPT``).
 
-        ``datetime.replace`` costs about 1 µs, eight times what parsing the text with its
-        offset does, and a thread page reads hundreds of timestamps (and a write binds
-        several: ``bind_processor`` likewise formats the text directly). Elsewhere the
-        driver gives a naive datetime and ``process_result_value`` marks it UTC.
+        A thread page reads the same comments' timestamps each time it is rendered: a
+        repeat is a dict lookup, and the same ``datetime`` object comes back, whose hash
+        is then kept (``iso_timestamp`` looks it up too). On SQLite the stored text is
+        parsed with its offset in one step: ``datetime.replace`` costs about 1 µs, eight
+        times that. Elsewhere the driver gives a naive datetime and ``process_result_value``
+        marks it UTC.
         """
         general = super().result_processor(dialect, coltype)
-        if dialect.name != "sqlite" or general is None:
-            return general
-        parse = datetime.fromisoformat
+        if general is None:
+            return None
+        convert = _sqlite_moment(general) if dialect.name == "sqlite" else general
+        kept = _moments_read
 
-        def process(value: str | None) -> datetime | None:
+        def process(value: Any) -> datetime | None:
             if value is None:
                 return None
             try:
-                return parse(value + "+00:00")
-            except (TypeError, ValueError):  # not the text SQLAlchemy writes: the general way
-                return general(value)
+                return kept[value]
+            except KeyError:
+                if len(kept) >= MOMENTS_KEPT:
+                    kept.clear()
+                moment = kept[value] = convert(value)
+                return moment
 
         return process
+
+
+# Moments read, by what the driver gave (SQLite's text, PostgreSQL's naive datetime);
+# emptied when full. Datetimes are immutable, so requests can share them.
+MOMENTS_KEPT = 4096
+_moments_read: dict[Any, datetime | None] = {}
+
+
+def _sqlite_moment(general: Callable[[Any], datetime | None]) -> Callable[[Any], datetime | None]:
+    parse = datetime.fromisoformat
+
+    def convert(value: str) -> datetime | None:
+        try:
+            return parse(value + "+00:00")
+        except (TypeError, ValueError):  # not the text SQLAlchemy writes: the general way
+            return general(value)
+
+    return convert
 
 
 def enum_column(enum_class: type[enum.Enum], length: int = 16) -> sa.Enum:
