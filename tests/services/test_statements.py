@@ -253,3 +253,17 @@ def test_statements_built_for_one_call_are_not_kept(session, article_id):
     gc.collect()
     # SQLAlchemy's compiled cache keeps the first of these statements alive; the others went.
     assert len(statements._PLANS) <= kept + 1
+
+
+@pytest.mark.parametrize("wanted", [["in-1", "in-3"], [], ['in-"quoted"', "in-back\\slash", "in-ünïcode", "in-none"]])
+def test_in_values_finds_exactly_the_values_listed(session, wanted):
+    stored = ["in-1", "in-2", "in-3", 'in-"quoted"', "in-back\\slash", "in-ünïcode"]
+    session.add_all(Article(key=key, created_at=NOW, updated_at=NOW) for key in stored)
+    session.commit()
+    articles = Article.__table__
+    statement = sa.select(articles.c.key).where(
+        statements.in_values(statements.dialect_name(session), articles.c.key, "keys")
+    )
+    for _ in range(2):  # SQLAlchemy's path, then the driver's
+        found = run(session, statement, {"keys": wanted}).scalars().all()
+        assert sorted(found) == sorted(set(wanted) & set(stored))
