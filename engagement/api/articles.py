@@ -29,10 +29,11 @@ from engagement.schemas.engagement import (
     TrendingSchema,
     ViewBeaconSchema,
     ViewCountSchema,
+    counts_json,
 )
 from engagement.services import article_stats, reactions, views
 from engagement.services.articles import register_article
-from engagement.services.article_stats import ArticleCounts, ArticleSummary, TrendingEntry
+from engagement.services.article_stats import ArticleSummary, TrendingEntry
 from engagement.services.reactions import ReactionState
 
 blp = EngagementBlueprint(
@@ -116,12 +117,10 @@ def remove_reaction(key: str, kind: str) -> ReactionState:
 @blp.route("/counts", methods=["GET"])
 @blp.arguments(CountsQuerySchema(), location="query")
 @blp.response(200, CountsSchema)
-def get_counts(query: dict[str, Any]) -> tuple[dict[str, ArticleCounts], dict[str, str]] | Response:
+def get_counts(query: dict[str, Any]) -> Response:
     """Views, comments and reactions for up to 100 articles (zeros for unknown keys)."""
     counts = article_stats.article_counts(reads(), settings(), article_keys=query["articles"], counter=view_counter())
-    # Validated on the counts themselves (one query in all); a repeat list skips the dump.
-    cache_headers = caching.validate_result(counts, query)
-    return caching.rendered(cache_headers, caching.COUNTS) or (counts, cache_headers)
+    return caching.validated_on_body(counts_json(counts), query)
 
 
 @blp.route("/trending", methods=["GET"])

@@ -96,6 +96,18 @@ def validate_result(result: object, query: Query | None = None) -> dict[str, str
     return validate([result], query=query)
 
 
+def validated_on_body(body: bytes, query: Query | None = None) -> Response:
+    """A public JSON answer whose validator is a digest of its ``body``; raises NotModified on a match.
+
+    For answers that nearly every request asks of different data (counts: any list of
+    keys is an answer of its own), written faster than a validator could be derived from
+    their data and a stored body looked up: they are written every time, and nothing is
+    kept for the next request.
+    """
+    digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+    return Response(body, status=200, mimetype="application/json", headers=validate([digest], query=query))
+
+
 def validate_thread(article: ArticleRow | None, query: Query | None = None) -> dict[str, str]:
     """``validate`` for a thread page, from its article's row (``find_article_row``; None
     when nobody has touched it): the article's version and whether it is closed now.
@@ -153,24 +165,19 @@ class RenderedResponses:
                 self._total_bytes -= len(evicted)
 
 
-# The rendered responses of each kind are kept apart, so that one kind cannot evict the
-# other: any list of keys makes a counts answer (unknown keys count zero), and a client
-# sending endless new lists must not push every thread page out of the cache.
+# The rendered thread pages. Counts answers are not kept (``validated_on_body``): any
+# list of keys makes one, and a client sending endless new lists must not push every
+# thread page out of the cache.
 THREAD_PAGES = "engagement.rendered"
-COUNTS = "engagement.rendered_counts"
-# Of the configured entries and bytes, the share counts answers get; thread pages, which
-# cost far more to render, keep the rest.
-COUNTS_SHARE = 4  # one quarter
 
 
-def rendered(headers: dict[str, str], kind: str = THREAD_PAGES) -> Response | None:
-    """The stored body of ``kind`` for this validator as a response, or None (and it is
-    stored after).
+def rendered(headers: dict[str, str]) -> Response | None:
+    """The stored thread page for this validator as a response, or None (and it is stored after).
 
     Only for public responses: a per-reader validator is never shared.
     """
     etag = headers["ETag"]
-    cache: RenderedResponses = current_app.extensions[kind]
+    cache: RenderedResponses = current_app.extensions[THREAD_PAGES]
     body = cache.get(etag)
     if body is None:
         g.render_into_cache = (cache, etag)
@@ -194,11 +201,8 @@ def _not_modified(error: NotModified) -> Response:
 
 
 def install_caching(app: Flask) -> None:
-    entries, total_bytes = app.config["RENDERED_CACHE_ENTRIES"], app.config["RENDERED_CACHE_BYTES"]
-    counts_entries, counts_bytes = entries // COUNTS_SHARE, total_bytes // COUNTS_SHARE
     app.extensions[THREAD_PAGES] = RenderedResponses(
-        max_entries=entries - counts_entries, max_total_bytes=total_bytes - counts_bytes
+        max_entries=app.config["RENDERED_CACHE_ENTRIES"], max_total_bytes=app.config["RENDERED_CACHE_BYTES"]
     )
-    app.extensions[COUNTS] = RenderedResponses(max_entries=counts_entries, max_total_bytes=counts_bytes)
     app.register_error_handler(NotModified, _not_modified)
     app.after_request(_store_rendered)

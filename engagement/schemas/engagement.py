@@ -1,8 +1,10 @@
 """Views, reactions, votes, counts and trending: request and response shapes."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from marshmallow import Schema, ValidationError, fields, post_dump, utils, validate
 
 from engagement.schemas.common import (
@@ -127,6 +129,18 @@ class CountsSchema(Schema):
 def article_counts_document(counts: Any) -> dict[str, Any]:
     """What ``ArticleCountsSchema().dump(counts)`` gives, for the values the service returns."""
     return {"views": counts.views, "comments": counts.comments, "reactions": dict(counts.reactions)}
+
+
+def counts_json(counts: Mapping[str, Any]) -> bytes:
+    """What ``CountsSchema().dump(counts)`` gives, written as the API's JSON (a trailing
+    new line, as every answer), for the entries the service returns.
+
+    orjson writes each entry itself: an entry is a dataclass whose fields are
+    ArticleCountsSchema's, in its order, so no per-entry document is built; written
+    straight from the query's rows, a counts answer costs less than a validator derived
+    from them did (tests/api/test_counts_trending.py checks the two agree).
+    """
+    return orjson.dumps(counts) + b"\n"
 
 
 class TrendingQuerySchema(RepeatableQuerySchema):

@@ -317,3 +317,28 @@ def test_counts_documents_are_what_the_schema_would_dump(views, comments, reacti
 
     counts = ArticleCounts(views, comments, {**ZEROS, **reactions})
     assert article_counts_document(counts) == ArticleCountsSchema().dump(counts)
+
+
+@given(
+    entries=st.dictionaries(
+        st.from_regex(r"[a-z0-9][a-z0-9._:-]{0,20}", fullmatch=True),
+        st.tuples(
+            st.integers(min_value=0, max_value=2**31 - 1),
+            st.integers(min_value=0, max_value=2**31 - 1),
+            st.dictionaries(st.sampled_from(DEFAULT_REACTION_KINDS), st.integers(min_value=0, max_value=10**9)),
+        ),
+        max_size=5,
+    )
+)
+def test_a_counts_answer_is_written_as_the_schema_would_dump_it(entries):
+    """/counts writes its answer without the schema's dump: it must be the dump, written as JSON."""
+    import orjson
+
+    from engagement.schemas.engagement import CountsSchema, counts_json
+    from engagement.services.article_stats import ArticleCounts
+
+    answer = {
+        key: ArticleCounts(views, comments, {**ZEROS, **reactions})
+        for key, (views, comments, reactions) in entries.items()
+    }
+    assert counts_json(answer) == orjson.dumps(CountsSchema().dump(answer)) + b"\n"
