@@ -1,14 +1,8 @@
 """The one source of the current time, so tests can move it (time-machine), and the one way a moment is written."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
-
-# Moments already written, by moment: a thread page writes the same comments' timestamps
-# each time it is rendered, and looking one up costs a small part of formatting it (the
-# same datetime objects come back from the database layer, ``UTCDateTime``). Bounded:
-# emptied when full.
-WRITTEN_MOMENTS_KEPT = 4096
-_written: dict[datetime, str] = {}
 
 
 def utcnow() -> datetime:
@@ -17,15 +11,7 @@ def utcnow() -> datetime:
 
 def iso_timestamp(value: datetime | None) -> str | None:
     """A moment as the API writes it everywhere: ISO 8601 in UTC, whole seconds, a Z suffix."""
-    if value is None:
-        return None
-    try:
-        return _written[value]
-    except KeyError:
-        if len(_written) >= WRITTEN_MOMENTS_KEPT:
-            _written.clear()
-        written = _written[value] = _format(value)
-        return written
+    return None if value is None else _written(value)
 
 
 def _format(value: datetime) -> str:
@@ -35,3 +21,11 @@ def _format(value: datetime) -> str:
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (
         value.year, value.month, value.day, value.hour, value.minute, value.second
     )
+
+
+# Moments already written, by moment: a thread page writes the same comments' timestamps
+# each time it is rendered, and looking one up costs a small part of formatting it (the
+# same datetime objects come back from the database layer, ``UTCDateTime``, so their
+# hashes are kept too).
+WRITTEN_MOMENTS_KEPT = 4096
+_written = functools.lru_cache(maxsize=WRITTEN_MOMENTS_KEPT)(_format)

@@ -1,6 +1,7 @@
 """How the API writes a moment: ISO 8601 in UTC, whole seconds, a Z suffix."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -24,13 +25,15 @@ def test_moments_are_written_in_utc_to_the_second(moment, written):
 
 
 def test_moments_written_again_come_from_a_bounded_memo(monkeypatch):
-    monkeypatch.setattr(clock, "WRITTEN_MOMENTS_KEPT", 8)
-    monkeypatch.setattr(clock, "_written", {})
+    monkeypatch.setattr(clock, "_written", functools.lru_cache(maxsize=8)(clock._format))
     start = datetime(2025, 9, 13, 12, 0, tzinfo=timezone.utc)
     moments = [start + timedelta(seconds=second) for second in range(20)]
     first = [iso_timestamp(moment) for moment in moments]
     again = [iso_timestamp(moment) for moment in moments]
     assert first == again == [f"2025-09-13T12:00:{second:02d}Z" for second in range(20)]
-    assert 0 < len(clock._written) <= 8
+    assert 0 < clock._written.cache_info().currsize <= 8
+    hits = clock._written.cache_info().hits
+    assert iso_timestamp(moments[-1]) == "2025-09-13T12:00:19Z"
+    assert clock._written.cache_info().hits == hits + 1  # kept: not formatted again
     # The same instant in another offset is the same moment, written in UTC.
     assert iso_timestamp(start.astimezone(timezone(timedelta(hours=-5)))) == "2025-09-13T12:00:00Z"

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, registry
 
@@ -78,27 +80,21 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         general = super().result_processor(dialect, coltype)
         if general is None:
             return None
-        convert = _sqlite_moment(general) if dialect.name == "sqlite" else general
-        kept = _moments_read
+        read = _moments_read.get(dialect.name)
+        if read is None:  # every UTCDateTime column reads alike on a dialect: one memo each
+            convert = _sqlite_moment(general) if dialect.name == "sqlite" else general
+            read = _moments_read.setdefault(dialect.name, functools.lru_cache(maxsize=MOMENTS_KEPT)(convert))
 
         def process(value: Any) -> datetime | None:
-            if value is None:
-                return None
-            try:
-                return kept[value]
-            except KeyError:
-                if len(kept) >= MOMENTS_KEPT:
-                    kept.clear()
-                moment = kept[value] = convert(value)
-                return moment
+            return None if value is None else read(value)
 
         return process
 
 
-# Moments read, by what the driver gave (SQLite's text, PostgreSQL's naive datetime);
-# emptied when full. Datetimes are immutable, so requests can share them.
+# Moments read, per dialect, by what the driver gave (SQLite's text, PostgreSQL's naive
+# datetime). Datetimes are immutable, so requests can share them.
 MOMENTS_KEPT = 4096
-_moments_read: dict[Any, datetime | None] = {}
+_moments_read: dict[str, Callable[[Any], datetime | None]] = {}
 
 
 def _sqlite_moment(general: Callable[[Any], datetime | None]) -> Callable[[Any], datetime | None]:
