@@ -629,3 +629,84 @@ def test_render_body_reads_what_html_parser_reads_in_its_html(source):
     assert (
         rendered.text, rendered.link_count, rendered.prose, rendered.shown_urls, rendered.plain_urls,
     ) == read_with_html_parser(rendered.html)
+
+
+# --- markdown-it's tokens handed to bleach as parsed HTML --------------------------------
+
+def markdown_html(source: str) -> str:
+    return sanitize._markdown.render(sanitize.strip_unsafe_codepoints(source))
+
+
+def bleach_clean_of_markdown_html(source: str) -> str:
+    """The reference: markdown-it writes HTML, bleach's cleaner parses and cleans it."""
+    return sanitize._cleaner().clean(markdown_html(source)).strip()
+
+
+def walker_tokens_of_markdown_html(source: str) -> list[dict]:
+    """The html5lib tokens bleach's parser and tree walker make of markdown-it's HTML."""
+    cleaner = sanitize._cleaner()
+    written = markdown_html(source)
+    tokens = cleaner.walker(cleaner.parser.parseFragment(written)) if written else []
+    return [{key: dict(value) if key == "data" and not isinstance(value, str) else value
+             for key, value in token.items()} for token in tokens]
+
+
+def parsed_stream(source: str) -> list[dict] | None:
+    tokens = sanitize._markdown.parse(sanitize.strip_unsafe_codepoints(source))
+    return sanitize._ParsedStream(sanitize._cleaner().tags, sanitize._markdown.options).tokens(tokens)
+
+
+MARKDOWN_FEATURES = [
+    "# Heading *one*\n\nText", "x\n## h2\ny", "Setext\n===\n\nand\n---", "- a\n- b\n\n- loose",
+    "- a\n  > quoted\n- b", "1. one\n2. two", "7) seven", "* \n* empty item", "> a\n> > b\n\nc",
+    "```py\ncode <x> & \"y\"\n```", "~~~ a&amp;b more\nx\n~~~", "```\n```", "    indented\n\n    code",
+    "`inline <code>`", "a  \nhard\\\nbreaks\nsoft", "***strong em*** ~~gone~~ __u__", "---\n***",
+    "[t](https://x.example/?a=1&b=2 \"A & 'title'\")", "[ref]\n\n[ref]: http://r.example 'T'",
+    "![alt *text*](https://i.example/p.png \"T\")", "[![inner](https://i.example)](https://o.example)",
+    "<https://auto.example/&amp;> <mail@example.org>", "www.bare.example and https://bare.example/x",
+    "&amp;lt; &copy; &#35; &nbsp; \" ' < > &", "<b>raw</b> <!-- c --> <p>x</p>", "\t\x0c\r\nx\r",
+    "\u2028line\u00a0space", "- [ ] task\n- [x] done", "| a | b |\n|---|---|\n| 1 | 2 |",
+]
+
+
+@pytest.mark.parametrize("source", HOSTILE + MARKDOWN_FEATURES)
+def test_markdown_is_cleaned_exactly_as_bleach_cleans_its_html(source):
+    assert render_markdown(source) == bleach_clean_of_markdown_html(source)
+    assert render_body(source).html == bleach_clean_of_markdown_html(source)
+
+
+@pytest.mark.parametrize("source", MARKDOWN_FEATURES)
+def test_the_stream_is_what_bleachs_parser_makes_of_the_html(source):
+    assert parsed_stream(source) == walker_tokens_of_markdown_html(source)
+
+
+def test_a_link_inside_a_link_is_parsed_as_html_and_every_anchor_gets_rel():
+    source = "[see <https://inner.example> here](https://outer.example)"
+    assert parsed_stream(source) is None  # html5lib takes nested anchors apart: the parsing way
+    html = render_markdown(source)
+    assert html == bleach_clean_of_markdown_html(source)
+    assert html.count("<a ") == 2 and html.count(f'rel="{REL}"') == 2
+    assert_safe(html)
+
+
+def test_a_token_the_stream_does_not_know_takes_the_parsing_way():
+    from markdown_it.token import Token
+
+    stream = sanitize._ParsedStream(sanitize._cleaner().tags, sanitize._markdown.options)
+    assert stream.tokens([Token("html_block", "", 0, content="<b>x</b>")]) is None
+
+
+MARKDOWN_SOUP = st.lists(st.sampled_from([
+    "# ", "###### ", "\n===\n", "\n---\n", "***", "- ", "* ", "1. ", "3) ", "    ", "> ", "```", "~~~ x&amp;y\n",
+    "`", "**", "__", "~~", "[a]", "[a]: http://a.example \"t\"\n", "![", "](", ")", "<https://n.example>",
+    "<a@b.example>", "\\", "&amp;", "&#35;", "&copy;", "  \n", "\n", "\n\n", " ", "word", "www.w.example",
+    "http://h.example/p?q=1&r=2", '"', "'", "<b>", "\r", "\x0c", "\u2028", "- [ ] ",
+]) | FRAGMENTS | st.text(max_size=3), max_size=50).map("".join)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(MARKDOWN_SOUP | LINK_SOUP | MARKUP_SOUP | TEXT)
+def test_markdown_cleaned_from_its_tokens_equals_bleachs_clean_of_its_html(source):
+    stream = parsed_stream(source)
+    assert stream is None or stream == walker_tokens_of_markdown_html(source)
+    assert render_markdown(source) == bleach_clean_of_markdown_html(source)
