@@ -155,7 +155,7 @@ def _sanitised_markdown(cleaner: Cleaner, source: str) -> str:
     A body with a token the stream does not know takes the parsing way.
     """
     tokens = _markdown.parse(strip_unsafe_codepoints(source))
-    parsed = _ParsedStream(cleaner.tags, _markdown.options).tokens(tokens)
+    parsed = _ParsedStream(cleaner.tags, _markdown).tokens(tokens)
     if parsed is None:
         return cleaner.clean(_markdown.renderer.render(tokens, _markdown.options, {})).strip()
     filtered = BleachSanitizerFilter(
@@ -201,9 +201,10 @@ class _ParsedStream:
     trailing white space.
     """
 
-    def __init__(self, allowed_tags: frozenset[str], options: Any) -> None:
+    def __init__(self, allowed_tags: frozenset[str], markdown: MarkdownIt) -> None:
         self._allowed = allowed_tags
-        self._options = options
+        self._renderer = markdown.renderer
+        self._options = markdown.options
         self._out: list[dict[str, Any]] = []
         self._text: list[str] = []
         self._tagged = False
@@ -306,7 +307,7 @@ class _ParsedStream:
 
     def _image(self, token: Token) -> None:
         # _render_image_as_link: inside a link only its alt text, else a link to its target.
-        alt = escapeHtml(_markdown.renderer.renderInlineAsText(token.children or [], self._options, {}))
+        alt = escapeHtml(self._renderer.renderInlineAsText(token.children or [], self._options, {}))
         if self._in_link:
             self._text.append(alt)
             return

@@ -653,7 +653,7 @@ def walker_tokens_of_markdown_html(source: str) -> list[dict]:
 
 def parsed_stream(source: str) -> list[dict] | None:
     tokens = sanitize._markdown.parse(sanitize.strip_unsafe_codepoints(source))
-    return sanitize._ParsedStream(sanitize._cleaner().tags, sanitize._markdown.options).tokens(tokens)
+    return sanitize._ParsedStream(sanitize._cleaner().tags, sanitize._markdown).tokens(tokens)
 
 
 MARKDOWN_FEATURES = [
@@ -692,7 +692,7 @@ def test_a_link_inside_a_link_is_parsed_as_html_and_every_anchor_gets_rel():
 def test_a_token_the_stream_does_not_know_takes_the_parsing_way():
     from markdown_it.token import Token
 
-    stream = sanitize._ParsedStream(sanitize._cleaner().tags, sanitize._markdown.options)
+    stream = sanitize._ParsedStream(sanitize._cleaner().tags, sanitize._markdown)
     assert stream.tokens([Token("html_block", "", 0, content="<b>x</b>")]) is None
 
 
