@@ -1,7 +1,8 @@
 """Reading and sanitising an import in other processes while the importing one writes.
 
 An import does three things per comment: parse it out of the file, sanitise its body
-(bleach parses every body with html5lib, the costliest of the three) and write it. The
+(the costliest of the three: bleach parses an imported HTML body with html5lib) and
+write it. The
 writing has to happen in one process, in one transaction; the rest need not. With
 ``workers`` processes to spare, a reading process parses the file and sanitises the
 bodies (with one worker), or hands chunks of records to ``workers - 1`` sanitising
