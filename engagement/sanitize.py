@@ -283,22 +283,18 @@ class _ParsedStream:
 
     def _code_block(self, token: Token) -> None:
         # RendererHTML.code_block and .fence (no highlighter): the fence's language
-        # joins its class attribute.
-        attributes = dict(token.attrs)
+        # joins its class attribute, on a copy of the token's attributes as there.
         if token.type == "fence":
             if self._options.highlight:
                 raise _Unknown("highlighted fence")
+            code = Token("", "", 0, attrs=dict(token.attrs))
             info = mdTrim(unescapeAll(token.info)) if token.info else ""
             if info:
-                language = MD_TRIM_RE.split(info, maxsplit=1)[0]
-                joined = attributes.get("class")
-                attributes["class"] = f"{joined} {self._options.langPrefix}{language}" if joined else (
-                    f"{self._options.langPrefix}{language}"
-                )
+                code.attrJoin("class", self._options.langPrefix + MD_TRIM_RE.split(info, maxsplit=1)[0])
             self._tag("StartTag", "pre")
-            self._tag("StartTag", "code", attributes)
+            self._tag("StartTag", "code", code.attrs)
         else:
-            self._tag("StartTag", "pre", attributes)
+            self._tag("StartTag", "pre", token.attrs)
             self._tag("StartTag", "code")
         self._text.append(escapeHtml(token.content))
         self._tag("EndTag", "code")
@@ -311,12 +307,12 @@ class _ParsedStream:
         if self._in_link:
             self._text.append(alt)
             return
-        source = escapeHtml(token.attrGet("src") or "")
-        self._tag("StartTag", "a", {"href": source}, escaped=True)
-        self._text.append(alt or source)
+        source = str(token.attrGet("src") or "")
+        self._tag("StartTag", "a", {"href": source})
+        self._text.append(alt or escapeHtml(source))
         self._tag("EndTag", "a")
 
-    def _tag(self, kind: str, name: str, attributes: Any = None, *, escaped: bool = False) -> None:
+    def _tag(self, kind: str, name: str, attributes: Any = None) -> None:
         if name not in self._allowed:
             if kind == "StartTag" and self._tagged and name in HTML_TAGS_BLOCK_LEVEL:
                 self._text.append("\n")
@@ -327,9 +323,7 @@ class _ParsedStream:
         if kind == "EndTag":
             self._out.append({"type": kind, "name": name, "namespace": None})
             return
-        data = {
-            (None, key): value if escaped else escapeHtml(str(value)) for key, value in (attributes or {}).items()
-        }
+        data = {(None, key): escapeHtml(str(value)) for key, value in (attributes or {}).items()}
         self._out.append({"type": kind, "name": name, "namespace": None, "data": data})
 
     def _flush(self) -> None:
@@ -525,7 +519,7 @@ def render_body(source: str) -> RenderedBody:
     """
     cleaner, slot = _reading_cleaner()
     html_out = _sanitised_markdown(cleaner, source)
-    reading = slot.reading or _Reading()  # bleach runs no filter over an empty document
+    reading = slot.reading or _Reading()  # Cleaner.clean (the parsing way) runs no filter over ""
     slot.reading = None
     prose: list[str] = []
     plain_urls: list[str] = []
