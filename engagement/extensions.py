@@ -8,6 +8,7 @@ import math
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,12 @@ from sqlalchemy.exc import DisconnectionError
 from engagement.config import ConfigurationError
 from engagement.models.base import Base
 from engagement.observability import ThrottledWarnings
+from engagement.services.statements import (
+    can_send_without_answers,
+    has_writes_at_commit,
+    send_without_answers,
+    take_writes_at_commit,
+)
 from engagement.periodic import PeriodicTask
 
 
@@ -188,18 +195,39 @@ def finish_request_transaction(*, commit: bool) -> None:
     A session that began the connection's transaction commits it; one that joined a
     transaction begun by a statement run on the connection only flushes on commit (it
     joined for rollback only), and the connection's own commit follows.
+
+    On PostgreSQL, the writes the session queued for the commit (``statements.at_commit``)
+    are sent with the COMMIT, in one round trip (psycopg's pipeline mode).
     """
-    if db.session.registry.has():
-        if commit:
-            db.session.commit()
-        else:
-            db.session.rollback()
+    session = db.session() if db.session.registry.has() else None
     connection: Connection | None = g.get(_REQUEST_CONNECTION)
-    if connection is not None and connection.in_transaction():
-        if commit:
-            connection.commit()
-        else:
+    if not commit:
+        if session is not None:
+            session.rollback()
+        if connection is not None and connection.in_transaction():
             connection.rollback()
+        return
+    with _writes_sent_with_commit(session):
+        if session is not None:
+            session.commit()
+        if connection is not None and connection.in_transaction():
+            connection.commit()
+
+
+@contextlib.contextmanager
+def _writes_sent_with_commit(session: Any) -> Iterator[None]:
+    """Around a commit: on psycopg, the session's writes at commit are sent first, in a
+    pipeline the COMMIT joins. Elsewhere the session's commit runs them itself
+    (``statements._run_writes_at_commit``)."""
+    connection = session.connection() if session is not None and has_writes_at_commit(session) else None
+    if connection is None or not can_send_without_answers(connection):
+        yield
+        return
+    writes = take_writes_at_commit(session)
+    session.flush()  # the writes come after everything else the transaction wrote
+    with connection.connection.dbapi_connection.pipeline():
+        send_without_answers(connection, writes)
+        yield
 
 
 def _close_request_connection(_error: BaseException | None) -> None:

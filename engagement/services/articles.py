@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engagement.config import Settings, comparable_origin
 from engagement.models import Article, ModerationMode
-from engagement.services.statements import DIALECT_INSERTS, Database, dialect_name, per_dialect, run
+from engagement.services.statements import DIALECT_INSERTS, Database, Write, dialect_name, per_dialect, run
 
 ARTICLES = Article.__table__
 
@@ -212,9 +212,12 @@ def register_article(
     return bool(named.rowcount)
 
 
-def touch_article(database: Database, article_id: int, *, comment_delta: int = 0) -> None:
-    """Record a public change: bump the version (for HTTP validators) and adjust the comment count."""
-    run(database, _TOUCH_ARTICLE, {"article_id": article_id, "delta": comment_delta})
+def touch_article(database: Database, article_id: int, *, comment_delta: int = 0, write: Write = run) -> None:
+    """Record a public change: bump the version (for HTTP validators) and adjust the comment count.
+
+    ``write`` runs the UPDATE: now (``run``), or with the commit (``statements.at_commit``).
+    """
+    write(database, _TOUCH_ARTICLE, {"article_id": article_id, "delta": comment_delta})
 
 
 def is_closed(article: ThreadArticle, settings: Settings, now: datetime) -> bool:

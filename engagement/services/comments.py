@@ -37,7 +37,7 @@ from engagement.services.articles import (
     posting_article,
     touch_article,
 )
-from engagement.services.statements import Database, in_values, insert_loaded, per_dialect, run
+from engagement.services.statements import Database, Write, at_commit, in_values, insert_loaded, per_dialect, run
 
 
 NOT_IN_THREAD = "No such comment in this thread."
@@ -172,13 +172,17 @@ _COUNT_REPLIES = (
 )
 
 
-def _count_visibility(session: Session, comment: Comment, delta: int) -> None:
-    """Adjust the parent's reply count, the article's comment count and version, and trending."""
+def _count_visibility(session: Session, comment: Comment, delta: int, *, write: Write = run) -> None:
+    """Adjust the parent's reply count, the article's comment count and version, and trending.
+
+    ``write`` runs the counters' statements: now (``run``), or with the commit
+    (``statements.at_commit``), in this order either way.
+    """
     if delta and comment.parent_id is not None:
         session.flush()  # the statement below runs outside the ORM: pending changes go first
-        run(session, _COUNT_REPLIES, {"parent": comment.parent_id, "delta": delta})
-    touch_article(session, comment.article_id, comment_delta=delta)
-    trending.count_comment(session, comment.article_id, comment.created_at, delta)
+        write(session, _COUNT_REPLIES, {"parent": comment.parent_id, "delta": delta})
+    touch_article(session, comment.article_id, comment_delta=delta, write=write)
+    trending.count_comment(session, comment.article_id, comment.created_at, delta, write=write)
 
 
 # --- posting ---------------------------------------------------------------------------
@@ -270,7 +274,9 @@ def post_comment(
     )
     insert_loaded(session, comment)
     published = verdict.status is CommentStatus.APPROVED
-    _count_visibility(session, comment, int(published))
+    # Every comment on the article updates the same counters: they go with the commit, so
+    # their rows stay locked only while it runs (statements.at_commit).
+    _count_visibility(session, comment, int(published), write=at_commit)
     events.record_for_comment(
         session, events.published_event(comment) if published else EventType.COMMENT_HELD, comment, now
     )

@@ -18,7 +18,7 @@ import functools
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 import sqlalchemy as sa
@@ -243,6 +243,75 @@ def run(
     return _execute(connection, plan, values, row or plan.row)
 
 
+# A write passed where a service takes one: ``run`` (now) or ``at_commit`` (with the commit).
+Write = Callable[[Session, sa.Executable, Mapping[str, Any]], Any]
+Writes = list[tuple[sa.Executable, Mapping[str, Any]]]
+_AT_COMMIT = "engagement.writes_at_commit"  # where at_commit keeps them (Session.info)
+
+
+def at_commit(session: Session, statement: sa.Executable, parameters: Mapping[str, Any]) -> None:
+    """Run ``statement``, a write whose answer nobody reads, when ``session`` commits,
+    after everything else the transaction wrote.
+
+    For counters that every write to an article updates (its comment count and version,
+    the hour's trending bucket): a row a transaction updates stays locked until it
+    commits, so a counter updated early keeps every other comment on the article waiting
+    through the rest of the transaction's round trips and Python. The request's commit
+    on PostgreSQL sends these writes and its COMMIT together, in one round trip
+    (``send_without_answers``, ``extensions.finish_request_transaction``); any other
+    commit of the session runs them just before it (``_run_writes_at_commit``); a
+    rollback drops them.
+    """
+    session.info.setdefault(_AT_COMMIT, []).append((statement, parameters))
+
+
+def has_writes_at_commit(session: Session) -> bool:
+    return bool(session.info.get(_AT_COMMIT))
+
+
+def take_writes_at_commit(session: Session) -> Writes:
+    """The writes ``at_commit`` queued on ``session``, now the caller's to run."""
+    return cast(Writes, session.info.pop(_AT_COMMIT, []))
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _run_writes_at_commit(session: Session) -> None:
+    writes = take_writes_at_commit(session)
+    if writes:
+        session.flush()  # they come after everything else the transaction wrote
+        for statement, parameters in writes:
+            run(session, statement, parameters)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _drop_writes_at_commit(session: Session) -> None:
+    take_writes_at_commit(session)
+
+
+def can_send_without_answers(connection: Connection) -> bool:
+    """Whether ``send_without_answers`` can pipeline writes on ``connection``: psycopg's,
+    with nothing watching its statements (SQL echo, a test's listener), which would see
+    them only on SQLAlchemy's own path (``run``)."""
+    return connection.dialect.driver == "psycopg" and not connection.engine.echo and not _watched(connection)
+
+
+def send_without_answers(connection: Connection, writes: Writes) -> None:
+    """Execute ``writes`` on the driver's cursor without reading their answers.
+
+    In psycopg's pipeline mode nothing waits for the database here: the writes travel
+    with what follows them (the COMMIT) and a failure is raised where that is answered.
+    """
+    dialect = connection.dialect
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    for statement, parameters in writes:
+        key = tuple(parameters)
+        plans = _PLANS.setdefault(statement, {})
+        plan = plans.get(key) or plans.setdefault(key, _plan(statement, dialect, key))
+        if plan is None:
+            raise TypeError(f"not a prebuilt statement, cannot be sent without its answer: {statement}")
+        cursor.execute(plan.sql, _bound(plan, parameters))
+
+
 def _plan_for(connection: Connection, statement: sa.Executable, values: Any) -> _Plan | None:
     """The plan ``run`` hands to the driver, or None: SQLAlchemy's own path runs it."""
     if not isinstance(values, Mapping):
@@ -271,15 +340,20 @@ def _watched(connection: Connection) -> bool:
     return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
+def _bound(plan: _Plan, parameters: Mapping[str, Any]) -> Any:
+    """The parameters as the driver takes them: processed by their types, in the plan's order."""
+    values = {**plan.fixed, **parameters} if plan.fixed else dict(parameters)
+    for name, processor in plan.bind:
+        values[name] = processor(values[name])
+    return [values[name] for name in plan.positions] if plan.positions is not None else values
+
+
 def _execute(
     connection: Connection, plan: _Plan, parameters: Mapping[str, Any], make_row: Callable[[Any], Any]
 ) -> Rows:
     if not connection.in_transaction():
         connection.begin()  # as SQLAlchemy's autobegin: the request's commit or rollback covers it
-    values = {**plan.fixed, **parameters} if plan.fixed else dict(parameters)
-    for name, processor in plan.bind:
-        values[name] = processor(values[name])
-    bound = [values[name] for name in plan.positions] if plan.positions is not None else values
+    bound = _bound(plan, parameters)
     dialect = connection.dialect
     dbapi_connection = connection.connection.dbapi_connection
     cursor = dbapi_connection.cursor()  # type: ignore[union-attr]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from engagement.config import TrendingWeights
 from engagement.models import ActivityBucket, Article, ViewMark
-from engagement.services.statements import DIALECT_INSERTS, Database, per_dialect, run
+from engagement.services.statements import DIALECT_INSERTS, Database, Write, per_dialect, run
 
 
 class TrendingWindow(enum.Enum):
@@ -72,9 +72,10 @@ def record_activity(
     views: int = 0,
     comments: int = 0,
     reactions: int = 0,
+    write: Write = run,
 ) -> None:
-    """Add to the article's bucket for the hour of ``moment`` (an atomic upsert)."""
-    run(
+    """Add to the article's bucket for the hour of ``moment`` (an atomic upsert, run by ``write``)."""
+    write(
         database,
         _bucket_upsert(database),
         {"article_id": article_id, "hour": bucket_hour(moment), "views": views, "comments": comments,
@@ -124,14 +125,15 @@ def withdraw_activity(
     )
 
 
-def count_comment(session: Session, article_id: int, created_at: datetime, delta: int) -> None:
+def count_comment(session: Session, article_id: int, created_at: datetime, delta: int, *, write: Write = run) -> None:
     """A comment became visible (delta > 0) or stopped being visible (delta < 0).
 
     The comment counts in the bucket of the hour it was written, so publishing a held
-    comment later, or hiding it again, changes the same bucket.
+    comment later, or hiding it again, changes the same bucket. ``write`` runs the
+    increment (``record_activity``); a withdrawal runs now.
     """
     if delta > 0:
-        record_activity(session, article_id, created_at, comments=delta)
+        record_activity(session, article_id, created_at, comments=delta, write=write)
     elif delta < 0:
         withdraw_activity(session, article_id, created_at, comments=-delta)
 

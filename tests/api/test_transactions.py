@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -153,6 +154,61 @@ def test_postgresql_counters_commit_without_waiting_for_the_disk(app_factory, is
         post_comment(client, body="a comment waits for the disk")
         assert settings and set(settings) == {"on"}
 
+
+
+def test_postgresql_a_comment_locks_the_articles_counters_only_as_it_commits(app, client, is_postgres, monkeypatch):
+    """Every comment on an article updates the article's row (comment count, version) and
+    its hour's trending bucket, and a row stays locked until the transaction that updated
+    it commits. On PostgreSQL a comment's transaction updates them with its COMMIT, in one
+    round trip: while it does its other work (here paused after its event is written),
+    another transaction updates both rows without waiting. The counts still come out exact."""
+    if not is_postgres:
+        return  # SQLite's writers take turns on the whole database anyway
+    post_comment(client)  # the article and its bucket exist from here on
+    written, resume = threading.Event(), threading.Event()
+    record_event = comments.events.record_for_comment
+
+    def record_then_pause(*args, **kwargs):
+        record_event(*args, **kwargs)
+        written.set()
+        resume.wait(10)
+
+    monkeypatch.setattr(comments.events, "record_for_comment", record_then_pause)
+    sent = []  # (tables written, whether in psycopg's pipeline mode) of each send_without_answers
+    send = extensions.send_without_answers
+
+    def note_sent(connection, writes):
+        pipelined = connection.connection.dbapi_connection.pgconn.pipeline_status != psycopg.pq.PipelineStatus.OFF
+        sent.append(([statement.table.name for statement, _ in writes], pipelined))
+        send(connection, writes)
+
+    monkeypatch.setattr(extensions, "send_without_answers", note_sent)
+    answers = []
+    posting = threading.Thread(target=lambda: answers.append(client.post(
+        f"/api/v1/articles/{DEFAULT_ARTICLE}/comments", json={"body": "A second thought."})))
+    posting.start()
+    try:
+        assert written.wait(10)
+        with app.app_context():
+            engine = db.engine
+        with engine.connect() as other:
+            other.exec_driver_sql("SET lock_timeout = '1s'")  # a lock held by the comment fails the test
+            article = other.execute(sa.text(
+                "UPDATE articles SET version = version + 1 WHERE key = :key RETURNING id"), {"key": DEFAULT_ARTICLE}
+            ).scalar_one()
+            bucket = other.execute(sa.text(
+                "UPDATE activity_buckets SET views = views WHERE article_id = :article"), {"article": article})
+            assert bucket.rowcount == 1
+            other.rollback()
+    finally:
+        resume.set()
+        posting.join(10)
+    assert answers[0].status_code == 201
+    assert sent == [(["articles", "activity_buckets"], True)]  # with the COMMIT, in one round trip
+    assert get_article(client)["comment_count"] == 2
+    with app.app_context():
+        buckets = db.session.execute(sa.text("SELECT sum(comments) FROM activity_buckets")).scalar_one()
+    assert buckets == 2
 
 # --- one connection per read -----------------------------------------------------------
 

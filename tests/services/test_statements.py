@@ -13,6 +13,7 @@ from typing import NamedTuple
 import pytest
 import sqlalchemy as sa
 
+from engagement import extensions
 from engagement.extensions import db
 from engagement.models import Article, Comment, CommentStatus, ViewMark
 from engagement.services import statements
@@ -267,3 +268,72 @@ def test_in_values_finds_exactly_the_values_listed(session, wanted):
     for _ in range(2):  # SQLAlchemy's path, then the driver's
         found = run(session, statement, {"keys": wanted}).scalars().all()
         assert sorted(found) == sorted(set(wanted) & set(stored))
+
+
+# --- writes at commit ----------------------------------------------------------------------
+
+_ARTICLES = Article.__table__
+_ADD_TO_VERSION = (
+    sa.update(_ARTICLES).where(_ARTICLES.c.id == sa.bindparam("article_id"))
+    .values(version=_ARTICLES.c.version + sa.bindparam("added"))
+)
+_DOUBLE_VERSION = (
+    sa.update(_ARTICLES).where(_ARTICLES.c.id == sa.bindparam("article_id")).values(version=_ARTICLES.c.version * 2)
+)
+_SCORE_COMMENTS = (
+    sa.update(_COMMENTS).where(_COMMENTS.c.article_id == sa.bindparam("scored_article")).values(score=7)
+)
+_TAKE_KEY = sa.update(_ARTICLES).where(_ARTICLES.c.id == sa.bindparam("article_id")).values(key=sa.bindparam("new_key"))
+
+
+def _version(session, article_id: int) -> int:
+    return session.scalar(sa.select(_ARTICLES.c.version).where(_ARTICLES.c.id == article_id))
+
+
+def test_writes_at_commit_run_when_the_session_commits_in_order_after_its_other_writes(session, article_id):
+    version = _version(session, article_id)
+    statements.at_commit(session, _ADD_TO_VERSION, {"article_id": article_id, "added": 5})
+    statements.at_commit(session, _DOUBLE_VERSION, {"article_id": article_id})
+    statements.at_commit(session, _SCORE_COMMENTS, {"scored_article": article_id})
+    session.add(new_comment(article_id))  # pending: flushed before the writes that follow it
+    assert _version(session, article_id) == version  # not yet
+    session.commit()
+    assert _version(session, article_id) == (version + 5) * 2  # in the order queued
+    assert session.scalars(sa.select(_COMMENTS.c.score)).all() == [7]
+    session.commit()  # run once
+    assert _version(session, article_id) == (version + 5) * 2
+
+
+def test_a_rollback_drops_the_writes_at_commit(session, article_id):
+    version = _version(session, article_id)
+    statements.at_commit(session, _ADD_TO_VERSION, {"article_id": article_id, "added": 5})
+    session.rollback()
+    session.add(new_comment(article_id))
+    session.commit()
+    assert _version(session, article_id) == version
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_the_requests_commit_sends_the_writes_at_commit_and_a_failure_undoes_it_all(app, article_id, failing):
+    """``finish_request_transaction`` commits the writes queued for it (on PostgreSQL sent in
+    one pipeline with the COMMIT); when one fails, the commit raises and the rollback
+    that follows leaves nothing of the request stored."""
+    with app.app_context():
+        taken = Article(key="taken", created_at=NOW, updated_at=NOW)
+        db.session.add(taken)
+        db.session.commit()
+        version = _version(db.session, article_id)
+    with app.test_request_context("/", method="POST"):
+        session = db.session
+        insert_loaded(session, new_comment(article_id))
+        statements.at_commit(session, _ADD_TO_VERSION, {"article_id": article_id, "added": 3})
+        if failing:
+            statements.at_commit(session, _TAKE_KEY, {"article_id": article_id, "new_key": "taken"})  # unique
+            with pytest.raises(sa.exc.IntegrityError):
+                extensions.finish_request_transaction(commit=True)
+            extensions.finish_request_transaction(commit=False)
+        else:
+            extensions.finish_request_transaction(commit=True)
+    with app.app_context():
+        stored = db.session.scalar(sa.select(sa.func.count()).select_from(_COMMENTS))
+        assert (stored, _version(db.session, article_id)) == ((0, version) if failing else (1, version + 3))
