@@ -23,13 +23,13 @@ from sqlalchemy.exc import DisconnectionError
 from engagement.config import ConfigurationError
 from engagement.models.base import Base
 from engagement.observability import ThrottledWarnings
+from engagement.periodic import PeriodicTask
 from engagement.services.statements import (
     can_send_without_answers,
     has_writes_at_commit,
     send_without_answers,
     take_writes_at_commit,
 )
-from engagement.periodic import PeriodicTask
 
 
 class EngagementApi(Api):

@@ -10,6 +10,9 @@ They run on the session's connection, inside the request's transaction, without 
 ORM's execute layer. So they neither flush pending ORM objects nor refresh loaded ones:
 callers use them where the session holds no pending change to the rows they touch, and
 reload what they read afterwards (the request's commit expires every loaded object).
+
+A write whose answer nobody reads may instead wait for the commit (``at_commit``): the
+module listens to every session's commit and rollback for those.
 """
 from __future__ import annotations
 
@@ -243,8 +246,9 @@ def run(
     return _execute(connection, plan, values, row or plan.row)
 
 
-# A write passed where a service takes one: ``run`` (now) or ``at_commit`` (with the commit).
-Write = Callable[[Session, sa.Executable, Mapping[str, Any]], Any]
+# How a service runs a write it is given: ``run`` (now) or ``at_commit`` (with the commit,
+# which needs the session). The first argument is the service's ``Database``.
+Write = Callable[[Any, sa.Executable, Mapping[str, Any]], Any]
 Writes = list[tuple[sa.Executable, Mapping[str, Any]]]
 _AT_COMMIT = "engagement.writes_at_commit"  # where at_commit keeps them (Session.info)
 
@@ -306,7 +310,7 @@ def send_without_answers(connection: Connection, writes: Writes) -> None:
     for statement, parameters in writes:
         key = tuple(parameters)
         plans = _PLANS.setdefault(statement, {})
-        plan = plans.get(key) or plans.setdefault(key, _plan(statement, dialect, key))
+        plan = plans[key] if key in plans else plans.setdefault(key, _plan(statement, dialect, key))
         if plan is None:
             raise TypeError(f"not a prebuilt statement, cannot be sent without its answer: {statement}")
         cursor.execute(plan.sql, _bound(plan, parameters))
