@@ -19,6 +19,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import Session
 
 from engagement.config import ConfigurationError
 from engagement.models.base import Base
@@ -215,7 +216,7 @@ def finish_request_transaction(*, commit: bool) -> None:
 
 
 @contextlib.contextmanager
-def _writes_sent_with_commit(session: Any) -> Iterator[None]:
+def _writes_sent_with_commit(session: Session | None) -> Iterator[None]:
     """Around a commit: on psycopg, the session's writes at commit are sent first, in a
     pipeline the COMMIT joins. Elsewhere the session's commit runs them itself
     (``statements._run_writes_at_commit``)."""

@@ -155,7 +155,6 @@ def test_postgresql_counters_commit_without_waiting_for_the_disk(app_factory, is
         assert settings and set(settings) == {"on"}
 
 
-
 def test_postgresql_a_comment_locks_the_articles_counters_only_as_it_commits(app, client, is_postgres, monkeypatch):
     """Every comment on an article updates the article's row (comment count, version) and
     its hour's trending bucket, and a row stays locked until the transaction that updated
@@ -209,6 +208,7 @@ def test_postgresql_a_comment_locks_the_articles_counters_only_as_it_commits(app
     with app.app_context():
         buckets = db.session.execute(sa.text("SELECT sum(comments) FROM activity_buckets")).scalar_one()
     assert buckets == 2
+
 
 # --- one connection per read -----------------------------------------------------------
 
