@@ -42,6 +42,7 @@ from bench.scenarios import (
     BACKENDS,
     BARE_ROWS,
     CEILING,
+    CEILING_BY_NAME,
     DB_PREFIX,
     ENGAGEMENT,
     REQUIRED_PATHS,
@@ -327,8 +328,11 @@ def serve_ceiling(context: Context) -> Iterator[Server]:
 def run_backend(context: Context, load: Load, report: Report, backend: Backend, template: str | None, bare: Server) -> BackendRun:
     """The ceiling scenarios, then every engagement scenario against a fresh copy of the seed.
 
-    The ceiling is measured again right before each backend, so each ratio compares runs
-    a minute apart rather than minutes apart on a machine whose load changes.
+    The ceilings are measured right before each backend (the report's ceiling table), and
+    each scenario's own ceiling again right before that scenario (``Measurement.ceiling``,
+    which its ratio uses): on a machine whose load changes by the minute, a ratio then
+    compares two runs seconds apart rather than minutes apart. ``--unpaired-ceiling``
+    skips the second, for quicker runs whose ratios use the backend's ceilings.
     """
     run = BackendRun(backend)
     for scenario in CEILING:
@@ -357,8 +361,12 @@ def run_backend(context: Context, load: Load, report: Report, backend: Backend, 
                 if required is not None and required not in available:
                     run.measurements.append(Measurement(scenario, None, "endpoint missing"))
                     continue
+                paired = None
+                if scenario.ceiling and not context.args.unpaired_ceiling:
+                    paired = measure(load, bare.url, CEILING_BY_NAME[scenario.ceiling]).result
                 errors_before = _server_errors(log_path)
                 measurement = measure(load, server.url, scenario)
+                measurement.ceiling = paired
                 run.measurements.append(measurement)
                 run.rss[scenario.name] = server.rss()
                 _log_measurement(backend.name, measurement, run.rss[scenario.name])
@@ -402,8 +410,9 @@ def _log_measurement(where: str, measurement: Measurement, rss: dict[int, float]
         return
     memory = " RSS " + "/".join(f"{mb:.0f}" for mb in rss.values()) + " MB" if rss else ""
     flag = f" NON-2XX {result.non_2xx} {result.statuses}" if result.failed else ""
+    paired = f" (its ceiling just before: {measurement.ceiling.rps:.0f} req/s)" if measurement.ceiling else ""
     log(f"{where}: {measurement.scenario.name}: {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-        f"p99 {result.p99_ms:.1f} ms{memory}{flag}")
+        f"p99 {result.p99_ms:.1f} ms{memory}{flag}{paired}")
 
 
 def run_scale(context: Context, report: Report, template: str) -> None:
@@ -510,6 +519,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="comma-separated: sqlite, postgres, postgres-redis")
     parser.add_argument("--scenarios", default="", help="comma-separated engagement scenario names (default: all)")
     parser.add_argument("--no-scale", action="store_true", help="skip the PostgreSQL 1M-comment scale step")
+    parser.add_argument(
+        "--unpaired-ceiling", action="store_true",
+        help="measure the ceiling once per backend only, not again right before each scenario (quicker)",
+    )
     parser.add_argument("--scale-comments", type=int, default=1_000_000, help="comments in the large scale database")
     parser.add_argument("--scale-small", type=int, default=10_000, help="comments in the small scale database")
     parser.add_argument("--scale-rounds", type=int, default=15, help="alternating rounds of 10 requests per size")

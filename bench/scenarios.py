@@ -46,6 +46,8 @@ CEILING = (
     Scenario("get_row", "GET one row by primary key (SQLite)", "get_row.lua", args=(str(BARE_ROWS),)),
     Scenario("post_row", "POST one insert (SQLite)", "post_json.lua", args=("/rows",)),
 )
+CEILING_BY_NAME = {scenario.name: scenario for scenario in CEILING}
+
 ENGAGEMENT = (
     Scenario("floor", "GET /healthz through the whole app (every hook, no work)", "get.lua", "/healthz",
              ceiling="get_fixed", target=0.75),
@@ -187,6 +189,9 @@ class Measurement:
     scenario: Scenario
     result: WrkResult | None
     note: str = ""
+    # The scenario's ceiling measured right before it (bench.run pairs them), so that its
+    # ratio compares two runs seconds apart on a machine whose load changes by the minute.
+    ceiling: WrkResult | None = None
 
 
 
