@@ -226,7 +226,7 @@ def render(report: Report) -> str:
 def _ceiling_timing(report: Report) -> str:
     paired = any(m.ceiling is not None for run in report.backends for m in run.measurements)
     if paired:
-        return "right before each scenario (the *ceiling req/s* column)"
+        return "in turns with each scenario (the *ceiling req/s* column: both in alternating slices)"
     return "right before each backend"
 
 
@@ -237,7 +237,7 @@ def _ceiling_section(report: Report) -> list[str]:
     lines = [
         "", "## Ceiling: bare Flask (bench/bare_app.py)", "",
         "The same gunicorn settings, measured right before each backend's scenarios (req/s, then p50 / p99 ms); "
-        "a scenario's ratio uses its own ceiling, measured again right before it, when the run paired them. "
+        "a scenario's ratio uses its own ceiling, measured again in turns with it, when the run paired them. "
         "GET and POST return a fixed JSON document (POST parses its JSON body); the SQLite routes read one row "
         "by primary key or insert one row, with engagement's PRAGMAs (WAL, synchronous=NORMAL).",
         "",

@@ -54,6 +54,7 @@ from bench.scenarios import (
     Report,
     Scenario,
     WrkResult,
+    combine,
     parse_wrk,
 )
 
@@ -102,6 +103,31 @@ def measure(load: Load, base_url: str, scenario: Scenario) -> Measurement:
     if scenario.tokens and offset + result.requests > load.token_count:
         note = f"reader tokens reused after {load.token_count:,} requests"
     return Measurement(scenario, result, note)
+
+
+def measure_paired(
+    load: Load, ceiling_url: str, ceiling: Scenario, base_url: str, scenario: Scenario, slices: int
+) -> Measurement:
+    """``scenario`` and its ``ceiling`` measured in turns: both warmed up, then ``slices``
+    runs of each, alternating, that add up to the measured duration; each side's runs are
+    then read as one (``combine``). On a machine whose speed changes from one minute, or
+    one ten seconds, to the next, both sides then share its slow and its fast moments."""
+    seconds = max(1, load.duration // slices)
+    offsets = {"ceiling": 0, "scenario": 0}  # token scripts: past every request already sent
+    runs: dict[str, list[WrkResult]] = {"ceiling": [], "scenario": []}
+    sides = (("ceiling", ceiling_url, ceiling), ("scenario", base_url, scenario))
+    if load.warmup:
+        for side, url, measured in sides:
+            offsets[side] = run_wrk(load, url, measured, load.warmup, 0).requests + load.connections
+    for _ in range(slices):
+        for side, url, measured in sides:
+            result = run_wrk(load, url, measured, seconds, offsets[side])
+            offsets[side] += result.requests + load.connections
+            runs[side].append(result)
+    note = ""
+    if scenario.tokens and offsets["scenario"] > load.token_count:
+        note = f"reader tokens reused after {load.token_count:,} requests"
+    return Measurement(scenario, combine(runs["scenario"]), note, ceiling=combine(runs["ceiling"]))
 
 
 # --- processes -----------------------------------------------------------------------------
@@ -303,6 +329,31 @@ def flush_redis(url: str) -> None:
 
 # --- the run -------------------------------------------------------------------------------
 
+# A fixed piece of pure-Python work (no I/O, no allocation to speak of), timed on the
+# server's core: the same code takes the same time on a quiet machine, so its time tells
+# how fast the core was for the scenarios measured around it. On shared (virtual)
+# machines it has been seen to move by a third within minutes.
+_SPEED_PROBE = "import time\nt=time.perf_counter()\nx=0\nfor i in range(3_000_000): x+=i\nprint(time.perf_counter()-t)"
+
+
+def speed_probe(cpu: str) -> float:
+    """Milliseconds the probe took on ``cpu`` (the best of three runs)."""
+    times = []
+    for _ in range(3):
+        completed = subprocess.run(
+            ["taskset", "-c", cpu, sys.executable, "-c", _SPEED_PROBE], capture_output=True, text=True, check=True
+        )
+        times.append(float(completed.stdout) * 1000)
+    return min(times)
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(all, steal) CPU ticks of the machine so far (/proc/stat): steal is time the
+    hypervisor gave this machine's cores to someone else."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
 def mint_tokens(context: Context, count: int) -> Path:
     """Reader tokens signed with the run's SECRET_KEY (as POST /api/v1/readers mints them)."""
     from engagement.clock import utcnow
@@ -329,10 +380,11 @@ def run_backend(context: Context, load: Load, report: Report, backend: Backend, 
     """The ceiling scenarios, then every engagement scenario against a fresh copy of the seed.
 
     The ceilings are measured right before each backend (the report's ceiling table), and
-    each scenario's own ceiling again right before that scenario (``Measurement.ceiling``,
-    which its ratio uses): on a machine whose load changes by the minute, a ratio then
-    compares two runs seconds apart rather than minutes apart. ``--unpaired-ceiling``
-    skips the second, for quicker runs whose ratios use the backend's ceilings.
+    each scenario's own ceiling again in turns with that scenario (``measure_paired``;
+    ``Measurement.ceiling``, which its ratio uses): on a machine whose speed changes by the
+    minute, a ratio then compares runs seconds apart rather than minutes apart.
+    ``--unpaired-ceiling`` skips the second, for quicker runs whose ratios use the
+    backend's ceilings.
     """
     run = BackendRun(backend)
     for scenario in CEILING:
@@ -361,12 +413,13 @@ def run_backend(context: Context, load: Load, report: Report, backend: Backend, 
                 if required is not None and required not in available:
                     run.measurements.append(Measurement(scenario, None, "endpoint missing"))
                     continue
-                paired = None
-                if scenario.ceiling and not context.args.unpaired_ceiling:
-                    paired = measure(load, bare.url, CEILING_BY_NAME[scenario.ceiling]).result
                 errors_before = _server_errors(log_path)
-                measurement = measure(load, server.url, scenario)
-                measurement.ceiling = paired
+                if scenario.ceiling and not context.args.unpaired_ceiling:
+                    measurement = measure_paired(
+                        load, bare.url, CEILING_BY_NAME[scenario.ceiling], server.url, scenario, context.args.slices
+                    )
+                else:
+                    measurement = measure(load, server.url, scenario)
                 run.measurements.append(measurement)
                 run.rss[scenario.name] = server.rss()
                 _log_measurement(backend.name, measurement, run.rss[scenario.name])
@@ -410,7 +463,7 @@ def _log_measurement(where: str, measurement: Measurement, rss: dict[int, float]
         return
     memory = " RSS " + "/".join(f"{mb:.0f}" for mb in rss.values()) + " MB" if rss else ""
     flag = f" NON-2XX {result.non_2xx} {result.statuses}" if result.failed else ""
-    paired = f" (its ceiling just before: {measurement.ceiling.rps:.0f} req/s)" if measurement.ceiling else ""
+    paired = f" (its ceiling in turns with it: {measurement.ceiling.rps:.0f} req/s)" if measurement.ceiling else ""
     log(f"{where}: {measurement.scenario.name}: {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms, "
         f"p99 {result.p99_ms:.1f} ms{memory}{flag}{paired}")
 
@@ -479,6 +532,8 @@ def main(argv: list[str] | None = None) -> int:
         if needs_postgres:
             connect_admin(context)
         report = Report(datetime.now(timezone.utc), load, machine_description(args, context.admin))
+        ticks_at_start = cpu_ticks()
+        probes = [f"{speed_probe(args.server_cpu):.0f} at the start"]
         template = None
         if needs_postgres:
             template = f"{DB_PREFIX}_seed"
@@ -487,7 +542,9 @@ def main(argv: list[str] | None = None) -> int:
             log(f"seeded PostgreSQL template {template}: {summary}")
         with serve_ceiling(context) as bare:
             for backend in backends:
-                log(f"backend: {backend.label} ({load.description})")
+                probe = speed_probe(args.server_cpu)
+                probes.append(f"{probe:.0f} before {backend.label}")
+                log(f"backend: {backend.label} ({load.description}); speed probe {probe:.0f} ms")
                 try:
                     report.backends.append(run_backend(context, load, report, backend, template, bare))
                 except (RuntimeError, ValueError, sa.exc.SQLAlchemyError, OSError) as exc:
@@ -501,6 +558,16 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"scale step failed: {exc!r}")
                 report.scale_error = repr(exc)
         report.machine["Load average (1 min) at end"] = f"{os.getloadavg()[0]:.2f}"
+        probes.append(f"{speed_probe(args.server_cpu):.0f} at the end")
+        report.machine["Speed probe (a fixed pure-Python loop on the server's core, ms; lower is faster)"] = (
+            ", ".join(probes)
+        )
+        ticks_at_end = cpu_ticks()
+        elapsed = ticks_at_end[0] - ticks_at_start[0]
+        stolen = ticks_at_end[1] - ticks_at_start[1]
+        report.machine["CPU steal during the run (cores given by the hypervisor to others)"] = (
+            f"{100 * stolen / elapsed:.1f} %" if elapsed else "not measured"
+        )
         report.seconds = time.monotonic() - started
         written = write_report(report, Path(args.results_dir))
         log(f"wrote {', '.join(str(path) for path in written)} in {report.seconds:.0f} s")
@@ -521,8 +588,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-scale", action="store_true", help="skip the PostgreSQL 1M-comment scale step")
     parser.add_argument(
         "--unpaired-ceiling", action="store_true",
-        help="measure the ceiling once per backend only, not again right before each scenario (quicker)",
+        help="measure the ceiling once per backend only, not again in turns with each scenario (quicker)",
     )
+    parser.add_argument("--slices", type=int, default=4,
+                        help="runs of each side a scenario and its ceiling alternate in (default 4)")
     parser.add_argument("--scale-comments", type=int, default=1_000_000, help="comments in the large scale database")
     parser.add_argument("--scale-small", type=int, default=10_000, help="comments in the small scale database")
     parser.add_argument("--scale-rounds", type=int, default=15, help="alternating rounds of 10 requests per size")

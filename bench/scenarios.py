@@ -6,6 +6,7 @@ bench/lua print (see common.lua).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -119,6 +120,7 @@ class WrkResult:
     statuses: dict[int, int]
     socket_errors: dict[str, int]
     accept: tuple[int, ...] = ()
+    latency_us: dict[int, int] = field(default_factory=dict)  # requests per latency (µs), from common.lua
 
     @property
     def non_2xx(self) -> int:
@@ -151,6 +153,11 @@ def parse_wrk(output: str, accept: tuple[int, ...] = ()) -> WrkResult:
     rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
     if totals is None or rate is None or set(percentiles) != {"50", "99"}:
         raise ValueError("unexpected wrk output:\n" + output)
+    latency_line = re.search(r"^BENCH_LATENCY ([\d:,]*)\s*$", output, re.MULTILINE)
+    latency_us: dict[int, int] = {}
+    for pair in latency_line.group(1).split(",") if latency_line and latency_line.group(1) else ():
+        value, _, count = pair.partition(":")
+        latency_us[int(value)] = latency_us.get(int(value), 0) + int(count)
     status_line = re.search(r"^BENCH_STATUS (\{.*\})\s*$", output, re.MULTILINE)
     statuses = {int(k): v for k, v in json.loads(status_line.group(1)).items()} if status_line else {}
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
@@ -164,7 +171,49 @@ def parse_wrk(output: str, accept: tuple[int, ...] = ()) -> WrkResult:
         statuses=statuses,
         socket_errors={name: count for name, count in socket_errors.items() if count},
         accept=accept,
+        latency_us=latency_us,
     )
+
+
+def combine(results: list[WrkResult]) -> WrkResult:
+    """Several wrk runs of one scenario as one: requests and seconds added up, statuses and
+    socket errors too, and the percentiles read off the runs' latencies together (as wrk
+    reads its own), so they are those of one run made of these slices."""
+    latency: dict[int, int] = {}
+    statuses: dict[int, int] = {}
+    socket_errors: dict[str, int] = {}
+    for result in results:
+        for value, count in result.latency_us.items():
+            latency[value] = latency.get(value, 0) + count
+        for status, count in result.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+        for name, count in result.socket_errors.items():
+            socket_errors[name] = socket_errors.get(name, 0) + count
+    requests = sum(result.requests for result in results)
+    seconds = sum(result.seconds for result in results)
+    return WrkResult(
+        requests=requests,
+        seconds=seconds,
+        rps=requests / seconds if seconds else 0.0,
+        p50_ms=_percentile_us(latency, 50) / 1000,
+        p99_ms=_percentile_us(latency, 99) / 1000,
+        statuses=statuses,
+        socket_errors=socket_errors,
+        accept=results[0].accept if results else (),
+        latency_us=latency,
+    )
+
+
+def _percentile_us(latency: dict[int, int], percent: float) -> int:
+    """wrk's own percentile (stats_percentile): the least latency at or below which
+    ``percent`` % of the requests, rounded half up, fall."""
+    rank = math.floor(percent / 100 * sum(latency.values()) + 0.5)
+    seen = 0
+    for value in sorted(latency):
+        seen += latency[value]
+        if seen >= rank:
+            return value
+    return 0
 
 
 @dataclass
@@ -189,8 +238,8 @@ class Measurement:
     scenario: Scenario
     result: WrkResult | None
     note: str = ""
-    # The scenario's ceiling measured right before it (bench.run pairs them), so that its
-    # ratio compares two runs seconds apart on a machine whose load changes by the minute.
+    # The scenario's ceiling, measured in turns with it (bench.run.measure_paired), so that
+    # its ratio compares runs seconds apart on a machine whose speed changes by the minute.
     ceiling: WrkResult | None = None
 
 

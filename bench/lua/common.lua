@@ -1,6 +1,7 @@
 -- Shared by every scenario script (each loads it with dofile).
 -- Counts response statuses per thread; the main thread prints them as one line the
--- driver parses:  BENCH_STATUS {"200": 1234, "409": 2}
+-- driver parses:  BENCH_STATUS {"200": 1234, "409": 2}, then the latency distribution:
+-- BENCH_LATENCY 1890:3,1902:1,...
 local threads = {}
 
 BROWSER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -28,6 +29,14 @@ function done(summary, latency, requests)
     parts[#parts + 1] = string.format('"%d": %d', status, count)
   end
   io.write("BENCH_STATUS {" .. table.concat(parts, ", ") .. "}\n")
+  -- The whole latency distribution (µs:requests), so the driver can read the
+  -- percentiles of several runs taken together.
+  local latencies = {}
+  for i = 1, #latency do
+    local value, count = latency(i)
+    latencies[#latencies + 1] = string.format("%d:%d", value, count)
+  end
+  io.write("BENCH_LATENCY " .. table.concat(latencies, ",") .. "\n")
 end
 
 function read_lines(path)
