@@ -99,19 +99,23 @@ def measure(load: Load, base_url: str, scenario: Scenario) -> Measurement:
         warm = run_wrk(load, base_url, scenario, load.warmup, 0)
         offset = warm.requests + load.connections
     result = run_wrk(load, base_url, scenario, load.duration, offset)
-    note = ""
-    if scenario.tokens and offset + result.requests > load.token_count:
-        note = f"reader tokens reused after {load.token_count:,} requests"
-    return Measurement(scenario, result, note)
+    return Measurement(scenario, result, _token_note(load, scenario, offset + result.requests))
+
+
+def _token_note(load: Load, scenario: Scenario, requests_sent: int) -> str:
+    """A note for the report when a token script sent more requests than there are readers."""
+    if scenario.tokens and requests_sent > load.token_count:
+        return f"reader tokens reused after {load.token_count:,} requests"
+    return ""
 
 
 def measure_paired(
     load: Load, ceiling_url: str, ceiling: Scenario, base_url: str, scenario: Scenario, slices: int
 ) -> Measurement:
     """``scenario`` and its ``ceiling`` measured in turns: both warmed up, then ``slices``
-    runs of each, alternating, that add up to the measured duration; each side's runs are
-    then read as one (``combine``). On a machine whose speed changes from one minute, or
-    one ten seconds, to the next, both sides then share its slow and its fast moments."""
+    runs of each, alternating, of ``load.duration // slices`` seconds (at least one); each
+    side's runs are then read as one (``combine``). On a machine whose speed changes
+    within seconds, both sides then share its slow and its fast moments."""
     seconds = max(1, load.duration // slices)
     offsets = {"ceiling": 0, "scenario": 0}  # token scripts: past every request already sent
     runs: dict[str, list[WrkResult]] = {"ceiling": [], "scenario": []}
@@ -124,9 +128,7 @@ def measure_paired(
             result = run_wrk(load, url, measured, seconds, offsets[side])
             offsets[side] += result.requests + load.connections
             runs[side].append(result)
-    note = ""
-    if scenario.tokens and offsets["scenario"] > load.token_count:
-        note = f"reader tokens reused after {load.token_count:,} requests"
+    note = _token_note(load, scenario, offsets["scenario"])
     return Measurement(scenario, combine(runs["scenario"]), note, ceiling=combine(runs["ceiling"]))
 
 
