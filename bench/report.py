@@ -110,7 +110,7 @@ class Verdict:
 
 
 def _ceiling_of(run: BackendRun, measurement: Measurement) -> WrkResult | None:
-    """The ceiling a scenario's ratio uses: its own, measured right before it, else the backend's."""
+    """The ceiling a scenario's ratio uses: its own, measured in turns with it, else the backend's."""
     if measurement.ceiling is not None:
         return measurement.ceiling
     ceiling = {m.scenario.name: m for m in run.ceiling}.get(measurement.scenario.ceiling or "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -179,16 +180,13 @@ def combine(results: list[WrkResult]) -> WrkResult:
     """Several wrk runs of one scenario as one: requests and seconds added up, statuses and
     socket errors too, and the percentiles read off the runs' latencies together (as wrk
     reads its own), so they are those of one run made of these slices."""
-    latency: dict[int, int] = {}
-    statuses: dict[int, int] = {}
-    socket_errors: dict[str, int] = {}
+    latency: Counter[int] = Counter()
+    statuses: Counter[int] = Counter()
+    socket_errors: Counter[str] = Counter()
     for result in results:
-        for value, count in result.latency_us.items():
-            latency[value] = latency.get(value, 0) + count
-        for status, count in result.statuses.items():
-            statuses[status] = statuses.get(status, 0) + count
-        for name, count in result.socket_errors.items():
-            socket_errors[name] = socket_errors.get(name, 0) + count
+        latency.update(result.latency_us)
+        statuses.update(result.statuses)
+        socket_errors.update(result.socket_errors)
     requests = sum(result.requests for result in results)
     seconds = sum(result.seconds for result in results)
     return WrkResult(
@@ -197,10 +195,10 @@ def combine(results: list[WrkResult]) -> WrkResult:
         rps=requests / seconds if seconds else 0.0,
         p50_ms=_percentile_us(latency, 50) / 1000,
         p99_ms=_percentile_us(latency, 99) / 1000,
-        statuses=statuses,
-        socket_errors=socket_errors,
+        statuses=dict(statuses),
+        socket_errors=dict(socket_errors),
         accept=results[0].accept if results else (),
-        latency_us=latency,
+        latency_us=dict(latency),
     )
 
 
@@ -239,7 +237,7 @@ class Measurement:
     result: WrkResult | None
     note: str = ""
     # The scenario's ceiling, measured in turns with it (bench.run.measure_paired), so that
-    # its ratio compares runs seconds apart on a machine whose speed changes by the minute.
+    # its ratio compares runs seconds apart on a machine whose speed changes within minutes.
     ceiling: WrkResult | None = None
 
 
