@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import collections
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -161,12 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None or not (run.VENV_BIN / "py-spy").exists():
         print("needs wrk (apt-get install -y wrk) and py-spy (.venv/bin/pip install py-spy)", file=sys.stderr)
         return 2
-    args = run.parse_args(["--backends", options.backend, "--scenarios", options.scenario, "--no-scale", *rest])
-    temp = Path(tempfile.mkdtemp(prefix="engagement-profile-"))
-    context = run.Context(args, temp, secrets.token_urlsafe(48))
-    (temp / "instance").mkdir()
-    scenario = next(s for s in ENGAGEMENT if s.name == options.scenario)
-    backend = BACKENDS[options.backend]
+    context, scenario, backend = run.one_scenario(options.backend, options.scenario, rest, "engagement-profile-")
+    args, temp = context.args, context.temp
     try:
         load = Load(
             duration=options.duration, warmup=1, threads=args.threads, connections=args.connections,

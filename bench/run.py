@@ -194,18 +194,21 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def serve(app: str, env: dict[str, str], log_path: Path, ready_path: str, cpu: str) -> Iterator[Server]:
-    """gunicorn with engagement's config, WORKERS workers, pinned to ``cpu``; stopped on exit."""
+def serve(
+    app: str, env: dict[str, str], log_path: Path, ready_path: str, cpu: str, cwd: Path = ROOT
+) -> Iterator[Server]:
+    """gunicorn with engagement's config, WORKERS workers, pinned to ``cpu``; stopped on exit.
+    ``cwd``: the tree whose code is served (``bench.compare`` serves another commit's)."""
     port = free_port()
     command = [
-        "taskset", "-c", cpu, str(VENV_BIN / "gunicorn"), "--config", str(GUNICORN_CONF),
+        "taskset", "-c", cpu, str(VENV_BIN / "gunicorn"), "--config", str(cwd / GUNICORN_CONF.name),
         "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
         # No recycling during the run: peak RSS then covers every request a worker served.
         "--max-requests", "0", app,
     ]
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=cwd, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
         server = Server(process, port)
@@ -495,6 +498,20 @@ def run_scale(context: Context, report: Report, template: str) -> None:
             f"{timing.large_median_ms:.1f} ms at {report.scale.large_total:,} (x{timing.ratio:.2f})")
     if report.scale.seq_scans:
         log(f"scale: Seq Scan on comments in: {', '.join(report.scale.seq_scans)}")
+
+
+def one_scenario(
+    backend_name: str, scenario_name: str, options: list[str], prefix: str
+) -> tuple[Context, Scenario, Backend]:
+    """A run of one engagement scenario on one backend (``bench.profile``, ``bench.compare``):
+    its context, with ``bench.run``'s ``options`` (e.g. ``--connections``) and a temporary
+    directory of its own (``prefix``), and the scenario and backend."""
+    args = parse_args(["--backends", backend_name, "--scenarios", scenario_name, "--no-scale", *options])
+    temp = Path(tempfile.mkdtemp(prefix=prefix))
+    context = Context(args, temp, secrets.token_urlsafe(48))
+    (temp / "instance").mkdir()
+    scenario = next(scenario for scenario in ENGAGEMENT if scenario.name == scenario_name)
+    return context, scenario, BACKENDS[backend_name]
 
 
 def cleanup(context: Context) -> None:
