@@ -33,9 +33,18 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from bench import run
-from bench.scenarios import BACKENDS, ENGAGEMENT, Load, Scenario, WrkResult, combine
+from bench.scenarios import (
+    BACKENDS,
+    ENGAGEMENT,
+    Backend,
+    Load,
+    Scenario,
+    WrkResult,
+    combine,
+)
 
 SIDES = ("A", "B")
 
@@ -78,8 +87,10 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
 def export_revision(revision: str, into: Path) -> Path:
     """The files of ``revision`` in ``into`` (``git archive``), for serving that commit."""
     into.mkdir()
-    archive = subprocess.run(["git", "archive", revision], cwd=run.ROOT, capture_output=True, check=True).stdout
-    subprocess.run(["tar", "x", "-C", str(into)], input=archive, check=True)
+    archive = subprocess.run(["git", "archive", revision], cwd=run.ROOT, capture_output=True)
+    if archive.returncode != 0:
+        raise SystemExit(f"git archive {revision}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "x", "-C", str(into)], input=archive.stdout, check=True)
     return into
 
 
@@ -93,9 +104,8 @@ def migrate_in(context: run.Context, tree: Path, database_url: str) -> None:
         raise RuntimeError(f"{tree} could not migrate the seeded database:\n{completed.stderr[-2000:]}")
 
 
-def databases(context: run.Context, backend_name: str) -> dict[str, str]:
+def databases(context: run.Context, backend: Backend) -> dict[str, str]:
     """One seeded database per side, copies of one seed."""
-    backend = BACKENDS[backend_name]
     if backend.database == "sqlite":
         seeded = context.temp / "A.db"
         run.seed_database(context, f"sqlite:///{seeded}")
@@ -109,8 +119,9 @@ def databases(context: run.Context, backend_name: str) -> dict[str, str]:
 
 def redis_url_for(base_url: str, side: str) -> str:
     """Side B counts in the Redis database after side A's, so their hot counters never mix."""
-    prefix, _, number = base_url.rpartition("/")
-    return f"{prefix}/{int(number or 0) + SIDES.index(side)}"
+    parts = urlsplit(base_url)
+    database = int(parts.path.strip("/") or 0) + SIDES.index(side)
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 def measure(load: Load, scenario: Scenario, sides: list[Side], slices: int, seconds: int) -> list[float]:
@@ -169,14 +180,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     context, scenario, backend = run.one_scenario(options.backend, options.scenario, rest, "engagement-compare-")
     args, temp = context.args, context.temp
-    b_tree = export_revision(options.b_rev, temp / "b-tree") if options.b_rev else run.ROOT
-    sides = [Side("A", parse_env(options.a_env), run.ROOT), Side("B", parse_env(options.b_env), b_tree)]
     try:
+        b_tree = export_revision(options.b_rev, temp / "b-tree") if options.b_rev else run.ROOT
+        sides = [Side("A", parse_env(options.a_env), run.ROOT), Side("B", parse_env(options.b_env), b_tree)]
         load = Load(
             duration=options.seconds, warmup=2, threads=args.threads, connections=args.connections,
             cpu=args.load_cpu, tokens_file=run.mint_tokens(context, args.tokens), token_count=args.tokens,
         )
-        urls = databases(context, options.backend)
+        urls = databases(context, backend)
         with contextlib.ExitStack() as servers:
             for side in sides:
                 if side.tree != run.ROOT:
