@@ -145,21 +145,20 @@ def measure(load: Load, scenario: Scenario, sides: list[Side], slices: int, seco
     return pair_ratios
 
 
-def summary(sides: list[Side], pair_ratios: list[float]) -> str:
+def summary(sides: list[Side], combined: dict[str, WrkResult], pair_ratios: list[float]) -> str:
+    """Each side's slices read as one run (``combined``), then B's rate over A's."""
     lines = []
-    totals = {}
     for side in sides:
-        combined = combine(side.runs)
-        totals[side.name] = combined.rps
-        cpu_ms = 1000 * side.cpu_seconds / combined.requests if combined.requests else float("nan")
-        unexpected = f", {combined.non_2xx} unexpected answers" if combined.non_2xx else ""
+        result = combined[side.name]
+        cpu_ms = 1000 * side.cpu_seconds / result.requests if result.requests else float("nan")
+        unexpected = f", {result.non_2xx} unexpected answers" if result.non_2xx else ""
         lines.append(
-            f"{side.name}: {combined.rps:8,.0f} req/s  p50 {combined.p50_ms:6.2f} ms  p99 {combined.p99_ms:6.2f} ms  "
+            f"{side.name}: {result.rps:8,.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
             f"server CPU {cpu_ms:.3f} ms/request{unexpected}"
         )
     lines.append(
-        f"B / A: {totals['B'] / totals['A']:.3f} over all slices; pairs: median {statistics.median(pair_ratios):.3f}, "
-        f"range {min(pair_ratios):.3f}–{max(pair_ratios):.3f}"
+        f"B / A: {combined['B'].rps / combined['A'].rps:.3f} over all slices; "
+        f"pairs: median {statistics.median(pair_ratios):.3f}, range {min(pair_ratios):.3f}–{max(pair_ratios):.3f}"
     )
     return "\n".join(lines)
 
@@ -204,8 +203,9 @@ def main(argv: list[str] | None = None) -> int:
             pair_ratios = measure(load, scenario, sides, options.slices, options.seconds)
         print(f"{scenario.label} on {backend.label}; A: this checkout {' '.join(options.a_env)}; "
               f"B: {options.b_rev or 'this checkout'} {' '.join(options.b_env)}")
-        print(summary(sides, pair_ratios))
-        failed = any(combine(side.runs).non_2xx for side in sides)
+        combined = {side.name: combine(side.runs) for side in sides}
+        print(summary(sides, combined, pair_ratios))
+        failed = any(result.non_2xx for result in combined.values())
     finally:
         run.cleanup(context)
     return 1 if failed else 0
