@@ -84,6 +84,24 @@ def _slots(name: str, hashes: tuple[str, ...]) -> dict[str, str | None]:
     return {f"{name}_{index}": value for index, value in enumerate(padded, start=1)}
 
 
+def any_ban_matches() -> sa.Exists:
+    """SQL: ``find_active_ban`` as a condition, for a statement that asks along the way
+    (parameters from ``any_ban_parameters``)."""
+    return _ACTIVE_BAN.exists()
+
+
+def any_ban_parameters(
+    now: datetime,
+    *,
+    reader_hashes: tuple[str, ...] = (),
+    address_hashes: tuple[str, ...] = (),
+    email_hash: str | None = None,
+) -> dict[str, object]:
+    """The parameters of ``_ACTIVE_BAN`` (and ``any_ban_matches``) for these hashes;
+    with none at all, every slot is NULL and nothing matches."""
+    return {"now": now, "email": email_hash, **_slots("reader", reader_hashes), **_slots("address", address_hashes)}
+
+
 def find_active_ban(
     database: Database,
     now: datetime,
@@ -99,7 +117,9 @@ def find_active_ban(
     """
     if not (reader_hashes or address_hashes or email_hash):
         return None
-    parameters = {"now": now, "email": email_hash, **_slots("reader", reader_hashes), **_slots("address", address_hashes)}
+    parameters = any_ban_parameters(
+        now, reader_hashes=reader_hashes, address_hashes=address_hashes, email_hash=email_hash
+    )
     return run(database, _ACTIVE_BAN, parameters).scalar()
 
 

@@ -9,10 +9,11 @@ and single other characters) and an entry matches a run of whole tokens, so ``id
 does not match ``idiot`` and ``buy **pills**`` matches ``buy pills``.
 
 Every edit of the list also writes a new random version (a row of ``site_settings``), and
-each check reads that one row: a worker reads the words themselves (up to a thousand
-rows) only when the version differs from the one of the list it kept, so an edit takes
-effect at once for every worker while a post on a busy site reads one row, not the list.
-The matcher built from a list is cached per worker too.
+each check reads that one row (``VERSION``, which the policy reads along with its other
+facts): a worker reads the words themselves (up to a thousand rows) only when the
+version differs from the one of the list it kept, so an edit takes effect at once for
+every worker while a post on a busy site reads one row, not the list. The matcher built
+from a list is cached per worker too.
 """
 from __future__ import annotations
 
@@ -103,7 +104,8 @@ def _first_entry(root: dict, text: str) -> str | None:
 _SETTINGS = SiteSetting.__table__
 _WORDS = sa.select(BlockedWord.__table__.c.word).order_by(BlockedWord.__table__.c.id)
 _ACTION = sa.select(_SETTINGS.c.value).where(_SETTINGS.c.name == ACTION_SETTING)
-_VERSION = sa.select(_SETTINGS.c.value).where(_SETTINGS.c.name == VERSION_SETTING)
+# The list's version, or NULL while the list was never edited (also a scalar subquery).
+VERSION = sa.select(_SETTINGS.c.value).where(_SETTINGS.c.name == VERSION_SETTING)
 
 
 def _action(session: Session) -> BlocklistAction:
@@ -122,8 +124,8 @@ class _KeptList:
     def __init__(self) -> None:
         self.entry: tuple[str, dict] | None = None
 
-    def matcher(self, session: Session) -> dict:
-        version = run(session, _VERSION).scalar()
+    def matcher(self, session: Session, version: str | None) -> dict:
+        """The matcher of the list whose version (``VERSION``) the caller read in this transaction."""
         if version is None:
             return {}
         kept = self.entry
@@ -139,9 +141,10 @@ class _KeptList:
 _kept_list = _KeptList()
 
 
-def screen(session: Session, text: str) -> BlocklistAction | None:
-    """The action to take on ``text`` (what readers see): None when it contains no blocked word."""
-    root = _kept_list.matcher(session)
+def screen(session: Session, text: str, version: str | None) -> BlocklistAction | None:
+    """The action to take on ``text`` (what readers see): None when it contains no blocked
+    word. ``version`` is the list's ``VERSION``, read in the same transaction."""
+    root = _kept_list.matcher(session, version)
     if not root or _first_entry(root, text) is None:
         return None
     return _action(session)

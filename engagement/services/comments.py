@@ -275,10 +275,13 @@ def post_comment(
     insert_loaded(session, comment)
     published = verdict.status is CommentStatus.APPROVED
     # Every comment on the article updates the same counters: they go with the commit, so
-    # their rows stay locked only while it runs (statements.at_commit).
+    # their rows stay locked only while it runs (statements.at_commit). Its event goes
+    # with them: nothing reads it before the commit, and on PostgreSQL the commit's round
+    # trip carries it.
     _count_visibility(session, comment, int(published), write=at_commit)
     events.record_for_comment(
-        session, events.published_event(comment) if published else EventType.COMMENT_HELD, comment, now
+        session, events.published_event(comment) if published else EventType.COMMENT_HELD, comment, now,
+        write=at_commit,
     )
     if draft.notify:
         subscriptions.subscribe(session, keyring, comment, now)

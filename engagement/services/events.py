@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engagement.models import Comment, CommentStatus, Event, EventType
-from engagement.services.statements import run
+from engagement.services.statements import Write, run
 
 # A new status -> the event that announces it (change_status records it).
 STATUS_EVENTS: dict[CommentStatus, EventType] = {
@@ -41,13 +41,16 @@ def record(
     comment_id: int | None = None,
     details: dict[str, Any] | None = None,
     now: datetime,
+    write: Write = run,
 ) -> None:
     """Add one event to the caller's transaction: a single prebuilt INSERT.
 
     ``details`` holds facts the rows will not keep (a status before, a reason); never
-    an e-mail, an address or a token. The comment must be flushed already.
+    an e-mail, an address or a token. The comment must be flushed already. With
+    ``write=statements.at_commit`` the INSERT goes with the commit (nothing reads its
+    answer): on PostgreSQL in the commit's own round trip.
     """
-    run(
+    write(
         session,
         _INSERT_EVENT,
         {"type": event_type, "article_id": article_id, "comment_id": comment_id, "details": details or {}, "now": now},
@@ -55,7 +58,7 @@ def record(
 
 
 def record_for_comment(
-    session: Session, event_type: EventType, comment: Comment, now: datetime, **details: Any
+    session: Session, event_type: EventType, comment: Comment, now: datetime, *, write: Write = run, **details: Any
 ) -> None:
     """``record`` an event about ``comment`` (its status and moderation reason included)."""
     record(
@@ -65,6 +68,7 @@ def record_for_comment(
         comment_id=comment.id,
         details={"status": comment.status.value, "reason": comment.moderation_reason, **details},
         now=now,
+        write=write,
     )
 
 

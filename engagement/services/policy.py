@@ -3,9 +3,11 @@
 Comment creation and edits call ``evaluate``; each check may refuse the submission (by
 raising a DomainError), hold it for a moderator or mark it as spam, giving a reason that
 moderators see. Checks on the body judge what readers will see (``rendered_body``: the
-text, links and code of the sanitised HTML), never the Markdown as typed. New signals are
-added to ``DEFAULT_CHECKS`` (or passed as ``checks``) without touching routes or the
-comment service.
+text, links and code of the sanitised HTML), never the Markdown as typed. What the
+default checks read from the database (a ban, a recent duplicate, the blocklist's
+version) is read once, in one statement, by the first check that needs it
+(``Submission.stored_facts``). New signals are added to ``DEFAULT_CHECKS`` (or passed as
+``checks``) without touching routes or the comment service.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -27,7 +29,7 @@ from engagement.privacy import ReaderIdentity
 from engagement.sanitize import RenderedBody, render_body
 from engagement.services import blocklist
 from engagement.services.articles import ThreadArticle, is_closed, is_premoderated
-from engagement.services.bans import find_active_ban
+from engagement.services.bans import any_ban_matches, any_ban_parameters
 from engagement.services.statements import run
 from engagement.text import strip_ignorables
 
@@ -47,6 +49,8 @@ class Submission:
     email_hash: str | None = None
     # The body as rendered for storage, when the caller has it (saves a second render).
     rendered: RenderedBody | None = None
+    # Where ``stored_facts`` keeps what it read, for the checks after the first.
+    _read: dict[str, StoredFacts] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def is_edit(self) -> bool:
@@ -56,6 +60,25 @@ class Submission:
     def rendered_body(self) -> RenderedBody:
         """What readers will see: ``rendered`` when given, else ``body_source`` rendered once."""
         return self.rendered if self.rendered is not None else render_body(self.body_source)
+
+    def stored_facts(self, session: Session, settings: Settings) -> StoredFacts:
+        """What the default checks read from the database, in one statement on first use."""
+        facts = self._read.get("facts")
+        if facts is None:
+            facts = self._read["facts"] = _read_stored_facts(session, self, settings)
+        return facts
+
+
+@dataclass(frozen=True)
+class StoredFacts:
+    """What the database says about a submission: a ban in force on its reader, address or
+    email (on an edit, also the comment's author's), the same body from the same reader on
+    the same article within the duplicate window, and the blocklist's version
+    (``blocklist.VERSION``)."""
+
+    banned: bool
+    duplicate: bool
+    blocklist_version: str | None
 
 
 @dataclass(frozen=True)
@@ -90,21 +113,7 @@ def refuse_closed_threads(session: Session, submission: Submission, settings: Se
 
 def refuse_banned(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
     """Refuse a banned reader, address or email; edits also check the comment's own author."""
-    readers = {submission.reader.key}
-    addresses = {submission.reader.address_hash}
-    if submission.comment_id is not None:
-        edited = session.get(Comment, submission.comment_id)
-        if edited is not None:
-            readers.add(edited.reader_hash)
-            addresses.add(edited.address_hash)
-    ban = find_active_ban(
-        session,
-        submission.now,
-        reader_hashes=tuple(readers),
-        address_hashes=tuple(addresses),
-        email_hash=submission.email_hash,
-    )
-    if ban is not None:
+    if submission.stored_facts(session, settings).banned:
         raise Banned()
     return None
 
@@ -129,16 +138,39 @@ _RECENT_DUPLICATE = (
     .limit(1)
 )
 
+# ``StoredFacts`` in one statement (built once): each fact is an indexed lookup, and on
+# PostgreSQL each statement of its own would be a round trip of its own.
+_STORED_FACTS = sa.select(
+    any_ban_matches().label("banned"),
+    _RECENT_DUPLICATE.exists().label("duplicate"),
+    blocklist.VERSION.scalar_subquery().label("blocklist_version"),
+)
+
+
+def _read_stored_facts(session: Session, submission: Submission, settings: Settings) -> StoredFacts:
+    readers = {submission.reader.key}
+    addresses = {submission.reader.address_hash}
+    if submission.comment_id is not None:
+        edited = session.get(Comment, submission.comment_id)
+        if edited is not None:
+            readers.add(edited.reader_hash)
+            addresses.add(edited.address_hash)
+    parameters: dict[str, Any] = {
+        **any_ban_parameters(
+            submission.now, reader_hashes=tuple(readers), address_hashes=tuple(addresses),
+            email_hash=submission.email_hash,
+        ),
+        "reader_hash": submission.reader.key,
+        "since": submission.now - timedelta(minutes=settings.duplicate_window_minutes),
+        "article_id": submission.article.id,
+        "body_source": submission.body_source,
+    }
+    banned, duplicate, version = run(session, _STORED_FACTS, parameters).one()
+    return StoredFacts(bool(banned), bool(duplicate), version)
+
 
 def refuse_duplicates(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
-    if submission.is_edit:
-        return None
-    since = submission.now - timedelta(minutes=settings.duplicate_window_minutes)
-    parameters = {
-        "reader_hash": submission.reader.key, "since": since,
-        "article_id": submission.article.id, "body_source": submission.body_source,
-    }
-    if run(session, _RECENT_DUPLICATE, parameters).first() is not None:
+    if not submission.is_edit and submission.stored_facts(session, settings).duplicate:
         raise Conflict("You posted the same comment a moment ago.")
     return None
 
@@ -151,7 +183,8 @@ def hold_for_premoderation(session: Session, submission: Submission, settings: S
 
 
 def screen_blocked_words(session: Session, submission: Submission, settings: Settings) -> Verdict | None:
-    action = blocklist.screen(session, submission.rendered_body.text)
+    version = submission.stored_facts(session, settings).blocklist_version
+    action = blocklist.screen(session, submission.rendered_body.text, version)
     if action is BlocklistAction.REJECT:
         raise ValidationFailed({"body": ["The comment contains a word that is not allowed here."]})
     if action is BlocklistAction.HOLD:

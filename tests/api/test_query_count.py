@@ -1,4 +1,4 @@
-"""A thread page costs the same, small number of SQL statements whatever the thread size."""
+"""A thread page costs the same, small number of SQL statements whatever the thread size; posting a comment a few."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from engagement.extensions import db
 from engagement.models import Comment, CommentStatus
 from engagement.services.articles import ensure_article
+from tests.factories import post_comment
 from tests.sql import counting_statements
 
 
@@ -104,3 +105,18 @@ def test_a_page_around_a_comment_costs_two_statements_more_whatever_the_thread_s
         counts[key] = len(statements) - len(plain)
     assert response.get_json()["has_earlier"] is True
     assert counts == {"small": 1, "large": 2}, counts
+
+
+def test_posting_a_comment_asks_the_policy_its_questions_in_one_statement(app, client):
+    # A ban in force, the same body a moment ago and the blocklist's version are each an
+    # indexed lookup: one statement asks all three (on PostgreSQL, one round trip).
+    post_comment(client, "posting", "The first comment warms every cache.")
+    with counting_statements(app) as statements:
+        post_comment(client, "posting", "The second one is measured.")
+    asking = [statement for statement in statements if "bans" in statement or "site_settings" in statement]
+    assert len(asking) == 1, statements
+    assert all(part in asking[0] for part in ("FROM bans", "body_source", "site_settings")), asking[0]
+    inserts = [statement.split("(")[0].split()[-1] for statement in statements if statement.startswith("INSERT")]
+    # The event goes with the commit, after the comment and with the article's counters.
+    assert inserts[0] == "comments" and "events" in inserts[1:], statements
+    assert len(statements) <= 8, statements

@@ -159,8 +159,9 @@ def test_postgresql_a_comment_locks_the_articles_counters_only_as_it_commits(app
     """Every comment on an article updates the article's row (comment count, version) and
     its hour's trending bucket, and a row stays locked until the transaction that updated
     it commits. On PostgreSQL a comment's transaction updates them with its COMMIT, in one
-    round trip: while it does its other work (here paused after its event is written),
-    another transaction updates both rows without waiting. The counts still come out exact."""
+    round trip, and writes its event there too: while it does its other work (here paused
+    after its event is queued), another transaction updates both rows without waiting. The
+    counts still come out exact."""
     if not is_postgres:
         return  # SQLite's writers take turns on the whole database anyway
     post_comment(client)  # the article and its bucket exist from here on
@@ -203,7 +204,7 @@ def test_postgresql_a_comment_locks_the_articles_counters_only_as_it_commits(app
         resume.set()
         posting.join(10)
     assert answers[0].status_code == 201
-    assert sent == [(["articles", "activity_buckets"], True)]  # with the COMMIT, in one round trip
+    assert sent == [(["articles", "activity_buckets", "events"], True)]  # with the COMMIT, in one round trip
     assert get_article(client)["comment_count"] == 2
     with app.app_context():
         buckets = db.session.execute(sa.text("SELECT sum(comments) FROM activity_buckets")).scalar_one()
