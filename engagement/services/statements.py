@@ -85,11 +85,17 @@ def in_values(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.Colu
 
     The SQL text stays the same whatever the list's length, so its compiled form is
     cached like any other statement's; an expanding IN is rendered again on every
-    execution (about 40 µs for 20 values). SQLite reads the list as JSON (``json_each``),
-    PostgreSQL as an array (``= ANY``); both look each value up in ``column``'s index.
+    execution (about 40 µs for 20 values). Both databases read the list as JSON text
+    written by orjson. SQLite looks each value of ``json_each`` up in ``column``'s index;
+    PostgreSQL makes an array of it and compares with ``= ANY``, the index scan it plans
+    for a bound array: psycopg would write a bound list element by element in Python
+    (about 30 µs for 20 keys, 120 for 100).
     """
     if dialect == "postgresql":
-        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+        listed = sa.func.jsonb_array_elements_text(
+            sa.cast(sa.bindparam(name, type_=JSONList()), postgresql.JSONB)
+        ).table_valued("value")
+        return column == sa.any_(sa.func.array(sa.select(sa.cast(listed.c.value, column.type)).scalar_subquery()))
     values = sa.func.json_each(sa.bindparam(name, type_=JSONList())).table_valued("value")
     return column.in_(sa.select(values.c.value))
 
