@@ -91,12 +91,11 @@ def in_values(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.Colu
     for a bound array: psycopg would write a bound list element by element in Python
     (about 30 µs for 20 keys, 120 for 100).
     """
+    listed = sa.bindparam(name, type_=JSONList())
     if dialect == "postgresql":
-        listed = sa.func.jsonb_array_elements_text(
-            sa.cast(sa.bindparam(name, type_=JSONList()), postgresql.JSONB)
-        ).table_valued("value")
-        return column == sa.any_(sa.func.array(sa.select(sa.cast(listed.c.value, column.type)).scalar_subquery()))
-    values = sa.func.json_each(sa.bindparam(name, type_=JSONList())).table_valued("value")
+        values = sa.func.jsonb_array_elements_text(sa.cast(listed, postgresql.JSONB)).table_valued("value")
+        return column == sa.any_(sa.func.array(sa.select(sa.cast(values.c.value, column.type)).scalar_subquery()))
+    values = sa.func.json_each(listed).table_valued("value")
     return column.in_(sa.select(values.c.value))
 
 
