@@ -56,27 +56,6 @@ _ACTIVE_BAN = (
 )
 
 
-def reader_banned() -> sa.Exists:
-    """SQL: a ban in force matches the reader or their address, for a statement that asks
-    along the way (parameters ``ban_reader``, ``ban_address`` and ``now``).
-
-    What ``ensure_not_banned`` checks, without an email, as part of a query the action
-    runs anyway: a vote reads its comment with it, a reaction is stored only without it.
-    """
-    return sa.exists().where(
-        active(_now_parameter()),
-        sa.or_(
-            _BANS.c.reader_hash == sa.bindparam("ban_reader", type_=sa.String),
-            _BANS.c.address_hash == sa.bindparam("ban_address", type_=sa.String),
-        ),
-    )
-
-
-def ban_parameters(reader: ReaderIdentity, now: datetime) -> dict[str, object]:
-    """The parameters of ``reader_banned`` for this reader."""
-    return {"ban_reader": reader.key, "ban_address": reader.address_hash, "now": now}
-
-
 def _slots(name: str, hashes: tuple[str, ...]) -> dict[str, str | None]:
     if len(hashes) > MAX_BAN_HASHES:
         raise ValueError(f"at most {MAX_BAN_HASHES} {name} hashes per ban check")
@@ -100,6 +79,12 @@ def any_ban_parameters(
     """The parameters of ``_ACTIVE_BAN`` (and ``any_ban_matches``) for these hashes;
     with none at all, every slot is NULL and nothing matches."""
     return {"now": now, "email": email_hash, **_slots("reader", reader_hashes), **_slots("address", address_hashes)}
+
+
+def ban_parameters(reader: ReaderIdentity, now: datetime) -> dict[str, object]:
+    """The parameters of ``any_ban_matches`` for this reader: their identity and address,
+    no email (what a vote or a reaction asks along the way; the caller then asks why)."""
+    return any_ban_parameters(now, reader_hashes=(reader.key,), address_hashes=(reader.address_hash,))
 
 
 def find_active_ban(
