@@ -25,7 +25,6 @@ from engagement.privacy import Keyring, ReaderIdentity
 from engagement.services import audit
 from engagement.services.statements import Database, run
 
-
 _BANS = Ban.__table__
 
 
