@@ -24,7 +24,7 @@ from engagement.errors import NotFound
 from engagement.models import Reaction, ReactionTotal
 from engagement.privacy import ReaderIdentity
 from engagement.services.articles import ARTICLE_ID_BY_KEY, ARTICLES, ensure_article_id, find_article_id
-from engagement.services.bans import any_ban_matches, ban_parameters, ensure_not_banned
+from engagement.services.bans import ban_parameters, ensure_not_banned, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance, require
 from engagement.services.statements import DIALECT_INSERTS, Database, counter_statement, dialect_name, per_dialect, run
 
@@ -70,13 +70,13 @@ _WITHDRAW_REACTION = (
 def _build_store_reaction(dialect: str) -> sa.Insert:
     """Store a reader's reaction to the article with key ``key``: returns its article's id
     when stored; no row for an unknown article, a reaction the reader already gave, or a
-    banned reader (``bans.any_ban_matches``: the caller then asks why). (``_store_reaction``
+    banned reader (``bans.reader_banned``: the caller then asks why). (``_store_reaction``
     builds it once per dialect.)"""
     columns = ("article_id", "reader_hash", "kind")
     article = sa.select(
         ARTICLES.c.id, sa.bindparam("reader_hash", type_=sa.String), sa.bindparam("kind", type_=sa.String),
         sa.bindparam("now", type_=_REACTIONS.c.created_at.type),
-    ).where(ARTICLES.c.key == sa.bindparam("key"), ~any_ban_matches())
+    ).where(ARTICLES.c.key == sa.bindparam("key"), ~reader_banned())
     insert = DIALECT_INSERTS[dialect](_REACTIONS).from_select([*columns, "created_at"], article)
     return insert.on_conflict_do_nothing(index_elements=list(columns)).returning(_REACTIONS.c.article_id)
 

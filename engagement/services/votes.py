@@ -24,7 +24,7 @@ from engagement.models import Comment, CommentStatus, CommentVote
 from engagement.models.base import MAX_ID
 from engagement.privacy import ReaderIdentity
 from engagement.services.articles import ARTICLES, article_touch, closed_state, open_since, touch_article
-from engagement.services.bans import any_ban_matches, ban_parameters
+from engagement.services.bans import ban_parameters, reader_banned
 from engagement.services.budgets import UNLIMITED, Allowance
 from engagement.services.statements import Database, counter_statement, dialect_name, insert_new, per_dialect, run
 
@@ -50,7 +50,7 @@ _MY_VOTE = sa.and_(_VOTES.c.comment_id == sa.bindparam("voted_on"), _VOTES.c.rea
 _VOTE_TARGET = (
     sa.select(
         _COMMENTS.c.status, _COMMENTS.c.purged_at, _COMMENTS.c.reader_hash, _COMMENTS.c.article_id,
-        ARTICLES.c.comments_closed, ARTICLES.c.created_at, any_ban_matches().label("voter_banned"),
+        ARTICLES.c.comments_closed, ARTICLES.c.created_at, reader_banned().label("voter_banned"),
     )
     .join(ARTICLES, ARTICLES.c.id == _COMMENTS.c.article_id)
     .where(_COMMENTS.c.id == sa.bindparam("comment_id"))
