@@ -1,8 +1,10 @@
 """Bans on the people behind comments, by reader identity, address hash and email hash.
 
 A ban copies the keyed hashes from one comment; moderators never see them. A ban is
-active until lifted or until it expires. ``ensure_not_banned`` is what every
-participating action (posting, editing, voting, reacting, flagging) calls.
+active until lifted or until it expires. Every participating action asks whether one
+matches: posting and editing through the comment policy (``any_ban_matches``, which
+also matches the email), voting, reacting and flagging by reader and address
+(``reader_banned`` inside their own statement, or ``ensure_not_banned``).
 
 A ban's purge is narrower than the ban: it takes the author's comments by reader
 identity and email only, never by address, since an address is shared by everyone
@@ -54,13 +56,13 @@ def _ban_in_force(slots: int, *, email: bool) -> sa.Select[tuple[int]]:
 
 
 # Built once each (every participating request runs one). Any ban in force matching up
-# to two reader and two address hashes, or an email hash: unused slots repeat a used
-# value, and a missing email hash is NULL, which equals nothing.
+# to two reader and two address hashes, or an email hash (the comment policy): unused
+# slots repeat a used value, and a missing email hash is NULL, which equals nothing.
 MAX_BAN_HASHES = 2
 _ACTIVE_BAN = _ban_in_force(MAX_BAN_HASHES, email=True)
-_FIRST_ACTIVE_BAN = _ACTIVE_BAN.limit(1)
-# The same for one reader and their address, without an email (votes, reactions).
+# The same for one reader and their address, without an email (votes, reactions, flags).
 _READER_BAN = _ban_in_force(1, email=False)
+_READER_BAN_ID = _READER_BAN.limit(1)
 
 
 def _slots(name: str, hashes: tuple[str, ...]) -> dict[str, str | None]:
@@ -71,8 +73,8 @@ def _slots(name: str, hashes: tuple[str, ...]) -> dict[str, str | None]:
 
 
 def any_ban_matches() -> sa.Exists:
-    """SQL: ``find_active_ban`` as a condition, for a statement that asks along the way
-    (parameters from ``any_ban_parameters``)."""
+    """SQL: a ban in force matches any of the hashes ``any_ban_parameters`` fills in, for
+    a statement that asks along the way (the comment policy's)."""
     return _ACTIVE_BAN.exists()
 
 
@@ -100,37 +102,10 @@ def ban_parameters(reader: ReaderIdentity, now: datetime) -> dict[str, object]:
     return {"now": now, "reader_1": reader.key, "address_1": reader.address_hash}
 
 
-def find_active_ban(
-    database: Database,
-    now: datetime,
-    *,
-    reader_hashes: tuple[str, ...] = (),
-    address_hashes: tuple[str, ...] = (),
-    email_hash: str | None = None,
-) -> int | None:
-    """The id of an active ban matching any of the given hashes, or None (one indexed query).
-
-    At most two reader and two address hashes (a reader, and the author of the comment
-    they edit).
-    """
-    if not (reader_hashes or address_hashes or email_hash):
-        return None
-    parameters = any_ban_parameters(
-        now, reader_hashes=reader_hashes, address_hashes=address_hashes, email_hash=email_hash
-    )
-    return run(database, _FIRST_ACTIVE_BAN, parameters).scalar()
-
-
-def ensure_not_banned(
-    database: Database, reader: ReaderIdentity, now: datetime, email_hash: str | None = None
-) -> None:
-    """Refuse a banned reader: matched by reader identity, address hash, or the email hash given.
-
-    Raises Banned.
-    """
-    if find_active_ban(
-        database, now, reader_hashes=(reader.key,), address_hashes=(reader.address_hash,), email_hash=email_hash
-    ) is not None:
+def ensure_not_banned(database: Database, reader: ReaderIdentity, now: datetime) -> None:
+    """Refuse a banned reader, matched by reader identity or address hash (``reader_banned``,
+    as a query of its own). Raises Banned."""
+    if run(database, _READER_BAN_ID, ban_parameters(reader, now)).first() is not None:
         raise Banned()
 
 
